@@ -1,0 +1,15 @@
+//! Accounts: who a user is and how they prove it.
+
+mod email;
+mod hashing;
+mod password;
+mod role;
+mod service;
+mod user;
+
+pub use email::{Email, EmailError};
+pub use hashing::{HashBusy, HashPoolSettings, PasswordHasher, StoredHash, Verified};
+pub use password::{Password, PasswordError, PasswordPolicy};
+pub use role::{Role, RoleError};
+pub use service::{AccountError, Accounts, Device, FieldError, Login, Signup, TokenSubject};
+pub use user::{DisplayName, NewUser, User};

@@ -1,0 +1,387 @@
+//! Account use cases: signup, login, profile, password change, deletion.
+
+use std::sync::Arc;
+
+use super::{
+    DisplayName, Email, NewUser, Password, PasswordError, PasswordHasher, PasswordPolicy, Role,
+    User,
+};
+use crate::ports::{SessionStore, UserStore, UserWithHash};
+use crate::session::{Session, SessionLifetimes};
+use crate::{Clock, Conflict, SessionId, StoreError, UserId};
+
+/// Where a login comes from; stored on the session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Device {
+    /// Name the client chose, e.g. "Alice's phone".
+    pub name: Option<String>,
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Client address.
+    pub ip: Option<String>,
+}
+
+impl Device {
+    /// Truncates over-long client-supplied text rather than refusing a login over it.
+    fn bounded(self) -> Self {
+        fn cut(text: Option<String>, max: usize) -> Option<String> {
+            text.map(|t| {
+                t.trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(max)
+                    .collect::<String>()
+            })
+            .filter(|t| !t.is_empty())
+        }
+        Self {
+            name: cut(self.name, 100),
+            user_agent: cut(self.user_agent, 512),
+            ip: self.ip,
+        }
+    }
+}
+
+/// Input of [`Accounts::signup`].
+#[derive(Debug)]
+pub struct Signup {
+    /// Email as typed.
+    pub email: String,
+    /// Password as typed.
+    pub password: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Device of the first session.
+    pub device: Device,
+}
+
+/// Input of [`Accounts::login`].
+#[derive(Debug)]
+pub struct Login {
+    /// Email as typed.
+    pub email: String,
+    /// Password as typed.
+    pub password: String,
+    /// Device of the new session.
+    pub device: Device,
+}
+
+/// A user and the session just created for them: what an access token is issued for.
+#[derive(Debug, Clone)]
+pub struct TokenSubject {
+    /// The user.
+    pub user: User,
+    /// The new session.
+    pub session: Session,
+}
+
+/// A field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Field name as in the request.
+    pub field: &'static str,
+    /// What is wrong, safe to show.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Malformed input.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// The new password breaks the policy.
+    #[error("weak password: {0}")]
+    WeakPassword(PasswordError),
+    /// Another account has this email.
+    #[error("email taken")]
+    EmailTaken,
+    /// Wrong email or password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The account is disabled.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// The account no longer exists (or is disabled) though a token names it.
+    #[error("account gone")]
+    AccountGone,
+    /// The hashing pool is full.
+    #[error("hashing pool busy")]
+    Busy,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<super::HashBusy> for AccountError {
+    fn from(_: super::HashBusy) -> Self {
+        Self::Busy
+    }
+}
+
+/// The account use cases.
+pub struct Accounts {
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    lifetimes: SessionLifetimes,
+    clock: Arc<dyn Clock>,
+}
+
+impl Accounts {
+    /// Wires the use cases to their ports.
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        sessions: Arc<dyn SessionStore>,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        lifetimes: SessionLifetimes,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            users,
+            sessions,
+            hasher,
+            policy,
+            lifetimes,
+            clock,
+        }
+    }
+
+    /// The hashing pool, for its queue depth.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// Creates an account and its first session.
+    #[tracing::instrument(skip_all)]
+    pub async fn signup(&self, input: Signup) -> Result<TokenSubject, AccountError> {
+        let mut errors = Vec::new();
+        let email = Email::parse(&input.email)
+            .map_err(|e| errors.push(FieldError::new("email", e.to_string())));
+        let name = parse_name(input.name.as_deref()).map_err(|e| errors.push(e));
+        let (Ok(email), Ok(name)) = (email, name) else {
+            return Err(AccountError::Validation(errors));
+        };
+        let password = self
+            .policy
+            .check(&input.password)
+            .map_err(AccountError::WeakPassword)?;
+        // A taken email is reported anyway (409), so check before spending a hash on it.
+        if self.users.find_by_email(&email).await?.is_some() {
+            return Err(AccountError::EmailTaken);
+        }
+        let hash = self.hasher.hash(&password).await?;
+        let new = NewUser {
+            id: UserId::new(),
+            email,
+            name,
+            roles: Vec::new(),
+            email_verified: false,
+            created_at: self.clock.now(),
+        };
+        let user = self
+            .users
+            .create_user(&new, Some(&hash))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::Email) => AccountError::EmailTaken,
+                other => other.into(),
+            })?;
+        let session = self.start_session(&user, input.device).await?;
+        tracing::info!(user_id = %user.id, "account created");
+        Ok(TokenSubject { user, session })
+    }
+
+    /// Checks an email and password and starts a session.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, input: Login) -> Result<TokenSubject, AccountError> {
+        let email = Email::parse(&input.email)
+            .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
+        let password = login_password(&input.password)?;
+        let found = self.users.find_by_email(&email).await?;
+        let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
+        // Hash anyway so unknown emails cost the same time as wrong passwords (API.md §1).
+        let verified = self.hasher.verify(&password, stored).await?;
+        let Some(UserWithHash { user, .. }) = found.filter(|_| verified.matches) else {
+            return Err(AccountError::InvalidCredentials);
+        };
+        if user.disabled {
+            return Err(AccountError::AccountDisabled);
+        }
+        if verified.needs_rehash {
+            self.rehash(&user, &password).await;
+        }
+        let session = self.start_session(&user, input.device).await?;
+        Ok(TokenSubject { user, session })
+    }
+
+    /// The live account `id`.
+    pub async fn user(&self, id: UserId) -> Result<User, AccountError> {
+        match self.users.find_by_id(id).await? {
+            Some(found) if !found.user.disabled => Ok(found.user),
+            _ => Err(AccountError::AccountGone),
+        }
+    }
+
+    /// Replaces the display name.
+    pub async fn rename(&self, id: UserId, name: Option<&str>) -> Result<User, AccountError> {
+        let name = parse_name(name).map_err(|e| AccountError::Validation(vec![e]))?;
+        self.user(id).await?;
+        self.users
+            .set_name(id, name.as_deref())
+            .await?
+            .ok_or(AccountError::AccountGone)
+    }
+
+    /// Changes the password after checking the current one; ends the user's other sessions.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn change_password(
+        &self,
+        id: UserId,
+        current_session: SessionId,
+        current: &str,
+        new: &str,
+    ) -> Result<Vec<SessionId>, AccountError> {
+        self.confirm_password(id, current).await?;
+        let password = self.policy.check(new).map_err(AccountError::WeakPassword)?;
+        let hash = self.hasher.hash(&password).await?;
+        let now = self.clock.now();
+        self.users.set_password_hash(id, &hash, now).await?;
+        Ok(self
+            .sessions
+            .revoke_user_sessions(id, Some(current_session), "password_changed", now)
+            .await?)
+    }
+
+    /// Deletes the account after checking its password.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn delete(&self, id: UserId, password: &str) -> Result<(), AccountError> {
+        self.confirm_password(id, password).await?;
+        self.users.delete_user(id).await?;
+        tracing::info!("account deleted");
+        Ok(())
+    }
+
+    /// Creates an account without a session (administration, CLI).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        roles: Vec<Role>,
+    ) -> Result<User, AccountError> {
+        let email = Email::parse(email)
+            .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
+        let name = parse_name(name).map_err(|e| AccountError::Validation(vec![e]))?;
+        let password = self
+            .policy
+            .check(password)
+            .map_err(AccountError::WeakPassword)?;
+        let hash = self.hasher.hash(&password).await?;
+        let new = NewUser {
+            id: UserId::new(),
+            email,
+            name,
+            roles,
+            email_verified: false,
+            created_at: self.clock.now(),
+        };
+        self.users
+            .create_user(&new, Some(&hash))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::Email) => AccountError::EmailTaken,
+                other => other.into(),
+            })
+    }
+
+    async fn confirm_password(&self, id: UserId, password: &str) -> Result<User, AccountError> {
+        let password = login_password(password)?;
+        let found = self
+            .users
+            .find_by_id(id)
+            .await?
+            .filter(|f| !f.user.disabled);
+        let Some(found) = found else {
+            return Err(AccountError::AccountGone);
+        };
+        let verified = self
+            .hasher
+            .verify(&password, found.password_hash.as_deref())
+            .await?;
+        if !verified.matches {
+            return Err(AccountError::InvalidCredentials);
+        }
+        Ok(found.user)
+    }
+
+    async fn start_session(&self, user: &User, device: Device) -> Result<Session, AccountError> {
+        let session = Session::start(user.id, device.bounded(), self.lifetimes, self.clock.now());
+        self.sessions.create_session(&session).await?;
+        Ok(session)
+    }
+
+    /// Replaces a legacy or weaker hash after a successful login. Failure only delays the
+    /// upgrade to the next login, so it is logged rather than failing the login.
+    async fn rehash(&self, user: &User, password: &Password) {
+        let result = match self.hasher.hash(password).await {
+            Ok(hash) => self
+                .users
+                .set_password_hash(user.id, &hash, self.clock.now())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(busy) => Err(busy.to_string()),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, event = "password_rehashed", "password re-hashed to argon2id")
+            }
+            Err(reason) => {
+                tracing::warn!(user_id = %user.id, %reason, "password re-hash postponed")
+            }
+        }
+    }
+}
+
+/// A password typed at login: never judged by the policy, only bounded.
+fn login_password(raw: &str) -> Result<Password, AccountError> {
+    if raw.is_empty() || raw.chars().count() > PasswordPolicy::MAX_LEN * 4 {
+        let message = format!(
+            "password must have 1 to {} characters",
+            PasswordPolicy::MAX_LEN
+        );
+        return Err(AccountError::Validation(vec![FieldError::new(
+            "password", message,
+        )]));
+    }
+    let password = Password::normalise(raw);
+    if password.char_count() > PasswordPolicy::MAX_LEN {
+        let message = format!(
+            "password must have at most {} characters",
+            PasswordPolicy::MAX_LEN
+        );
+        return Err(AccountError::Validation(vec![FieldError::new(
+            "password", message,
+        )]));
+    }
+    Ok(password)
+}
+
+fn parse_name(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => DisplayName::parse(raw).map_err(|m| FieldError::new("name", m)),
+    }
+}

@@ -1,0 +1,17 @@
+//! Tessera's domain: accounts, credentials, sessions and the ports (store traits) they need.
+//!
+//! Plain Rust with no HTTP and no SQL: adapters implement [`ports`], the HTTP layer calls the
+//! use cases in [`account::Accounts`].
+#![warn(missing_docs)]
+
+pub mod account;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod ports;
+pub mod secret;
+pub mod session;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Conflict, StoreError};
+pub use ids::{SessionId, UserId};

@@ -1,0 +1,72 @@
+//! Verification keys, each pinned to one algorithm.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+/// A public (or, for HS256, shared) key and the only algorithm it accepts.
+#[derive(Clone)]
+pub struct VerificationKey {
+    /// The algorithm this key is pinned to.
+    pub algorithm: Algorithm,
+    /// The key material.
+    pub key: DecodingKey,
+}
+
+/// Keys by `kid`.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    keys: HashMap<String, VerificationKey>,
+}
+
+impl KeySet {
+    /// An empty key set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces the key with id `kid`.
+    pub fn insert(&mut self, kid: impl Into<String>, key: VerificationKey) {
+        self.keys.insert(kid.into(), key);
+    }
+
+    /// The key with id `kid`.
+    pub fn get(&self, kid: &str) -> Option<&VerificationKey> {
+        self.keys.get(kid)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Builds a key set from a JWKS document. Keys without `kid` or `alg`, or with an algorithm
+    /// other than EdDSA, ES256 or RS256, are skipped: without a pinned algorithm a key is unsafe.
+    pub fn from_jwks(jwks: &JwkSet) -> Self {
+        let mut set = Self::new();
+        for jwk in &jwks.keys {
+            if let Some((kid, key)) = pinned_key(jwk) {
+                set.insert(kid, key);
+            }
+        }
+        set
+    }
+}
+
+fn pinned_key(jwk: &Jwk) -> Option<(String, VerificationKey)> {
+    let kid = jwk.common.key_id.clone()?;
+    let algorithm = match jwk.common.key_algorithm? {
+        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+        KeyAlgorithm::ES256 => Algorithm::ES256,
+        KeyAlgorithm::RS256 => Algorithm::RS256,
+        _ => return None,
+    };
+    let key = DecodingKey::from_jwk(jwk).ok()?;
+    Some((kid, VerificationKey { algorithm, key }))
+}
