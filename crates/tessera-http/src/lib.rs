@@ -1,1 +1,86 @@
-//! placeholder
+//! Tessera's HTTP layer: axum routers per area, extractors, problem+json errors, OpenAPI.
+//!
+//! Handlers extract, call one use case and map the result; they see ports only as `Arc<dyn …>`.
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+mod openapi;
+pub mod routes;
+pub mod state;
+mod trace;
+pub mod views;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, Code};
+pub use state::{AppState, Site};
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::auth::router())
+        .merge(routes::users::router())
+        .merge(routes::well_known::router())
+        .merge(routes::ops::router())
+        .split_for_parts();
+    let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi);
+    api.merge(docs)
+        .route_layer(middleware::from_fn(metrics::track))
+        .route_layer(middleware::from_fn(trace::span))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::map_response(problem_for_bare_errors))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(Code::Internal).into_response()
+        }))
+        .with_state(state)
+}
+
+/// The OpenAPI document, for tools that want it without a server.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, openapi) = OpenApiRouter::<AppState>::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::auth::router())
+        .merge(routes::users::router())
+        .merge(routes::well_known::router())
+        .merge(routes::ops::router())
+        .split_for_parts();
+    openapi
+}
+
+async fn not_found(_: Request<Body>) -> ApiError {
+    Code::NotFound.into()
+}
+
+async fn method_not_allowed() -> ApiError {
+    Code::MethodNotAllowed.into()
+}
+
+/// Errors produced below our handlers (a timeout, a rejection we did not write) come without a
+/// body; give them the problem+json every client expects.
+async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let code = match status.as_u16() {
+        404 => Code::NotFound,
+        405 => Code::MethodNotAllowed,
+        413 => Code::PayloadTooLarge,
+        400..=499 => Code::ValidationError,
+        _ => Code::Internal,
+    };
+    let mut problem = ApiError::new(code).into_response();
+    *problem.status_mut() = status;
+    problem
+}

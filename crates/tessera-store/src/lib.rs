@@ -1,1 +1,137 @@
-//! placeholder
+//! Tessera's SQL stores: SQLite (the embedded default) and PostgreSQL behind the core's ports.
+//!
+//! Each backend has its own module and migrations; callers only ever see [`Stores`] of trait
+//! objects and core's `StoreError`, never a driver type.
+
+/// The `users` columns every backend reads into a `User`, in one place so queries agree.
+macro_rules! user_columns {
+    () => {
+        "id, email, name, roles, email_verified, mfa_enabled, disabled, created_at"
+    };
+}
+
+/// The `sessions` columns every backend reads into a `Session`.
+macro_rules! session_columns {
+    () => {
+        "id, user_id, device_name, user_agent, ip, created_at, last_used_at, idle_expires_at, \
+         absolute_expires_at"
+    };
+}
+
+mod credential;
+mod decode;
+mod error;
+mod location;
+mod postgres;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tessera_core::ports::{Health, KeyStore, SessionStore, UserStore};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use location::Location;
+
+/// The file name of the embedded database inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "tessera.db";
+
+/// Every port the core needs from storage, backed by one database.
+#[derive(Clone)]
+pub struct Stores {
+    /// Accounts and passwords.
+    pub users: Arc<dyn UserStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Signing keys.
+    pub keys: Arc<dyn KeyStore>,
+    /// Database liveness.
+    pub health: Arc<dyn Health>,
+}
+
+impl Stores {
+    /// Every port served by the one `store`.
+    pub fn from_store<S>(store: S) -> Self
+    where
+        S: UserStore + SessionStore + KeyStore + Health + 'static,
+    {
+        let store = Arc::new(store);
+        Self {
+            users: store.clone(),
+            sessions: store.clone(),
+            keys: store.clone(),
+            health: store,
+        }
+    }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names a database Tessera does not support.
+    #[error(
+        "unsupported database URL `{url}`: use `sqlite://path`, `postgres://…`, or leave it empty for SQLite in the data directory"
+    )]
+    UnsupportedScheme {
+        /// The URL, password masked.
+        url: String,
+    },
+    /// The URL could not be parsed.
+    #[error("invalid database URL `{url}`")]
+    InvalidUrl {
+        /// The URL, password masked.
+        url: String,
+        /// What was wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The data directory for the embedded database could not be created.
+    #[error("cannot create data directory {}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No connection could be made.
+    #[error("cannot connect to database `{target}`")]
+    Connect {
+        /// The URL or file, password masked.
+        target: String,
+        /// The driver's failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Pending migrations could not be applied.
+    #[error("cannot apply migrations to database `{target}`")]
+    Migrate {
+        /// The URL or file, password masked.
+        target: String,
+        /// The driver's failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Opens the database named by `database_url` and applies pending migrations.
+///
+/// An empty `database_url` means the SQLite file `<data_dir>/tessera.db` (created with its
+/// directory if missing); otherwise `sqlite://path`, `postgres://…` or `postgresql://…`.
+/// Error messages never contain the URL's password.
+pub async fn open(database_url: &str, data_dir: &Path) -> Result<Stores, OpenError> {
+    match Location::parse(database_url, data_dir)? {
+        Location::DataDir(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|source| OpenError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+            let store = SqliteStore::open_file(&dir.join(SQLITE_FILE_NAME)).await?;
+            Ok(Stores::from_store(store))
+        }
+        Location::Sqlite(url) => Ok(Stores::from_store(SqliteStore::open_url(&url).await?)),
+        Location::Postgres(url) => Ok(Stores::from_store(PgStore::connect(&url).await?)),
+    }
+}

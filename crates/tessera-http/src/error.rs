@@ -1,0 +1,308 @@
+//! The one API error: a stable `code` (API.md §1), rendered as RFC 9457 problem+json.
+//!
+//! The `source` of an error is logged once, here, and never put in the body.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::StoreError;
+use tessera_core::account::{AccountError, FieldError, PasswordError};
+use tessera_verify::Rejection;
+use utoipa::ToSchema;
+
+/// Machine-readable error codes; one per row of API.md §1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// 422
+    ValidationError,
+    /// 413
+    PayloadTooLarge,
+    /// 422
+    WeakPassword,
+    /// 409
+    EmailTaken,
+    /// 401
+    InvalidCredentials,
+    /// 401
+    TokenMissing,
+    /// 401
+    TokenInvalid,
+    /// 401
+    TokenExpired,
+    /// 401
+    TokenRevoked,
+    /// 403
+    Forbidden,
+    /// 403
+    AccountDisabled,
+    /// 404
+    NotFound,
+    /// 405
+    MethodNotAllowed,
+    /// 503
+    Unavailable,
+    /// 500
+    Internal,
+}
+
+impl Code {
+    /// The stable string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ValidationError => "validation_error",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::WeakPassword => "weak_password",
+            Self::EmailTaken => "email_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::TokenMissing => "token_missing",
+            Self::TokenInvalid => "token_invalid",
+            Self::TokenExpired => "token_expired",
+            Self::TokenRevoked => "token_revoked",
+            Self::Forbidden => "forbidden",
+            Self::AccountDisabled => "account_disabled",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::ValidationError | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::InvalidCredentials
+            | Self::TokenMissing
+            | Self::TokenInvalid
+            | Self::TokenExpired
+            | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn default_detail(self) -> &'static str {
+        match self {
+            Self::ValidationError => "the request is malformed",
+            Self::PayloadTooLarge => "the request body is larger than 64 KiB",
+            Self::WeakPassword => "the password is too weak",
+            Self::EmailTaken => "an account with this email exists",
+            Self::InvalidCredentials => "wrong email or password",
+            Self::TokenMissing => "an access token is required",
+            Self::TokenInvalid => "the access token is invalid",
+            Self::TokenExpired => "the access token has expired",
+            Self::TokenRevoked => "the access token has been revoked",
+            Self::Forbidden => "you lack the role this needs",
+            Self::AccountDisabled => "this account is disabled",
+            Self::NotFound => "no such resource",
+            Self::MethodNotAllowed => "this method is not allowed here",
+            Self::Unavailable => "a required backend is unavailable; try again shortly",
+            Self::Internal => "an internal error occurred",
+        }
+    }
+}
+
+/// One invalid field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// Field name.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The status reason.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable, safe to show.
+    pub detail: String,
+    /// The invalid fields, for `validation_error`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    code: Code,
+    detail: Cow<'static, str>,
+    errors: Vec<FieldProblem>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    /// An error with the code's default detail.
+    pub fn new(code: Code) -> Self {
+        Self {
+            code,
+            detail: Cow::Borrowed(code.default_detail()),
+            errors: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// Replaces the detail.
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    /// A `validation_error` listing `errors`.
+    pub fn validation(errors: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut error = Self::new(Code::ValidationError);
+        error.errors = errors
+            .into_iter()
+            .map(|(field, message)| FieldProblem { field, message })
+            .collect();
+        if let Some(first) = error.errors.first() {
+            error.detail = Cow::Owned(format!("{}: {}", first.field, first.message));
+        }
+        error
+    }
+
+    /// A 503 caused by `source`, which is logged but not shown.
+    pub fn unavailable(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            source: Some(Box::new(source)),
+            ..Self::new(Code::Unavailable)
+        }
+    }
+
+    /// The code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+}
+
+impl From<Code> for ApiError {
+    fn from(code: Code) -> Self {
+        Self::new(code)
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::Invalid => Code::TokenInvalid.into(),
+            Rejection::Expired => Code::TokenExpired.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => Self::unavailable(error),
+            other => Self {
+                source: Some(Box::new(other)),
+                ..Self::new(Code::Internal)
+            },
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Validation(errors) => {
+                Self::validation(errors.into_iter().map(field_pair))
+            }
+            AccountError::WeakPassword(reason) => {
+                Self::new(Code::WeakPassword).with_detail(weak_detail(&reason))
+            }
+            AccountError::EmailTaken => Code::EmailTaken.into(),
+            AccountError::InvalidCredentials => Code::InvalidCredentials.into(),
+            AccountError::AccountDisabled => Code::AccountDisabled.into(),
+            AccountError::AccountGone => Code::TokenRevoked.into(),
+            AccountError::Busy => {
+                Self::new(Code::Unavailable).with_detail("the server is busy; try again shortly")
+            }
+            AccountError::Store(error) => error.into(),
+        }
+    }
+}
+
+fn field_pair(error: FieldError) -> (String, String) {
+    (error.field.to_owned(), error.message)
+}
+
+fn weak_detail(reason: &PasswordError) -> String {
+    reason.to_string()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        if let Some(source) = &self.source {
+            let chain = error_chain(source.as_ref());
+            if status.is_server_error() {
+                tracing::error!(code = self.code.as_str(), error = %chain, "request failed");
+            }
+        }
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            code: self.code.as_str(),
+            detail: self.detail.into_owned(),
+            errors: self.errors,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = challenge(self.code) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        if matches!(self.code, Code::Unavailable) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// RFC 6750 §3: token errors name `invalid_token`; a missing token and wrong credentials get
+/// the bare scheme.
+fn challenge(code: Code) -> Option<&'static str> {
+    match code {
+        Code::TokenInvalid | Code::TokenExpired | Code::TokenRevoked => {
+            Some(r#"Bearer realm="tessera", error="invalid_token""#)
+        }
+        Code::TokenMissing | Code::InvalidCredentials => Some(r#"Bearer realm="tessera""#),
+        _ => None,
+    }
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

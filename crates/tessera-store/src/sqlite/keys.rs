@@ -1,0 +1,77 @@
+//! Signing keys in SQLite.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use tessera_core::StoreError;
+use tessera_core::ports::{KeyStore, StoredKey};
+use time::OffsetDateTime;
+
+use super::SqliteStore;
+use super::columns::{get, get_optional_time, get_time, micros};
+use crate::error::store_error;
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at \
+             FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        // IMMEDIATE serialises rotations across processes: exactly one key stays unretired.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = ?2 WHERE retired_at IS NULL AND kid <> ?1",
+        )
+        .bind(&key.kid)
+        .bind(micros(key.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO signing_keys \
+             (kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&key.kid)
+        .bind(&key.algorithm)
+        .bind(&key.sealed_private_key)
+        .bind(&key.public_jwk)
+        .bind(micros(key.created_at))
+        .bind(key.retired_at.map(micros))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn prune_signing_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM signing_keys WHERE retired_at < ?1")
+            .bind(micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(result.rows_affected())
+    }
+}
+
+fn key_from_row(row: &SqliteRow) -> Result<StoredKey, StoreError> {
+    Ok(StoredKey {
+        kid: get(row, "kid")?,
+        algorithm: get(row, "algorithm")?,
+        sealed_private_key: get(row, "sealed_private_key")?,
+        public_jwk: get(row, "public_jwk")?,
+        created_at: get_time(row, "created_at")?,
+        retired_at: get_optional_time(row, "retired_at")?,
+    })
+}

@@ -1,0 +1,106 @@
+//! The SQLite store: the embedded default, one file in WAL mode shared by every process
+//! that opens it. SQL for SQLite lives only under this module.
+
+mod columns;
+mod keys;
+mod sessions;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Connection;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tessera_core::StoreError;
+use tessera_core::ports::Health;
+
+use crate::OpenError;
+use crate::error::store_error;
+use crate::location::redact_url;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// SQLite allows one writer at a time: a few connections serve concurrent readers (WAL)
+/// while writers queue on the busy timeout.
+const MAX_CONNECTIONS: u32 = 4;
+/// How long a writer waits for another (including another process) to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection is waited for no longer than a writer waits for the lock, plus slack.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// Users, sessions and keys in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path` and applies pending migrations.
+    pub async fn open_file(path: &Path) -> Result<Self, OpenError> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open(options, path.display().to_string()).await
+    }
+
+    /// Opens (creating if missing) the database named by a `sqlite:` URL and applies pending
+    /// migrations.
+    pub async fn open_url(url: &str) -> Result<Self, OpenError> {
+        let options =
+            SqliteConnectOptions::from_str(url).map_err(|source| OpenError::InvalidUrl {
+                url: redact_url(url),
+                source: Box::new(source),
+            })?;
+        Self::open(options, redact_url(url)).await
+    }
+
+    async fn open(options: SqliteConnectOptions, target: String) -> Result<Self, OpenError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable in WAL mode except for the last commits on power loss.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| OpenError::Connect {
+                target: target.clone(),
+                source: Box::new(source),
+            })?;
+        migrate(&pool).await.map_err(|source| OpenError::Migrate {
+            target: target.clone(),
+            source: Box::new(source),
+        })?;
+        tracing::info!(database = %target, "sqlite database ready, migrations applied");
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Health for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
+    let mut conn = pool.acquire().await?;
+    // sqlx takes no migration lock on SQLite. Holding the write lock for the whole run makes a
+    // second process wait (busy timeout), then find every migration applied. sqlx runs each
+    // migration in a savepoint inside this transaction.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    MIGRATOR.run(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

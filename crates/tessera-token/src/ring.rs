@@ -1,0 +1,377 @@
+//! The key ring: which key signs, which keys verify, and what the JWKS publishes.
+//!
+//! Keys live in the database, sealed under the master key, so every instance signs with the
+//! same key; [`KeyRing::reload`] (called every few seconds) picks up a rotation made elsewhere.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, encode};
+use tessera_core::account::User;
+use tessera_core::ports::{KeyStore, StoredKey};
+use tessera_core::secret::MasterKey;
+use tessera_core::session::Session;
+use tessera_core::{Clock, StoreError};
+use tessera_verify::{
+    ACCESS_TOKEN_TYPE, AccessClaims, Expectations, KeySet, Rejection, VerificationKey, Verifier,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::{SigningAlgorithm, keygen};
+
+/// The kid of the configured HS256 secret.
+const HS256_KID: &str = "hs256";
+
+/// What tokens say and how long they live.
+#[derive(Clone)]
+pub struct TokenSettings {
+    /// `iss` of every token.
+    pub issuer: String,
+    /// `aud` of every token.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Clock skew allowed on `exp`/`nbf`.
+    pub leeway: Duration,
+    /// Algorithm of new tokens.
+    pub algorithm: SigningAlgorithm,
+    /// Shared secret, required for HS256.
+    pub hs256_secret: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// A signed access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// What it says.
+    pub claims: AccessClaims,
+}
+
+/// A key as `tessera keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySummary {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm.
+    pub algorithm: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Retirement time, if a newer key replaced it.
+    pub retired_at: Option<OffsetDateTime>,
+    /// Whether it still verifies tokens (and is published in the JWKS).
+    pub published: bool,
+}
+
+/// The key ring failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A sealed key could not be opened: the master key differs from the one that sealed it.
+    #[error("a signing key cannot be unsealed: is this the master key the keys were made with?")]
+    Unseal,
+    /// A key could not be made or read.
+    #[error("signing key error: {0}")]
+    Key(&'static str),
+    /// HS256 was chosen without a secret.
+    #[error("HS256 needs tokens.hs256_secret")]
+    MissingSecret,
+}
+
+struct Signer {
+    kid: String,
+    algorithm: SigningAlgorithm,
+    key: EncodingKey,
+}
+
+struct Keys {
+    signer: Signer,
+    verification: KeySet,
+    jwks: Arc<JwkSet>,
+    summaries: Vec<KeySummary>,
+}
+
+/// Signing and verification keys, shared by every instance through the key store.
+pub struct KeyRing {
+    store: Arc<dyn KeyStore>,
+    master: Arc<MasterKey>,
+    settings: TokenSettings,
+    verifier: Verifier,
+    clock: Arc<dyn Clock>,
+    keys: RwLock<Arc<Keys>>,
+}
+
+impl KeyRing {
+    /// Loads the keys, making a signing key of the configured algorithm if there is none.
+    pub async fn open(
+        store: Arc<dyn KeyStore>,
+        master: Arc<MasterKey>,
+        settings: TokenSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, TokenError> {
+        let leeway_secs = i64::try_from(settings.leeway.as_secs()).unwrap_or(i64::MAX);
+        let verifier = Verifier::new(Expectations {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            leeway_secs,
+        });
+        let stored = store.signing_keys().await?;
+        let needs_key = settings.algorithm != SigningAlgorithm::HS256
+            && !stored
+                .iter()
+                .any(|k| k.retired_at.is_none() && k.algorithm == settings.algorithm.as_str());
+        let (stored, keys) = if needs_key {
+            let stored = add_key(&*store, &master, settings.algorithm, clock.now()).await?;
+            let keys = build(&stored, &master, &settings, clock.now())?;
+            (stored, keys)
+        } else {
+            let keys = build(&stored, &master, &settings, clock.now())?;
+            (stored, keys)
+        };
+        tracing::debug!(keys = stored.len(), "key ring loaded");
+        Ok(Self {
+            store,
+            master,
+            settings,
+            verifier,
+            clock,
+            keys: RwLock::new(Arc::new(keys)),
+        })
+    }
+
+    /// Re-reads the keys, so a rotation made by another process signs here from now on.
+    pub async fn reload(&self) -> Result<(), TokenError> {
+        let stored = self.store.signing_keys().await?;
+        let keys = build(&stored, &self.master, &self.settings, self.clock.now())?;
+        let mut current = self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current.signer.kid != keys.signer.kid {
+            tracing::info!(kid = %keys.signer.kid, "signing with a new key");
+        }
+        *current = Arc::new(keys);
+        Ok(())
+    }
+
+    /// Makes a new key of the configured algorithm that signs from now on; older keys keep
+    /// verifying (and stay in the JWKS) until every token they signed has expired.
+    pub async fn rotate(&self) -> Result<KeySummary, TokenError> {
+        if self.settings.algorithm == SigningAlgorithm::HS256 {
+            return Err(TokenError::Key(
+                "HS256 uses the configured secret: change tokens.hs256_secret instead",
+            ));
+        }
+        let now = self.clock.now();
+        let expired_before =
+            now - self.settings.access_ttl - self.settings.leeway - Duration::from_secs(86_400);
+        self.store.prune_signing_keys(expired_before).await?;
+        add_key(&*self.store, &self.master, self.settings.algorithm, now).await?;
+        self.reload().await?;
+        let keys = self.current();
+        let summary = keys
+            .summaries
+            .iter()
+            .find(|s| s.kid == keys.signer.kid)
+            .cloned();
+        summary.ok_or(TokenError::Key("the new key was not loaded"))
+    }
+
+    /// Signs an access token for `user` in `session`. It never outlives the session.
+    pub fn issue(&self, user: &User, session: &Session) -> Result<IssuedToken, TokenError> {
+        let keys = self.current();
+        let now = self.clock.now();
+        let ttl_end = now + self.settings.access_ttl;
+        let exp = ttl_end.min(session.absolute_expires_at).unix_timestamp();
+        let iat = now.unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: self.settings.audience.clone(),
+            exp,
+            iat,
+            nbf: None,
+            jti: Uuid::now_v7().to_string(),
+            sid: session.id.to_string(),
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            email: user.email.as_str().to_owned(),
+        };
+        let mut header = Header::new(keys.signer.algorithm.jwt());
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = Some(keys.signer.kid.clone());
+        let token = encode(&header, &claims, &keys.signer.key)
+            .map_err(|_| TokenError::Key("signing failed"))?;
+        Ok(IssuedToken {
+            token,
+            expires_in: exp - iat,
+            claims,
+        })
+    }
+
+    /// Verifies an access token's signature and claims, in memory.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, Rejection> {
+        let keys = self.current();
+        self.verifier
+            .verify(&keys.verification, token, self.clock.unix())
+    }
+
+    /// The public keys that can still verify a live token.
+    pub fn jwks(&self) -> Arc<JwkSet> {
+        Arc::clone(&self.current().jwks)
+    }
+
+    /// Every stored key, oldest first.
+    pub fn summaries(&self) -> Vec<KeySummary> {
+        self.current().summaries.clone()
+    }
+
+    /// The kid that signs now.
+    pub fn signing_kid(&self) -> String {
+        self.current().signer.kid.clone()
+    }
+
+    /// The token settings.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    fn current(&self) -> Arc<Keys> {
+        Arc::clone(
+            &self
+                .keys
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+async fn add_key(
+    store: &dyn KeyStore,
+    master: &MasterKey,
+    algorithm: SigningAlgorithm,
+    now: OffsetDateTime,
+) -> Result<Vec<StoredKey>, TokenError> {
+    let der = keygen::generate(algorithm).map_err(TokenError::Key)?;
+    let encoding = keygen::encoding_key(algorithm, &der).map_err(TokenError::Key)?;
+    let jwk = keygen::public_jwk(algorithm, &encoding).map_err(TokenError::Key)?;
+    let kid = jwk
+        .common
+        .key_id
+        .clone()
+        .ok_or(TokenError::Key("the JWK has no kid"))?;
+    let public_jwk =
+        serde_json::to_string(&jwk).map_err(|_| TokenError::Key("the JWK cannot be serialised"))?;
+    let key = StoredKey {
+        sealed_private_key: master.seal(&kid, &der),
+        kid,
+        algorithm: algorithm.as_str().to_owned(),
+        public_jwk,
+        created_at: now,
+        retired_at: None,
+    };
+    store.add_signing_key(&key).await?;
+    tracing::info!(kid = %key.kid, algorithm = %algorithm, "signing key created");
+    Ok(store.signing_keys().await?)
+}
+
+fn build(
+    stored: &[StoredKey],
+    master: &MasterKey,
+    settings: &TokenSettings,
+    now: OffsetDateTime,
+) -> Result<Keys, TokenError> {
+    let horizon = settings.access_ttl + settings.leeway;
+    let mut verification = KeySet::new();
+    let mut jwks = JwkSet { keys: Vec::new() };
+    let mut summaries = Vec::with_capacity(stored.len());
+    for key in stored {
+        let published = key.retired_at.is_none_or(|retired| retired + horizon > now);
+        summaries.push(KeySummary {
+            kid: key.kid.clone(),
+            algorithm: key.algorithm.clone(),
+            created_at: key.created_at,
+            retired_at: key.retired_at,
+            published,
+        });
+        if !published {
+            continue;
+        }
+        let algorithm: SigningAlgorithm = key
+            .algorithm
+            .parse()
+            .map_err(|_| TokenError::Key("unknown stored algorithm"))?;
+        let jwk: Jwk = serde_json::from_str(&key.public_jwk)
+            .map_err(|_| TokenError::Key("stored JWK is corrupt"))?;
+        let decoding =
+            DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::Key("stored JWK is unusable"))?;
+        verification.insert(
+            key.kid.clone(),
+            VerificationKey {
+                algorithm: algorithm.jwt(),
+                key: decoding,
+            },
+        );
+        jwks.keys.push(jwk);
+    }
+    let signer = signer(stored, master, settings)?;
+    if signer.algorithm == SigningAlgorithm::HS256 {
+        let secret = settings
+            .hs256_secret
+            .as_ref()
+            .ok_or(TokenError::MissingSecret)?;
+        let key = VerificationKey {
+            algorithm: signer.algorithm.jwt(),
+            key: DecodingKey::from_secret(secret),
+        };
+        verification.insert(HS256_KID, key);
+    }
+    Ok(Keys {
+        signer,
+        verification,
+        jwks: Arc::new(jwks),
+        summaries,
+    })
+}
+
+/// The newest unretired key of the configured algorithm, or the HS256 secret.
+fn signer(
+    stored: &[StoredKey],
+    master: &MasterKey,
+    settings: &TokenSettings,
+) -> Result<Signer, TokenError> {
+    let algorithm = settings.algorithm;
+    if algorithm == SigningAlgorithm::HS256 {
+        let secret = settings
+            .hs256_secret
+            .as_ref()
+            .ok_or(TokenError::MissingSecret)?;
+        return Ok(Signer {
+            kid: HS256_KID.to_owned(),
+            algorithm,
+            key: EncodingKey::from_secret(secret),
+        });
+    }
+    let newest = stored
+        .iter()
+        .filter(|k| k.retired_at.is_none() && k.algorithm == algorithm.as_str())
+        .max_by_key(|k| k.created_at)
+        .ok_or(TokenError::Key(
+            "no signing key of the configured algorithm",
+        ))?;
+    let der = master
+        .open(&newest.kid, &newest.sealed_private_key)
+        .map_err(|_| TokenError::Unseal)?;
+    let key = keygen::encoding_key(algorithm, &der).map_err(TokenError::Key)?;
+    Ok(Signer {
+        kid: newest.kid.clone(),
+        algorithm,
+        key,
+    })
+}

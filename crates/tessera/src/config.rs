@@ -1,0 +1,468 @@
+//! The one door for configuration: defaults, then a TOML file, then `TESSERA_*` variables
+//! (API.md §6). The environment is passed in, never read here from the process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tessera_token::SigningAlgorithm;
+
+/// Every setting, typed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite file, the generated master key and mail.
+    pub data_dir: PathBuf,
+    /// Empty: SQLite in `data_dir`; or `postgres://…`.
+    pub database_url: String,
+    /// `iss` of tokens; empty: `http://<listen>`.
+    pub issuer: String,
+    /// Where browsers reach this server; empty: the issuer.
+    pub public_url: String,
+    /// `aud` of tokens.
+    pub audience: String,
+    /// Base64 of 32 bytes; empty: generated into `data_dir/master.key`.
+    pub master_key: String,
+    /// Access tokens and sessions.
+    pub tokens: TokenConfig,
+    /// Password rules and hashing.
+    pub passwords: PasswordConfig,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// EdDSA | ES256 | RS256 | HS256.
+    pub signing_alg: String,
+    /// Shared secret for HS256 (at least 32 bytes).
+    pub hs256_secret: String,
+    /// Access-token lifetime.
+    #[serde(with = "duration_text")]
+    pub access_ttl: Duration,
+    /// A session unused this long ends.
+    #[serde(with = "duration_text")]
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after login, however it is used.
+    #[serde(with = "duration_text")]
+    pub refresh_absolute_ttl: Duration,
+    /// Clock skew allowed on `exp`/`nbf`.
+    #[serde(with = "duration_text")]
+    pub leeway: Duration,
+}
+
+/// `[passwords]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    /// Minimum length in code points.
+    pub min_length: usize,
+    /// Hashing threads; 0: one per core.
+    pub hash_threads: usize,
+    /// Hash jobs that may wait; 0: eight per thread. Beyond it, login answers 503 at once.
+    pub hash_queue: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            issuer: String::new(),
+            public_url: String::new(),
+            audience: "tessera".into(),
+            master_key: String::new(),
+            tokens: TokenConfig::default(),
+            passwords: PasswordConfig::default(),
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            signing_alg: "EdDSA".into(),
+            hs256_secret: String::new(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_idle_ttl: Duration::from_secs(30 * 86_400),
+            refresh_absolute_ttl: Duration::from_secs(90 * 86_400),
+            leeway: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            hash_threads: 0,
+            hash_queue: 0,
+        }
+    }
+}
+
+/// Configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or a variable is malformed or names an unknown key.
+    #[error("{0}")]
+    Invalid(String),
+    /// Values that cannot work together; each with its fix.
+    #[error("{}", .0.join("; "))]
+    Rules(Vec<String>),
+}
+
+/// How strictly unknown `TESSERA_*` variables are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Refuse them (`config check`).
+    Strict,
+    /// Warn and ignore them (`serve` and the other commands).
+    Lenient,
+}
+
+/// Loaded settings plus what was noticed on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The settings.
+    pub settings: Settings,
+    /// Warnings to show the operator.
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Defaults, overlaid by `file` (if any) and then by the `TESSERA_*` entries of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        strictness: Strictness,
+    ) -> Result<Loaded, ConfigError> {
+        let known = known_keys();
+        let mut warnings = Vec::new();
+        let mut overrides = HashMap::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("TESSERA_") else {
+                continue;
+            };
+            let key = rest.to_lowercase().replace("__", ".");
+            if known.contains(&key) {
+                overrides.insert(key, value);
+            } else if strictness == Strictness::Strict {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown configuration variable {name}"
+                )));
+            } else {
+                warnings.push(format!("ignoring unknown configuration variable {name}"));
+            }
+        }
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                ConfigError::Invalid(format!("cannot read {}: {e}", file.display()))
+            })?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        for (key, value) in overrides {
+            builder = builder
+                .set_override(key, value)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError::Invalid(describe(e, file)))?;
+        let settings: Settings = merged
+            .try_deserialize()
+            .map_err(|e| ConfigError::Invalid(describe(e, file)))?;
+        settings.validate()?;
+        warnings.extend(settings.advice());
+        Ok(Loaded { settings, warnings })
+    }
+
+    /// Settings for a test: a data directory of its own, a random port.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_owned(),
+            passwords: PasswordConfig {
+                min_length: 8,
+                hash_threads: 2,
+                hash_queue: 64,
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Checks rules across fields, reporting every problem with its fix.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        match self.signing_algorithm() {
+            Err(e) => problems.push(format!("tokens.signing_alg: {e}")),
+            Ok(SigningAlgorithm::HS256) if self.tokens.hs256_secret.len() < 32 => problems.push(
+                "tokens.signing_alg = HS256 needs a secret of at least 32 bytes: set tokens.hs256_secret or TESSERA_TOKENS__HS256_SECRET".into(),
+            ),
+            Ok(_) => {}
+        }
+        if self.tokens.access_ttl < Duration::from_secs(1) {
+            problems.push("tokens.access_ttl must be at least 1s".into());
+        }
+        if self.tokens.refresh_idle_ttl > self.tokens.refresh_absolute_ttl {
+            problems
+                .push("tokens.refresh_idle_ttl must not exceed tokens.refresh_absolute_ttl".into());
+        }
+        if !(1..=256).contains(&self.passwords.min_length) {
+            problems.push("passwords.min_length must be between 1 and 256".into());
+        }
+        if !self.master_key.is_empty()
+            && tessera_core::secret::MasterKey::from_base64(&self.master_key).is_err()
+        {
+            problems.push("master_key must be base64 of 32 bytes (e.g. `openssl rand -base64 32`), or empty to generate one into data_dir".into());
+        }
+        let url = self.database_url.as_str();
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            problems.push(
+                "database_url must be empty (SQLite in data_dir), sqlite://FILE or postgres://…"
+                    .into(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Rules(problems))
+        }
+    }
+
+    /// Advice that does not stop the server.
+    fn advice(&self) -> Vec<String> {
+        let mut advice = Vec::new();
+        if self.database_url.starts_with("postgres") {
+            for (key, value) in [
+                ("issuer", &self.issuer),
+                ("public_url", &self.public_url),
+                ("master_key", &self.master_key),
+            ] {
+                if value.is_empty() {
+                    advice.push(format!(
+                        "{key} is empty with PostgreSQL: every instance sharing the database needs the same {key}"
+                    ));
+                }
+            }
+        }
+        advice
+    }
+
+    /// The configured signing algorithm.
+    pub fn signing_algorithm(&self) -> Result<SigningAlgorithm, tessera_token::UnknownAlgorithm> {
+        self.tokens.signing_alg.parse()
+    }
+
+    /// `issuer`, or `http://<listen>` when empty.
+    pub fn effective_issuer(&self, bound: SocketAddr) -> String {
+        if self.issuer.is_empty() {
+            format!("http://{bound}")
+        } else {
+            self.issuer.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// `public_url`, or the issuer when empty.
+    pub fn effective_public_url(&self, bound: SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            self.effective_issuer(bound)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+}
+
+/// The effective configuration as TOML, with every secret masked.
+pub struct Masked<'a>(pub &'a Settings);
+
+impl fmt::Display for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut copy = self.0.clone();
+        mask(&mut copy.master_key);
+        mask(&mut copy.tokens.hs256_secret);
+        copy.database_url = mask_url_password(&copy.database_url);
+        let text = toml::to_string(&copy).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+fn mask(secret: &mut String) {
+    if !secret.is_empty() {
+        *secret = "********".into();
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Dotted paths of every setting, from the defaults (so this list cannot drift from the structs).
+fn known_keys() -> BTreeSet<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeSet<String>) {
+        if let serde_json::Value::Object(map) = value {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                walk(&path, child, out);
+                out.insert(path);
+            }
+        }
+    }
+    let mut keys = BTreeSet::new();
+    let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
+    walk("", &defaults, &mut keys);
+    keys
+}
+
+fn describe(error: config::ConfigError, file: Option<&Path>) -> String {
+    match file {
+        Some(file) => format!("{}: {error}", file.display()),
+        None => error.to_string(),
+    }
+}
+
+/// Durations written like `900ms`, `2s`, `15m`, `30d`.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration like 900ms, 2s, 15m or 30d ({e})"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let loaded = Settings::load(None, env(&[]), Strictness::Strict).unwrap();
+        assert_eq!(loaded.settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(loaded.settings.tokens.access_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn variables_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(
+            &file,
+            "audience = \"from-file\"\n[tokens]\naccess_ttl = \"5m\"\n",
+        )
+        .unwrap();
+        let vars = env(&[
+            ("TESSERA_TOKENS__ACCESS_TTL", "2s"),
+            ("TESSERA_PASSWORDS__MIN_LENGTH", "12"),
+            ("PATH", "/bin"),
+        ]);
+        let settings = Settings::load(Some(&file), vars, Strictness::Strict)
+            .unwrap()
+            .settings;
+        assert_eq!(settings.audience, "from-file");
+        assert_eq!(settings.tokens.access_ttl, Duration::from_secs(2));
+        assert_eq!(settings.passwords.min_length, 12);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(&file, "[tokens]\naccess_tl = \"5m\"\n").unwrap();
+        let error = Settings::load(Some(&file), env(&[]), Strictness::Strict)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("access_tl"), "{error}");
+        let error = Settings::load(
+            None,
+            env(&[("TESSERA_LISTEN_ADDR", "x")]),
+            Strictness::Strict,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("TESSERA_LISTEN_ADDR"));
+        let lenient = Settings::load(
+            None,
+            env(&[("TESSERA_LISTEN_ADDR", "x")]),
+            Strictness::Lenient,
+        )
+        .unwrap();
+        assert_eq!(lenient.warnings.len(), 1);
+    }
+
+    #[test]
+    fn bad_values_explain_the_fix() {
+        let error = Settings::load(
+            None,
+            env(&[("TESSERA_TOKENS__SIGNING_ALG", "HS256")]),
+            Strictness::Strict,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("TESSERA_TOKENS__HS256_SECRET"), "{error}");
+        let error = Settings::load(
+            None,
+            env(&[("TESSERA_TOKENS__ACCESS_TTL", "soon")]),
+            Strictness::Strict,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("soon"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let settings = Settings {
+            master_key: "c2VjcmV0".into(),
+            database_url: "postgres://app:hunter2@db/tessera".into(),
+            ..Settings::default()
+        };
+        let text = Masked(&settings).to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
+        assert!(text.contains("postgres://app:********@db/tessera"));
+    }
+}

@@ -1,0 +1,230 @@
+//! Building and running the server: a value tests can build, bind on port 0, and run.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tessera_core::account::{Accounts, HashPoolSettings, PasswordHasher, PasswordPolicy};
+use tessera_core::secret::MasterKey;
+use tessera_core::session::SessionLifetimes;
+use tessera_core::{Clock, SystemClock};
+use tessera_http::{AppState, Site};
+use tessera_store::Stores;
+use tessera_token::{KeyRing, TokenSettings};
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+use crate::config::Settings;
+
+/// How often a running server re-reads the signing keys (a rotation by `tessera keys rotate`
+/// in another process signs here within this time).
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What startup may replace, for tests.
+#[derive(Clone)]
+pub struct Overrides {
+    /// The clock every rule reads.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The parts every command needs: stores, keys, account use cases.
+pub struct Core {
+    /// Storage.
+    pub stores: Stores,
+    /// Signing and verification keys.
+    pub keys: Arc<KeyRing>,
+    /// Account use cases.
+    pub accounts: Arc<Accounts>,
+}
+
+impl Core {
+    /// Opens the database (applying migrations), the master key and the key ring.
+    pub async fn open(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        issuer: String,
+    ) -> anyhow::Result<Self> {
+        let stores = tessera_store::open(&settings.database_url, &settings.data_dir)
+            .await
+            .context("opening the database")?;
+        let master = Arc::new(master_key(settings)?);
+        let token_settings = TokenSettings {
+            issuer,
+            audience: settings.audience.clone(),
+            access_ttl: settings.tokens.access_ttl,
+            leeway: settings.tokens.leeway,
+            algorithm: settings.signing_algorithm()?,
+            hs256_secret: (!settings.tokens.hs256_secret.is_empty())
+                .then(|| Zeroizing::new(settings.tokens.hs256_secret.as_bytes().to_vec())),
+        };
+        let keys = KeyRing::open(
+            Arc::clone(&stores.keys),
+            master,
+            token_settings,
+            Arc::clone(&clock),
+        )
+        .await
+        .context("loading the signing keys")?;
+        let hasher = PasswordHasher::new(HashPoolSettings {
+            threads: settings.passwords.hash_threads,
+            queue: settings.passwords.hash_queue,
+        });
+        let accounts = Accounts::new(
+            Arc::clone(&stores.users),
+            Arc::clone(&stores.sessions),
+            hasher,
+            PasswordPolicy {
+                min_length: settings.passwords.min_length,
+            },
+            SessionLifetimes {
+                idle: settings.tokens.refresh_idle_ttl,
+                absolute: settings.tokens.refresh_absolute_ttl,
+            },
+            clock,
+        );
+        Ok(Self {
+            stores,
+            keys: Arc::new(keys),
+            accounts: Arc::new(accounts),
+        })
+    }
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    keys: Arc<KeyRing>,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Opens everything and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: &Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
+        let issuer = settings.effective_issuer(local_addr);
+        let core = Core::open(settings, overrides.clock, issuer.clone()).await?;
+        let state = AppState {
+            accounts: core.accounts,
+            keys: Arc::clone(&core.keys),
+            health: core.stores.health,
+            metrics: tessera_http::metrics::prometheus(),
+            site: Arc::new(Site {
+                issuer,
+                public_url: settings.effective_public_url(local_addr),
+            }),
+        };
+        Ok(Self {
+            listener,
+            router: tessera_http::router(state),
+            keys: core.keys,
+            local_addr,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let reload = tokio::spawn(reload_keys(Arc::clone(&self.keys)));
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        reload.abort();
+        served.context("serving HTTP")
+    }
+}
+
+async fn reload_keys(keys: Arc<KeyRing>) {
+    let mut interval = tokio::time::interval(KEY_RELOAD_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = keys.reload().await {
+            tracing::warn!(%error, "reloading the signing keys failed; keeping the current ones");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// The configured master key, or the one in `data_dir/master.key`, generated (mode 0600) on
+/// first use.
+fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    if !settings.master_key.is_empty() {
+        return MasterKey::from_base64(&settings.master_key).context("reading master_key");
+    }
+    let path = settings.data_dir.join("master.key");
+    if !path.exists() {
+        write_new_master_key(&path)?;
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    MasterKey::from_base64(&text)
+        .with_context(|| format!("{} is not base64 of 32 bytes", path.display()))
+}
+
+fn write_new_master_key(path: &Path) -> anyhow::Result<()> {
+    use base64::Engine;
+    use std::io::Write;
+
+    let key = MasterKey::generate();
+    let text = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*key));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a master key");
+            Ok(())
+        }
+        // Another process made it first: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
+    }
+}
