@@ -1,0 +1,291 @@
+//! Test harness: `spawn_app` builds the real server with its own data directory and database,
+//! a manual clock, and returns a `TestApp` whose methods are named after endpoints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tessera::config::Settings;
+use tessera::startup::{Application, Overrides};
+use tessera_core::ManualClock;
+
+/// Which SQL store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn(Backend)` once per backend, as `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// A running server.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub settings: Settings,
+    pub data_dir: tempfile::TempDir,
+    _database: Option<PgDatabase>,
+}
+
+/// A PostgreSQL database of one test, dropped with it.
+pub struct PgDatabase {
+    pub name: String,
+}
+
+/// The server's base URL for the admin connection; override with `TESSERA_TEST_PG`.
+pub fn pg_server_url() -> String {
+    std::env::vars()
+        .find(|(k, _)| k == "TESSERA_TEST_PG")
+        .map_or_else(
+            || "postgres://postgres@127.0.0.1:5432".to_owned(),
+            |(_, v)| v,
+        )
+}
+
+impl PgDatabase {
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let name = format!("tessera_test_{:016x}", rand::random::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", pg_server_url()))
+            .await
+            .expect(
+                "PostgreSQL must run on 127.0.0.1:5432 for the tests (the test command starts it)",
+            );
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", pg_server_url(), self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async; use a runtime of our own on a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut admin) =
+                    sqlx::PgConnection::connect(&format!("{}/postgres", pg_server_url())).await
+                {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Builds settings for `backend` in a fresh directory; `customise` may change them.
+pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<PgDatabase>) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(data_dir.path());
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let database = PgDatabase::create().await;
+            settings.database_url = database.url();
+            Some(database)
+        }
+    };
+    (settings, data_dir, database)
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let (mut settings, data_dir, database) = test_settings(backend).await;
+    customise(&mut settings);
+    let clock = Arc::new(ManualClock::starting_now());
+    let app = Application::build(
+        &settings,
+        Overrides {
+            clock: clock.clone(),
+        },
+    )
+    .await
+    .expect("the server builds");
+    let address = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        clock,
+        settings,
+        data_dir,
+        _database: database,
+    }
+}
+
+fn init_logs() {
+    if std::env::vars().any(|(k, _)| k == "TEST_LOG") {
+        tessera::telemetry::init(tessera::telemetry::LogFormat::Text, "debug");
+    }
+}
+
+/// A signed-up user.
+pub struct TestUser {
+    pub email: String,
+    pub password: String,
+    pub access_token: String,
+    pub session_id: String,
+    pub id: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_signup(&self, body: &Value) -> Response {
+        self.post_json("/auth/signup", body).await
+    }
+
+    pub async fn post_login(&self, body: &Value) -> Response {
+        self.post_json("/auth/login", body).await
+    }
+
+    pub async fn post_login_form(&self, username: &str, password: &str) -> Response {
+        let form = [
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ];
+        self.client
+            .post(self.url("/auth/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_me(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_me(&self, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url("/users/me"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_password(&self, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/users/me/password"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_me(&self, token: &str, body: &Value) -> Response {
+        self.client
+            .delete(self.url("/users/me"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Signs up a fresh user with a unique email.
+    pub async fn signup_test_user(&self) -> TestUser {
+        let email = format!("user-{:08x}@example.com", rand::random::<u32>());
+        let password = "correct horse battery staple".to_owned();
+        let response = self
+            .post_signup(&json!({ "email": email, "password": password }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        TestUser {
+            email,
+            password,
+            access_token: body["access_token"].as_str().unwrap().to_owned(),
+            session_id: body["session_id"].as_str().unwrap().to_owned(),
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`; returns the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    body
+}

@@ -1,0 +1,6 @@
+//! Black-box HTTP tests: the real server on a random port, real SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod accounts;
