@@ -135,3 +135,73 @@ pub async fn open(database_url: &str, data_dir: &Path) -> Result<Stores, OpenErr
         Location::Postgres(url) => Ok(Stores::from_store(PgStore::connect(&url).await?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn error_chain(err: &OpenError) -> String {
+        let mut chain = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            chain.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        chain
+    }
+
+    #[tokio::test]
+    async fn an_empty_url_creates_the_data_directory_and_the_database_file() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().join("nested").join("data");
+
+        let stores = open("", &data_dir).await.unwrap();
+
+        assert!(data_dir.join(SQLITE_FILE_NAME).is_file());
+        stores.health.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_data_directory_that_cannot_be_created_is_reported() {
+        let temp = tempfile::tempdir().unwrap();
+        let file = temp.path().join("not-a-directory");
+        std::fs::write(&file, b"").unwrap();
+
+        let err = open("", &file.join("data")).await.err().unwrap();
+
+        assert!(matches!(err, OpenError::DataDir { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("cannot create data directory"));
+    }
+
+    #[tokio::test]
+    async fn an_unsupported_scheme_is_refused() {
+        let err = open("mysql://root@db/app", Path::new("unused"))
+            .await
+            .err()
+            .unwrap();
+
+        assert!(
+            matches!(err, OpenError::UnsupportedScheme { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_postgres_server_fails_without_revealing_the_password() {
+        // Port 1 on loopback refuses connections at once.
+        let url = "postgres://tessera:hunter2@127.0.0.1:1/tessera";
+
+        let err = open(url, Path::new("unused")).await.err().unwrap();
+
+        assert!(matches!(err, OpenError::Connect { .. }), "{err:?}");
+        let chain = error_chain(&err);
+        assert!(
+            chain.contains("postgres://tessera:***@127.0.0.1:1/tessera"),
+            "{chain}"
+        );
+        assert!(!chain.contains("hunter2"), "{chain}");
+        assert!(!format!("{err:?}").contains("hunter2"));
+    }
+}

@@ -23,21 +23,12 @@ const CURRENT_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Size of the hashing pool.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct HashPoolSettings {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     /// Jobs that may wait for a worker; 0 means eight per worker.
     pub queue: usize,
-}
-
-impl Default for HashPoolSettings {
-    fn default() -> Self {
-        Self {
-            threads: 0,
-            queue: 0,
-        }
-    }
 }
 
 /// The pool is full; try again shortly.

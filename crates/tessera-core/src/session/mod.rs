@@ -1,5 +1,5 @@
 //! Sessions: one per login on one device. Access tokens carry the session id as `sid`.
 
-mod session;
+mod record;
 
-pub use session::{Session, SessionLifetimes};
+pub use record::{Session, SessionLifetimes};

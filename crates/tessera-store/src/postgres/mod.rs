@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tessera_core::StoreError;
 use tessera_core::ports::Health;
@@ -33,8 +33,6 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to the database named by a `postgres://` URL and applies pending migrations.
-    ///
-    /// Migrations take sqlx's advisory lock, so instances starting together apply them once.
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
         let target = redact_url(url);
         let options = PgConnectOptions::from_str(url).map_err(|source| OpenError::InvalidUrl {
@@ -50,13 +48,10 @@ impl PgStore {
                 target: target.clone(),
                 source: Box::new(source),
             })?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| OpenError::Migrate {
-                target: target.clone(),
-                source: Box::new(source),
-            })?;
+        migrate(&pool).await.map_err(|source| OpenError::Migrate {
+            target: target.clone(),
+            source: Box::new(source),
+        })?;
         tracing::info!(database = %target, "postgres database ready, migrations applied");
         Ok(Self { pool })
     }
@@ -71,4 +66,12 @@ impl Health for PgStore {
             .map_err(store_error)?;
         Ok(())
     }
+}
+
+/// sqlx holds a PostgreSQL advisory lock during the run, so instances migrate one at a time.
+async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    let mut conn = pool.acquire().await?;
+    // `run_direct` rather than `run`: `run`'s `Acquire` bound makes this future fail the
+    // `Send` check ("Acquire is not general enough"), so `open` could not be spawned.
+    MIGRATOR.run_direct(None, &mut *conn, false).await
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tempfile::TempDir;
-use tessera_store::{OpenError, Stores};
+use tessera_store::Stores;
 
 /// The server the PostgreSQL half of the suite uses (trust authentication).
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -17,7 +17,7 @@ pub struct TestDatabase {
     /// The URL to give `tessera_store::open`; empty for SQLite (the file in `data_dir`).
     pub url: String,
     data_dir: TempDir,
-    _postgres: Option<DropDatabase>,
+    postgres: Option<DropDatabase>,
 }
 
 impl TestDatabase {
@@ -26,7 +26,7 @@ impl TestDatabase {
         Self {
             url: String::new(),
             data_dir: tempfile::tempdir().expect("a temp dir can be created"),
-            _postgres: None,
+            postgres: None,
         }
     }
 
@@ -35,9 +35,11 @@ impl TestDatabase {
     pub async fn postgres() -> Self {
         let admin_url = admin_url();
         let name = format!("tessera_test_{:016x}", rand::random::<u64>());
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|err| {
-            panic!("PostgreSQL must run at {admin_url} (or set {POSTGRES_VARIABLE}): {err}")
-        });
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|err| {
+                panic!("PostgreSQL must run at {admin_url} (or set {POSTGRES_VARIABLE}): {err}")
+            });
         admin
             .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
@@ -46,7 +48,7 @@ impl TestDatabase {
         Self {
             url: with_database(&admin_url, &name),
             data_dir: tempfile::tempdir().expect("a temp dir can be created"),
-            _postgres: Some(DropDatabase { admin_url, name }),
+            postgres: Some(DropDatabase { admin_url, name }),
         }
     }
 
@@ -57,17 +59,14 @@ impl TestDatabase {
 
     /// Opens the database, applying migrations.
     pub async fn open(&self) -> Stores {
-        self.try_open().await.expect("the test database opens")
-    }
-
-    /// Opens the database, applying migrations, and reports failure.
-    pub async fn try_open(&self) -> Result<Stores, OpenError> {
-        tessera_store::open(&self.url, self.data_dir()).await
+        tessera_store::open(&self.url, self.data_dir())
+            .await
+            .expect("the test database opens")
     }
 
     /// Drops the PostgreSQL database now, cutting off open connections; a no-op for SQLite.
     pub fn drop_postgres_database(&self) {
-        if let Some(database) = &self._postgres {
+        if let Some(database) = &self.postgres {
             database.drop_now();
         }
     }
