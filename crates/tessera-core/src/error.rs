@@ -29,3 +29,18 @@ impl StoreError {
         Self::Unavailable(Box::new(source))
     }
 }
+
+/// A failure of the ephemeral-state backend (Redis).
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The backend did not answer or failed; the request cannot be served now.
+    #[error("the state backend is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StateError {
+    /// Wraps a client or I/O error as unavailability.
+    pub fn unavailable(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(source))
+    }
+}

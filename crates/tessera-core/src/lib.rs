@@ -13,5 +13,5 @@ pub mod secret;
 pub mod session;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Conflict, StoreError};
+pub use error::{Conflict, StateError, StoreError};
 pub use ids::{SessionId, UserId};

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{Email, NewUser, Role, User};
-use crate::session::Session;
-use crate::{SessionId, StoreError, UserId};
+use crate::session::{RefreshState, Revocation, Session};
+use crate::{SessionId, StateError, StoreError, UserId};
 
 /// A user with their password hash, for login.
 #[derive(Debug, Clone)]
@@ -48,21 +48,75 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError>;
 }
 
-/// Sessions.
+/// Sessions and their refresh-token chains.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Records a new session.
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
-    /// The live (not revoked) session with `id`.
+    /// The session with `id`, whatever its state.
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
-    /// Ends every live session of `user` except `keep`; returns the ids ended.
+    /// The session with `id` and its user, in one read (the refresh path).
+    async fn find_session_with_user(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<(Session, User)>, StoreError>;
+    /// Rotates the refresh token if and only if the session is live at `now` and its current
+    /// digest is still `expected_digest`; atomically, so concurrent rotations of one token
+    /// cannot both succeed. Sets the previous digest to `expected_digest`, `last_used_at` to
+    /// `now` and the idle expiry to `idle_expires_at`. `None` when the condition failed.
+    async fn rotate_refresh(
+        &self,
+        id: SessionId,
+        expected_digest: &str,
+        next: &RefreshState,
+        idle_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Live sessions of `user` at `now` (not revoked, not expired), newest first.
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// Ends the session if it is not ended yet and records the revocation in the feed, in one
+    /// transaction; `None` if there was no unrevoked session with `id`.
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        reason: &str,
+        now: OffsetDateTime,
+        until: i64,
+    ) -> Result<Option<Revocation>, StoreError>;
+    /// Ends every unrevoked session of `user` except `keep`, recording one feed entry each.
     async fn revoke_user_sessions(
         &self,
         user: UserId,
         keep: Option<SessionId>,
         reason: &str,
         now: OffsetDateTime,
-    ) -> Result<Vec<SessionId>, StoreError>;
+        until: i64,
+    ) -> Result<Vec<Revocation>, StoreError>;
+}
+
+/// The revocation feed: every instance and resource server rebuilds its deny-set from it.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Records that every token of `user` issued up to `now` is revoked.
+    async fn record_user_revocation(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+        until: i64,
+    ) -> Result<Revocation, StoreError>;
+    /// Entries with a cursor above `cursor` whose `until` is after `now`, oldest first.
+    async fn revocations_after(
+        &self,
+        cursor: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<Revocation>, StoreError>;
+    /// Deletes entries whose `until` is at or before `now`.
+    async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// A signing key as stored: the private half sealed under the master key.
@@ -98,4 +152,17 @@ pub trait KeyStore: Send + Sync {
 pub trait Health: Send + Sync {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Carries revocations to every instance at once (in-process, or Redis pub/sub). Delivery is
+/// best effort and at least once: the database feed is the record, and instances also read it
+/// back periodically, so a missed message heals by itself.
+#[async_trait]
+pub trait RevocationBus: Send + Sync {
+    /// Tells every instance (this one included) about revocations already recorded.
+    async fn publish(&self, revocations: &[Revocation]) -> Result<(), StateError>;
+    /// Revocations published by any instance from now on.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Revocation>;
+    /// Succeeds when the backend answers.
+    async fn ping(&self) -> Result<(), StateError>;
 }

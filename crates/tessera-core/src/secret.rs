@@ -3,13 +3,18 @@
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-/// The 32-byte key that seals secrets at rest (AES-256-GCM).
-pub struct MasterKey(LessSafeKey);
+/// The 32-byte key that seals secrets at rest (AES-256-GCM) and from which other keys are
+/// derived.
+pub struct MasterKey {
+    sealing: LessSafeKey,
+    derivation: hmac::Key,
+}
 
 /// A master key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +48,20 @@ impl MasterKey {
         if bytes.len() != 32 {
             return Err(SealError::BadKey);
         }
-        let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::BadKey)?;
-        Ok(Self(LessSafeKey::new(key)))
+        let sealing = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::BadKey)?;
+        let derivation = hmac::Key::new(hmac::HMAC_SHA256, bytes);
+        Ok(Self {
+            sealing: LessSafeKey::new(sealing),
+            derivation,
+        })
+    }
+
+    /// A 32-byte key for `purpose`, independent of the sealing key and of other purposes.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let tag = hmac::sign(&self.derivation, purpose.as_bytes());
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(tag.as_ref());
+        key
     }
 
     /// Encrypts `plain`, binding it to `context` (e.g. the key id) so a sealed value cannot be
@@ -54,7 +71,7 @@ impl MasterKey {
         let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + 16);
         out.extend_from_slice(&nonce_bytes);
         let mut body = plain.to_vec();
-        self.0
+        self.sealing
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
                 Aad::from(context.as_bytes()),
@@ -74,7 +91,7 @@ impl MasterKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
         let mut buffer = Zeroizing::new(body.to_vec());
         let plain_len = self
-            .0
+            .sealing
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buffer)
             .map_err(|_| SealError::Open)?
             .len();
@@ -91,10 +108,16 @@ pub fn random_token() -> String {
 
 /// The SHA-256 digest of a token, hex-encoded: what is stored instead of the token.
 pub fn token_digest(token: &str) -> String {
-    let hash = digest(&SHA256, token.as_bytes());
+    bytes_digest(token.as_bytes())
+}
+
+/// The SHA-256 digest of `bytes`, hex-encoded.
+pub fn bytes_digest(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let hash = digest(&SHA256, bytes);
     let mut hex = String::with_capacity(64);
     for byte in hash.as_ref() {
-        hex.push_str(&format!("{byte:02x}"));
+        let _ = write!(hex, "{byte:02x}");
     }
     hex
 }

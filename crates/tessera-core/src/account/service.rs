@@ -6,9 +6,9 @@ use super::{
     DisplayName, Email, NewUser, Password, PasswordError, PasswordHasher, PasswordPolicy, Role,
     User,
 };
-use crate::ports::{SessionStore, UserStore, UserWithHash};
-use crate::session::{Session, SessionLifetimes};
-use crate::{Clock, Conflict, SessionId, StoreError, UserId};
+use crate::ports::{UserStore, UserWithHash};
+use crate::session::{RefreshToken, Session, SessionError, Sessions};
+use crate::{Clock, Conflict, SessionId, StateError, StoreError, UserId};
 
 /// Where a login comes from; stored on the session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,13 +66,15 @@ pub struct Login {
     pub device: Device,
 }
 
-/// A user and the session just created for them: what an access token is issued for.
+/// A user and the session just created for them: what tokens are issued for.
 #[derive(Debug, Clone)]
 pub struct TokenSubject {
     /// The user.
     pub user: User,
     /// The new session.
     pub session: Session,
+    /// The session's first refresh token.
+    pub refresh_token: RefreshToken,
 }
 
 /// A field that failed validation.
@@ -121,6 +123,22 @@ pub enum AccountError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Ending sessions could not be announced to other instances.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl From<SessionError> for AccountError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Store(error) => Self::Store(error),
+            SessionError::State(error) => Self::State(error),
+            // Ending sessions by user never meets refresh or lookup failures.
+            SessionError::RefreshInvalid | SessionError::RefreshReused | SessionError::NotFound => {
+                Self::AccountGone
+            }
+        }
+    }
 }
 
 impl From<super::HashBusy> for AccountError {
@@ -132,10 +150,9 @@ impl From<super::HashBusy> for AccountError {
 /// The account use cases.
 pub struct Accounts {
     users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
+    sessions: Arc<Sessions>,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
-    lifetimes: SessionLifetimes,
     clock: Arc<dyn Clock>,
 }
 
@@ -143,10 +160,9 @@ impl Accounts {
     /// Wires the use cases to their ports.
     pub fn new(
         users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
+        sessions: Arc<Sessions>,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
-        lifetimes: SessionLifetimes,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -154,7 +170,6 @@ impl Accounts {
             sessions,
             hasher,
             policy,
-            lifetimes,
             clock,
         }
     }
@@ -199,9 +214,13 @@ impl Accounts {
                 StoreError::Conflict(Conflict::Email) => AccountError::EmailTaken,
                 other => other.into(),
             })?;
-        let session = self.start_session(&user, input.device).await?;
+        let (session, refresh_token) = self.sessions.start(&user, input.device.bounded()).await?;
         tracing::info!(user_id = %user.id, "account created");
-        Ok(TokenSubject { user, session })
+        Ok(TokenSubject {
+            user,
+            session,
+            refresh_token,
+        })
     }
 
     /// Checks an email and password and starts a session.
@@ -223,8 +242,12 @@ impl Accounts {
         if verified.needs_rehash {
             self.rehash(&user, &password).await;
         }
-        let session = self.start_session(&user, input.device).await?;
-        Ok(TokenSubject { user, session })
+        let (session, refresh_token) = self.sessions.start(&user, input.device.bounded()).await?;
+        Ok(TokenSubject {
+            user,
+            session,
+            refresh_token,
+        })
     }
 
     /// The live account `id`.
@@ -253,15 +276,16 @@ impl Accounts {
         current_session: SessionId,
         current: &str,
         new: &str,
-    ) -> Result<Vec<SessionId>, AccountError> {
+    ) -> Result<usize, AccountError> {
         self.confirm_password(id, current).await?;
         let password = self.policy.check(new).map_err(AccountError::WeakPassword)?;
         let hash = self.hasher.hash(&password).await?;
-        let now = self.clock.now();
-        self.users.set_password_hash(id, &hash, now).await?;
+        self.users
+            .set_password_hash(id, &hash, self.clock.now())
+            .await?;
         Ok(self
             .sessions
-            .revoke_user_sessions(id, Some(current_session), "password_changed", now)
+            .end_all(id, Some(current_session), "password_changed")
             .await?)
     }
 
@@ -269,6 +293,7 @@ impl Accounts {
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn delete(&self, id: UserId, password: &str) -> Result<(), AccountError> {
         self.confirm_password(id, password).await?;
+        self.sessions.revoke_user(id, "account_deleted").await?;
         self.users.delete_user(id).await?;
         tracing::info!("account deleted");
         Ok(())
@@ -325,12 +350,6 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         Ok(found.user)
-    }
-
-    async fn start_session(&self, user: &User, device: Device) -> Result<Session, AccountError> {
-        let session = Session::start(user.id, device.bounded(), self.lifetimes, self.clock.now());
-        self.sessions.create_session(&session).await?;
-        Ok(session)
     }
 
     /// Replaces a legacy or weaker hash after a successful login. Failure only delays the

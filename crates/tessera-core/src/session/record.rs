@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::RefreshToken;
+use crate::account::Device;
 use crate::{SessionId, UserId};
 
 /// How long a session may live.
@@ -22,6 +24,19 @@ impl Default for SessionLifetimes {
             absolute: Duration::from_secs(90 * 86_400),
         }
     }
+}
+
+/// Where a session's refresh-token chain stands. Only digests are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshState {
+    /// Generation of the current token (rotations so far).
+    pub generation: u64,
+    /// Digest of the current token.
+    pub digest: String,
+    /// Digest of the token the current one replaced, for the grace window.
+    pub previous_digest: Option<String>,
+    /// When the current token was issued.
+    pub rotated_at: OffsetDateTime,
 }
 
 /// One login on one device.
@@ -45,19 +60,27 @@ pub struct Session {
     pub idle_expires_at: OffsetDateTime,
     /// End regardless of use.
     pub absolute_expires_at: OffsetDateTime,
+    /// The refresh-token chain.
+    pub refresh: RefreshState,
+    /// When the session was ended, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why it was ended (`logout`, `refresh_reused`, …).
+    pub revoke_reason: Option<String>,
 }
 
 impl Session {
-    /// A session starting at `now`.
+    /// A session starting at `now`, with its first refresh token.
     pub fn start(
         user_id: UserId,
-        device: crate::account::Device,
+        device: Device,
         lifetimes: SessionLifetimes,
         now: OffsetDateTime,
-    ) -> Self {
+    ) -> (Self, RefreshToken) {
+        let id = SessionId::new();
+        let token = RefreshToken::first(id);
         let absolute_expires_at = now + lifetimes.absolute;
-        Self {
-            id: SessionId::new(),
+        let session = Self {
+            id,
             user_id,
             device_name: device.name,
             user_agent: device.user_agent,
@@ -66,6 +89,29 @@ impl Session {
             last_used_at: now,
             idle_expires_at: (now + lifetimes.idle).min(absolute_expires_at),
             absolute_expires_at,
-        }
+            refresh: RefreshState {
+                generation: 0,
+                digest: token.digest(),
+                previous_digest: None,
+                rotated_at: now,
+            },
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        (session, token)
+    }
+
+    /// Whether the session can still be used at `now`.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.idle_expires_at > now && self.absolute_expires_at > now
+    }
+
+    /// The idle expiry after a use at `now`, never past the absolute expiry.
+    pub fn idle_expiry_after_use(
+        &self,
+        lifetimes: SessionLifetimes,
+        now: OffsetDateTime,
+    ) -> OffsetDateTime {
+        (now + lifetimes.idle).min(self.absolute_expires_at)
     }
 }
