@@ -7,8 +7,9 @@ use std::borrow::Cow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tessera_core::StoreError;
 use tessera_core::account::{AccountError, FieldError, PasswordError};
+use tessera_core::session::SessionError;
+use tessera_core::{StateError, StoreError};
 use tessera_verify::Rejection;
 use utoipa::ToSchema;
 
@@ -33,6 +34,10 @@ pub enum Code {
     TokenExpired,
     /// 401
     TokenRevoked,
+    /// 401
+    RefreshInvalid,
+    /// 401
+    RefreshReused,
     /// 403
     Forbidden,
     /// 403
@@ -60,6 +65,8 @@ impl Code {
             Self::TokenInvalid => "token_invalid",
             Self::TokenExpired => "token_expired",
             Self::TokenRevoked => "token_revoked",
+            Self::RefreshInvalid => "refresh_invalid",
+            Self::RefreshReused => "refresh_reused",
             Self::Forbidden => "forbidden",
             Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
@@ -79,7 +86,9 @@ impl Code {
             | Self::TokenMissing
             | Self::TokenInvalid
             | Self::TokenExpired
-            | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
+            | Self::TokenRevoked
+            | Self::RefreshInvalid
+            | Self::RefreshReused => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -99,6 +108,8 @@ impl Code {
             Self::TokenInvalid => "the access token is invalid",
             Self::TokenExpired => "the access token has expired",
             Self::TokenRevoked => "the access token has been revoked",
+            Self::RefreshInvalid => "the refresh token is unknown, expired or revoked",
+            Self::RefreshReused => "the refresh token was already used; the session has been ended",
             Self::Forbidden => "you lack the role this needs",
             Self::AccountDisabled => "this account is disabled",
             Self::NotFound => "no such resource",
@@ -188,6 +199,15 @@ impl ApiError {
     pub fn code(&self) -> Code {
         self.code
     }
+
+    /// Logs the cause of a server-side error, once, where it becomes a response.
+    pub fn report(&self) {
+        if let Some(source) = &self.source
+            && self.code.status().is_server_error()
+        {
+            tracing::error!(code = self.code.as_str(), error = %error_chain(source.as_ref()), "request failed");
+        }
+    }
 }
 
 impl From<Code> for ApiError {
@@ -234,7 +254,26 @@ impl From<AccountError> for ApiError {
                 Self::new(Code::Unavailable).with_detail("the server is busy; try again shortly")
             }
             AccountError::Store(error) => error.into(),
+            AccountError::State(error) => Self::unavailable(error),
         }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::RefreshInvalid => Code::RefreshInvalid.into(),
+            SessionError::RefreshReused => Code::RefreshReused.into(),
+            SessionError::NotFound => Code::NotFound.into(),
+            SessionError::Store(error) => error.into(),
+            SessionError::State(error) => error.into(),
+        }
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(error: StateError) -> Self {
+        Self::unavailable(error)
     }
 }
 
@@ -248,13 +287,8 @@ fn weak_detail(reason: &PasswordError) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.report();
         let status = self.code.status();
-        if let Some(source) = &self.source {
-            let chain = error_chain(source.as_ref());
-            if status.is_server_error() {
-                tracing::error!(code = self.code.as_str(), error = %chain, "request failed");
-            }
-        }
         let problem = Problem {
             kind: "about:blank",
             title: status.canonical_reason().unwrap_or("Error"),
@@ -291,7 +325,10 @@ fn challenge(code: Code) -> Option<&'static str> {
         Code::TokenInvalid | Code::TokenExpired | Code::TokenRevoked => {
             Some(r#"Bearer realm="tessera", error="invalid_token""#)
         }
-        Code::TokenMissing | Code::InvalidCredentials => Some(r#"Bearer realm="tessera""#),
+        Code::TokenMissing
+        | Code::InvalidCredentials
+        | Code::RefreshInvalid
+        | Code::RefreshReused => Some(r#"Bearer realm="tessera""#),
         _ => None,
     }
 }

@@ -22,16 +22,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, Code};
-pub use state::{AppState, Site};
+pub use state::{AppState, ServiceKeys, Site};
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(routes::auth::router())
-        .merge(routes::users::router())
-        .merge(routes::well_known::router())
-        .merge(routes::ops::router())
-        .split_for_parts();
+    let (api, openapi) = api_router().split_for_parts();
     let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi);
     api.merge(docs)
         .route_layer(middleware::from_fn(metrics::track))
@@ -47,13 +42,19 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document, for tools that want it without a server.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let (_, openapi) = OpenApiRouter::<AppState>::with_openapi(openapi::ApiDoc::openapi())
+    api_router().split_for_parts().1
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::auth::router())
+        .merge(routes::sessions::router())
         .merge(routes::users::router())
+        .merge(routes::oauth::router())
+        .merge(routes::introspection::router())
+        .merge(routes::revocations::router())
         .merge(routes::well_known::router())
         .merge(routes::ops::router())
-        .split_for_parts();
-    openapi
 }
 
 async fn not_found(_: Request<Body>) -> ApiError {

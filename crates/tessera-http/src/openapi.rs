@@ -12,6 +12,9 @@ use utoipa::{Modify, OpenApi};
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Signup and login"),
+        (name = "sessions", description = "Refresh, logout, per-device sessions"),
+        (name = "oauth", description = "RFC 6749 token and RFC 7009 revocation endpoints"),
+        (name = "resource servers", description = "Introspection and the revocation feed (service key)"),
         (name = "users", description = "The caller's account"),
         (name = "discovery", description = "JWKS and metadata"),
         (name = "operations", description = "Health and metrics"),
@@ -30,6 +33,15 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "service_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A configured service key"))
                     .build(),
             ),
         );

@@ -4,9 +4,13 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tessera_core::Clock;
 use tessera_core::account::Accounts;
-use tessera_core::ports::Health;
+use tessera_core::ports::{Health, RevocationStore};
+use tessera_core::secret::{bytes_digest, secrets_equal};
+use tessera_core::session::{Revocation, Sessions};
 use tessera_token::KeyRing;
+use tokio::sync::broadcast;
 
 /// Where this server is reached.
 #[derive(Debug, Clone)]
@@ -17,19 +21,54 @@ pub struct Site {
     pub public_url: String,
 }
 
+/// The secrets accepted from back ends on `/internal/*` and the resource-server endpoints.
+/// Only their digests are kept, and a presented key is compared with each in constant time.
+#[derive(Default)]
+pub struct ServiceKeys(Vec<String>);
+
+impl ServiceKeys {
+    /// Keeps the digests of `keys`.
+    pub fn new<S: AsRef<str>>(keys: &[S]) -> Self {
+        Self(
+            keys.iter()
+                .map(|k| bytes_digest(k.as_ref().as_bytes()))
+                .collect(),
+        )
+    }
+
+    /// Whether `presented` is one of the keys.
+    pub fn accepts(&self, presented: &str) -> bool {
+        let digest = bytes_digest(presented.as_bytes());
+        // Check every key, so the time taken does not tell which one matched.
+        self.0.iter().fold(false, |found, key| {
+            secrets_equal(key.as_bytes(), digest.as_bytes()) | found
+        })
+    }
+}
+
 /// Everything handlers share.
 #[derive(Clone)]
 pub struct AppState {
     /// Account use cases.
     pub accounts: Arc<Accounts>,
+    /// Session use cases and the deny-set.
+    pub sessions: Arc<Sessions>,
     /// Keys: signing, verification, JWKS.
     pub keys: Arc<KeyRing>,
+    /// The revocation feed, for resource servers.
+    pub feed: Arc<dyn RevocationStore>,
+    /// Revocations as this instance learns them, for the SSE stream.
+    pub live_revocations: broadcast::Sender<Revocation>,
+    /// Accepted service keys.
+    pub service_keys: Arc<ServiceKeys>,
     /// Database liveness.
     pub health: Arc<dyn Health>,
     /// Prometheus renderer.
     pub metrics: PrometheusHandle,
     /// Addresses.
     pub site: Arc<Site>,
+    /// The clock every rule reads.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl FromRef<AppState> for Arc<KeyRing> {
@@ -38,8 +77,27 @@ impl FromRef<AppState> for Arc<KeyRing> {
     }
 }
 
-impl FromRef<AppState> for Arc<Accounts> {
+impl FromRef<AppState> for Arc<Sessions> {
     fn from_ref(state: &AppState) -> Self {
-        Arc::clone(&state.accounts)
+        Arc::clone(&state.sessions)
+    }
+}
+
+impl FromRef<AppState> for Arc<ServiceKeys> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.service_keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_configured_service_keys_are_accepted() {
+        let keys = ServiceKeys::new(&["first-service-key", "second-service-key"]);
+        assert!(keys.accepts("second-service-key"));
+        assert!(!keys.accepts("second-service-ke"));
+        assert!(!ServiceKeys::default().accepts(""));
     }
 }

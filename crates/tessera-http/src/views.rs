@@ -4,9 +4,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::account::User;
-use tessera_token::IssuedToken;
+use tessera_core::session::{RefreshToken, Session};
+use tessera_token::KeyRing;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+
+use crate::error::ApiError;
 
 /// A user (API.md §2 "User object").
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,7 +46,7 @@ impl From<&User> for UserView {
     }
 }
 
-/// The token response (API.md §2). `refresh_token` is absent until refresh tokens exist.
+/// The token response (API.md §2).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The access token (a JWT).
@@ -52,6 +55,10 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// Opaque, rotated on every refresh.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires unused.
+    pub refresh_expires_in: i64,
     /// The session the tokens belong to.
     pub session_id: String,
     /// The user.
@@ -59,15 +66,24 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// The response for `token` issued to `user`.
-    pub fn new(token: IssuedToken, user: &User) -> Self {
-        Self {
-            session_id: token.claims.sid.clone(),
-            access_token: token.token,
+    /// Signs an access token for `user` in `session` and assembles the response.
+    pub fn issue(
+        keys: &KeyRing,
+        user: &User,
+        session: &Session,
+        refresh_token: &RefreshToken,
+        now: OffsetDateTime,
+    ) -> Result<Self, ApiError> {
+        let access = keys.issue(user, session).map_err(ApiError::unavailable)?;
+        Ok(Self {
+            access_token: access.token,
             token_type: "Bearer",
-            expires_in: token.expires_in,
+            expires_in: access.expires_in,
+            refresh_token: refresh_token.encode(),
+            refresh_expires_in: (session.idle_expires_at - now).whole_seconds().max(0),
+            session_id: session.id.to_string(),
             user: user.into(),
-        }
+        })
     }
 }
 

@@ -10,11 +10,68 @@ macro_rules! user_columns {
     };
 }
 
+/// The `users` columns joined to a session row, renamed where `sessions` has the same names.
+/// The user's id is the session's `user_id`. See [`UserColumns::JOINED`].
+macro_rules! joined_user_columns {
+    () => {
+        "users.email AS user_email, users.name AS user_name, users.roles AS user_roles, \
+         users.email_verified AS user_email_verified, users.mfa_enabled AS user_mfa_enabled, \
+         users.disabled AS user_disabled, users.created_at AS user_created_at"
+    };
+}
+
 /// The `sessions` columns every backend reads into a `Session`.
 macro_rules! session_columns {
     () => {
         "id, user_id, device_name, user_agent, ip, created_at, last_used_at, idle_expires_at, \
-         absolute_expires_at"
+         absolute_expires_at, refresh_generation, refresh_digest, previous_refresh_digest, \
+         refresh_rotated_at, revoked_at, revoke_reason"
+    };
+}
+
+/// The `revocations` columns every backend reads into a `Revocation`.
+macro_rules! revocation_columns {
+    () => {
+        "cursor, session_id, user_id, revoked_at, until_at"
+    };
+}
+
+/// Where a row keeps a `User`'s fields: the names of `user_columns!()` or of
+/// `joined_user_columns!()`.
+pub(crate) struct UserColumns {
+    pub(crate) id: &'static str,
+    pub(crate) email: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) roles: &'static str,
+    pub(crate) email_verified: &'static str,
+    pub(crate) mfa_enabled: &'static str,
+    pub(crate) disabled: &'static str,
+    pub(crate) created_at: &'static str,
+}
+
+impl UserColumns {
+    /// A row of `users` alone.
+    pub(crate) const PLAIN: Self = Self {
+        id: "id",
+        email: "email",
+        name: "name",
+        roles: "roles",
+        email_verified: "email_verified",
+        mfa_enabled: "mfa_enabled",
+        disabled: "disabled",
+        created_at: "created_at",
+    };
+
+    /// A row of `sessions` joined with `users`.
+    pub(crate) const JOINED: Self = Self {
+        id: "user_id",
+        email: "user_email",
+        name: "user_name",
+        roles: "user_roles",
+        email_verified: "user_email_verified",
+        mfa_enabled: "user_mfa_enabled",
+        disabled: "user_disabled",
+        created_at: "user_created_at",
     };
 }
 
@@ -28,7 +85,7 @@ mod sqlite;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tessera_core::ports::{Health, KeyStore, SessionStore, UserStore};
+use tessera_core::ports::{Health, KeyStore, RevocationStore, SessionStore, UserStore};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -45,6 +102,8 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// The revocation feed.
+    pub revocations: Arc<dyn RevocationStore>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
     /// Database liveness.
@@ -55,12 +114,13 @@ impl Stores {
     /// Every port served by the one `store`.
     pub fn from_store<S>(store: S) -> Self
     where
-        S: UserStore + SessionStore + KeyStore + Health + 'static,
+        S: UserStore + SessionStore + RevocationStore + KeyStore + Health + 'static,
     {
         let store = Arc::new(store);
         Self {
             users: store.clone(),
             sessions: store.clone(),
+            revocations: store.clone(),
             keys: store.clone(),
             health: store,
         }

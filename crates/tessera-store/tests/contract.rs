@@ -10,8 +10,9 @@ use std::collections::BTreeSet;
 use databases::TestDatabase;
 use tessera_core::account::{Email, NewUser, Role, User};
 use tessera_core::ports::StoredKey;
-use tessera_core::session::Session;
+use tessera_core::session::{RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{Conflict, SessionId, StoreError, UserId};
+use tessera_store::Stores;
 use time::{Duration, OffsetDateTime};
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests that run `<case>(&db)`.
@@ -55,11 +56,21 @@ contract!(
     deleting_a_user_deletes_their_sessions_and_password,
     deleting_an_unknown_user_reports_false,
     list_users_pages_through_users_in_id_order_after_the_given_id,
-    a_created_session_is_found_with_every_field,
+    a_created_session_is_found_with_every_field_in_any_state,
     creating_a_session_with_a_taken_id_is_an_id_conflict,
-    revoking_a_users_sessions_keeps_the_given_one_and_returns_the_others,
-    revoking_with_nothing_to_keep_ends_every_live_session_of_the_user,
-    revoked_sessions_are_not_found_and_not_revoked_again,
+    a_session_is_found_with_its_current_user_in_one_read,
+    rotating_with_the_current_digest_succeeds_once_and_the_old_digest_then_fails,
+    rotating_a_revoked_or_expired_session_fails_and_changes_nothing,
+    of_many_concurrent_rotations_of_one_token_exactly_one_succeeds,
+    listing_returns_only_live_sessions_of_the_user_newest_first,
+    revoking_a_session_records_one_revocation_and_a_second_revoke_changes_nothing,
+    revoking_a_users_sessions_keeps_the_given_one_and_records_the_others,
+    revoking_with_nothing_to_keep_ends_every_unrevoked_session_expired_ones_too,
+    revoking_a_users_sessions_again_finds_nothing_to_revoke,
+    feed_cursors_strictly_increase_in_recording_order,
+    revocations_after_filters_by_cursor_and_until_and_respects_the_limit,
+    pruning_deletes_revocations_no_longer_in_force_and_cursors_are_not_reused,
+    revocations_outlive_the_users_and_sessions_they_name,
     adding_a_signing_key_retires_the_others_at_its_creation_time,
     adding_a_signing_key_with_a_taken_kid_is_an_id_conflict_and_retires_nothing,
     pruning_deletes_only_keys_retired_before_the_cutoff,
@@ -104,6 +115,11 @@ fn new_user(address: &str) -> NewUser {
     }
 }
 
+/// A stand-in for the hex SHA-256 of a refresh token: the store only compares digests.
+fn digest(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
 fn session_of(user: UserId, started: OffsetDateTime) -> Session {
     Session {
         id: SessionId::new(),
@@ -115,7 +131,51 @@ fn session_of(user: UserId, started: OffsetDateTime) -> Session {
         last_used_at: started + Duration::minutes(5),
         idle_expires_at: started + Duration::days(30),
         absolute_expires_at: started + Duration::days(90),
+        refresh: RefreshState {
+            generation: 0,
+            digest: digest(0),
+            previous_digest: None,
+            rotated_at: started,
+        },
+        revoked_at: None,
+        revoke_reason: None,
     }
+}
+
+/// The refresh state after rotating `session`'s current token at `now` to one with `digest`.
+fn rotated(session: &Session, digest: String, now: OffsetDateTime) -> RefreshState {
+    RefreshState {
+        generation: session.refresh.generation + 1,
+        digest,
+        previous_digest: Some(session.refresh.digest.clone()),
+        rotated_at: now,
+    }
+}
+
+/// The feed entry for a session ended at `now`.
+fn session_revocation(cursor: i64, id: SessionId, now: OffsetDateTime, until: i64) -> Revocation {
+    Revocation {
+        cursor,
+        target: RevocationTarget::Session(id),
+        revoked_at: now.unix_timestamp(),
+        until,
+    }
+}
+
+/// Every entry of the feed, whatever its `until`.
+async fn whole_feed(stores: &Stores) -> Vec<Revocation> {
+    stores
+        .revocations
+        .revocations_after(0, i64::MIN, 10_000)
+        .await
+        .unwrap()
+}
+
+fn assert_strictly_increasing(cursors: &[i64]) {
+    assert!(
+        cursors.windows(2).all(|pair| pair[0] < pair[1]),
+        "cursors must strictly increase: {cursors:?}"
+    );
 }
 
 fn signing_key(kid: &str, created_at: OffsetDateTime) -> StoredKey {
@@ -474,25 +534,40 @@ async fn list_users_pages_through_users_in_id_order_after_the_given_id(db: &Test
     assert_eq!(ids_of(everything), ids);
 }
 
-async fn a_created_session_is_found_with_every_field(db: &TestDatabase) {
+async fn a_created_session_is_found_with_every_field_in_any_state(db: &TestDatabase) {
     let stores = db.open().await;
     let user = new_user("sessions@example.test");
     stores.users.create_user(&user, None).await.unwrap();
-    let session = session_of(user.id, at(30));
+    let session = Session {
+        refresh: RefreshState {
+            generation: 7,
+            digest: digest(7),
+            previous_digest: Some(digest(6)),
+            rotated_at: at(35),
+        },
+        ..session_of(user.id, at(30))
+    };
     let bare = Session {
         device_name: None,
         user_agent: None,
         ip: None,
         ..session_of(user.id, at(40))
     };
+    let ended = Session {
+        idle_expires_at: at(45),
+        revoked_at: Some(at(50)),
+        revoke_reason: Some("logout".to_owned()),
+        ..session_of(user.id, at(41))
+    };
 
-    stores.sessions.create_session(&session).await.unwrap();
-    stores.sessions.create_session(&bare).await.unwrap();
+    for created in [&session, &bare, &ended] {
+        stores.sessions.create_session(created).await.unwrap();
+    }
 
-    let found = stores.sessions.find_session(session.id).await.unwrap();
-    assert_eq!(found, Some(session));
-    let found = stores.sessions.find_session(bare.id).await.unwrap();
-    assert_eq!(found, Some(bare));
+    for created in [session, bare, ended] {
+        let found = stores.sessions.find_session(created.id).await.unwrap();
+        assert_eq!(found, Some(created));
+    }
     let unknown = stores
         .sessions
         .find_session(SessionId::new())
@@ -513,7 +588,314 @@ async fn creating_a_session_with_a_taken_id_is_an_id_conflict(db: &TestDatabase)
     assert!(is_conflict(&again, Conflict::Id), "{again:?}");
 }
 
-async fn revoking_a_users_sessions_keeps_the_given_one_and_returns_the_others(db: &TestDatabase) {
+async fn a_session_is_found_with_its_current_user_in_one_read(db: &TestDatabase) {
+    // Arrange: the user changes after the session starts; the read must see the change.
+    let stores = db.open().await;
+    let new = new_user("joined@example.test");
+    stores.users.create_user(&new, None).await.unwrap();
+    let session = session_of(new.id, at(10));
+    stores.sessions.create_session(&session).await.unwrap();
+    stores
+        .users
+        .set_roles(new.id, &roles(&["support"]))
+        .await
+        .unwrap();
+    let user = stores
+        .users
+        .set_disabled(new.id, true)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Act
+    let found = stores
+        .sessions
+        .find_session_with_user(session.id)
+        .await
+        .unwrap();
+    let unknown = stores
+        .sessions
+        .find_session_with_user(SessionId::new())
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(found, Some((session.clone(), user.clone())));
+    assert_eq!(user.roles, roles(&["support"]));
+    assert!(unknown.is_none());
+    stores
+        .sessions
+        .revoke_session(session.id, "logout", at(20), 0)
+        .await
+        .unwrap();
+    let (revoked, _) = stores
+        .sessions
+        .find_session_with_user(session.id)
+        .await
+        .unwrap()
+        .expect("a revoked session is still found");
+    assert_eq!(revoked.revoked_at, Some(at(20)));
+}
+
+async fn rotating_with_the_current_digest_succeeds_once_and_the_old_digest_then_fails(
+    db: &TestDatabase,
+) {
+    // Arrange
+    let stores = db.open().await;
+    let user = new_user("rotate@example.test");
+    stores.users.create_user(&user, None).await.unwrap();
+    let session = session_of(user.id, at(0));
+    stores.sessions.create_session(&session).await.unwrap();
+    let now = at(60);
+    let next = rotated(&session, digest(1), now);
+    let idle = now + Duration::days(30);
+
+    // Act
+    let first = stores
+        .sessions
+        .rotate_refresh(session.id, &digest(0), &next, idle, now)
+        .await
+        .unwrap();
+    let replayed = stores
+        .sessions
+        .rotate_refresh(
+            session.id,
+            &digest(0),
+            &rotated(&session, digest(9), at(61)),
+            idle,
+            at(61),
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let expected = Session {
+        refresh: next,
+        last_used_at: now,
+        idle_expires_at: idle,
+        ..session
+    };
+    assert_eq!(first, Some(expected.clone()));
+    assert_eq!(replayed, None);
+    let stored = stores.sessions.find_session(expected.id).await.unwrap();
+    assert_eq!(stored, Some(expected.clone()));
+    // The chain goes on from the new digest.
+    let later = at(120);
+    let third = rotated(&expected, digest(2), later);
+    let again = stores
+        .sessions
+        .rotate_refresh(
+            expected.id,
+            &digest(1),
+            &third,
+            later + Duration::days(30),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.map(|session| session.refresh), Some(third));
+}
+
+async fn rotating_a_revoked_or_expired_session_fails_and_changes_nothing(db: &TestDatabase) {
+    // Arrange: each session fails exactly one condition at `now`.
+    let stores = db.open().await;
+    let user = new_user("expired@example.test");
+    stores.users.create_user(&user, None).await.unwrap();
+    let now = at(1_000);
+    let revoked = Session {
+        revoked_at: Some(at(500)),
+        revoke_reason: Some("logout".to_owned()),
+        ..session_of(user.id, at(0))
+    };
+    let idle_expired = Session {
+        idle_expires_at: now,
+        ..session_of(user.id, at(0))
+    };
+    // Past its absolute end but not its idle end, which the core never produces: it isolates
+    // the absolute check.
+    let absolute_expired = Session {
+        absolute_expires_at: now,
+        idle_expires_at: now + Duration::days(1),
+        ..session_of(user.id, at(0))
+    };
+    let sessions = [revoked, idle_expired, absolute_expired];
+    for session in &sessions {
+        stores.sessions.create_session(session).await.unwrap();
+    }
+
+    for session in &sessions {
+        // Act
+        let next = rotated(session, digest(1), now);
+        let outcome = stores
+            .sessions
+            .rotate_refresh(session.id, &digest(0), &next, now + Duration::days(30), now)
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(outcome, None, "{session:?}");
+        let stored = stores.sessions.find_session(session.id).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(session));
+    }
+    let unknown = stores
+        .sessions
+        .rotate_refresh(
+            SessionId::new(),
+            &digest(0),
+            &rotated(&sessions[0], digest(1), now),
+            now,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown, None);
+}
+
+async fn of_many_concurrent_rotations_of_one_token_exactly_one_succeeds(db: &TestDatabase) {
+    // Arrange: each contender offers its own successor, so the stored one names the winner.
+    let stores = db.open().await;
+    let user = new_user("race@example.test");
+    stores.users.create_user(&user, None).await.unwrap();
+    let session = session_of(user.id, at(0));
+    stores.sessions.create_session(&session).await.unwrap();
+    let now = at(60);
+
+    // Act
+    let contenders: Vec<_> = (1..=50u8)
+        .map(|n| {
+            let store = stores.sessions.clone();
+            let next = rotated(&session, digest(n), now);
+            tokio::spawn(async move {
+                let outcome = store
+                    .rotate_refresh(session.id, &digest(0), &next, now + Duration::days(30), now)
+                    .await;
+                (next, outcome)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for contender in contenders {
+        let (next, outcome) = contender.await.unwrap();
+        if let Some(rotated) = outcome.unwrap() {
+            assert_eq!(rotated.refresh, next);
+            winners.push(next);
+        }
+    }
+
+    // Assert
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let stored = stores.sessions.find_session(session.id).await.unwrap();
+    assert_eq!(stored.map(|session| session.refresh), winners.pop());
+}
+
+async fn listing_returns_only_live_sessions_of_the_user_newest_first(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let ada = new_user("ada@example.test");
+    let bob = new_user("bob@example.test");
+    let idle = new_user("idle@example.test");
+    for user in [&ada, &bob, &idle] {
+        stores.users.create_user(user, None).await.unwrap();
+    }
+    let now = at(1_000);
+    let oldest = session_of(ada.id, at(10));
+    let newest = session_of(ada.id, at(30));
+    let middle = session_of(ada.id, at(20));
+    let (twin, other_twin) = (session_of(ada.id, at(25)), session_of(ada.id, at(25)));
+    let revoked = Session {
+        revoked_at: Some(at(500)),
+        revoke_reason: Some("logout".to_owned()),
+        ..session_of(ada.id, at(40))
+    };
+    let idle_expired = Session {
+        idle_expires_at: now,
+        ..session_of(ada.id, at(50))
+    };
+    let absolute_expired = Session {
+        absolute_expires_at: now,
+        idle_expires_at: now,
+        ..session_of(ada.id, at(60))
+    };
+    let bobs = session_of(bob.id, at(70));
+    let everything = [
+        &oldest,
+        &newest,
+        &middle,
+        &twin,
+        &other_twin,
+        &revoked,
+        &idle_expired,
+        &absolute_expired,
+        &bobs,
+    ];
+    for session in everything {
+        stores.sessions.create_session(session).await.unwrap();
+    }
+
+    // Act
+    let listed = stores.sessions.list_sessions(ada.id, now).await.unwrap();
+    let nothing = stores.sessions.list_sessions(idle.id, now).await.unwrap();
+
+    // Assert: sessions that started together come in descending id order.
+    let (first_twin, second_twin) = if twin.id > other_twin.id {
+        (twin, other_twin)
+    } else {
+        (other_twin, twin)
+    };
+    assert_eq!(
+        listed,
+        vec![newest, first_twin, second_twin, middle, oldest]
+    );
+    assert!(nothing.is_empty());
+}
+
+async fn revoking_a_session_records_one_revocation_and_a_second_revoke_changes_nothing(
+    db: &TestDatabase,
+) {
+    // Arrange
+    let stores = db.open().await;
+    let user = new_user("logout@example.test");
+    stores.users.create_user(&user, None).await.unwrap();
+    let session = session_of(user.id, at(0));
+    stores.sessions.create_session(&session).await.unwrap();
+    let until = at(100).unix_timestamp() + 930;
+
+    // Act
+    let first = stores
+        .sessions
+        .revoke_session(session.id, "logout", at(100), until)
+        .await
+        .unwrap();
+    let second = stores
+        .sessions
+        .revoke_session(session.id, "refresh_reused", at(200), until + 100)
+        .await
+        .unwrap();
+    let unknown = stores
+        .sessions
+        .revoke_session(SessionId::new(), "logout", at(200), until)
+        .await
+        .unwrap();
+
+    // Assert
+    let first = first.expect("an unrevoked session is revoked");
+    assert_eq!(
+        first,
+        session_revocation(first.cursor, session.id, at(100), until)
+    );
+    assert_eq!(second, None);
+    assert_eq!(unknown, None);
+    let stored = stores.sessions.find_session(session.id).await.unwrap();
+    let expected = Session {
+        revoked_at: Some(at(100)),
+        revoke_reason: Some("logout".to_owned()),
+        ..session
+    };
+    assert_eq!(stored, Some(expected));
+    assert_eq!(whole_feed(&stores).await, vec![first]);
+}
+
+async fn revoking_a_users_sessions_keeps_the_given_one_and_records_the_others(db: &TestDatabase) {
     // Arrange: three sessions for Ada, one for someone else.
     let stores = db.open().await;
     let ada = new_user("ada@example.test");
@@ -527,54 +909,94 @@ async fn revoking_a_users_sessions_keeps_the_given_one_and_returns_the_others(db
     for session in [&current, &laptop, &phone, &bobs] {
         stores.sessions.create_session(session).await.unwrap();
     }
+    let until = at(100).unix_timestamp() + 930;
 
     // Act
     let revoked = stores
         .sessions
-        .revoke_user_sessions(ada.id, Some(current.id), "password_changed", at(100))
+        .revoke_user_sessions(ada.id, Some(current.id), "password_changed", at(100), until)
         .await
         .unwrap();
 
     // Assert
-    let revoked: BTreeSet<SessionId> = revoked.into_iter().collect();
-    assert_eq!(revoked, BTreeSet::from([laptop.id, phone.id]));
+    let cursors: Vec<i64> = revoked.iter().map(|entry| entry.cursor).collect();
+    assert_strictly_increasing(&cursors);
+    let targets: BTreeSet<SessionId> = revoked
+        .iter()
+        .map(|entry| match entry.target {
+            RevocationTarget::Session(id) => id,
+            RevocationTarget::User(id) => panic!("a user entry for {id}"),
+        })
+        .collect();
+    assert_eq!(targets, BTreeSet::from([laptop.id, phone.id]));
+    for entry in &revoked {
+        assert_eq!(
+            (entry.revoked_at, entry.until),
+            (at(100).unix_timestamp(), until)
+        );
+    }
+    assert_eq!(whole_feed(&stores).await, revoked);
     let find = |id| stores.sessions.find_session(id);
     assert_eq!(find(current.id).await.unwrap(), Some(current.clone()));
     assert_eq!(find(bobs.id).await.unwrap(), Some(bobs.clone()));
-    assert!(find(laptop.id).await.unwrap().is_none());
-    assert!(find(phone.id).await.unwrap().is_none());
+    for ended in [laptop, phone] {
+        let expected = Session {
+            revoked_at: Some(at(100)),
+            revoke_reason: Some("password_changed".to_owned()),
+            ..ended
+        };
+        assert_eq!(find(expected.id).await.unwrap(), Some(expected));
+    }
 }
 
-async fn revoking_with_nothing_to_keep_ends_every_live_session_of_the_user(db: &TestDatabase) {
+async fn revoking_with_nothing_to_keep_ends_every_unrevoked_session_expired_ones_too(
+    db: &TestDatabase,
+) {
+    // Arrange: an expired session may still have live access tokens, so it is revoked too.
     let stores = db.open().await;
     let user = new_user("everywhere@example.test");
     stores.users.create_user(&user, None).await.unwrap();
-    let sessions = [session_of(user.id, at(1)), session_of(user.id, at(2))];
-    for session in &sessions {
+    let live = session_of(user.id, at(1));
+    let expired = Session {
+        idle_expires_at: at(50),
+        ..session_of(user.id, at(2))
+    };
+    let already = Session {
+        revoked_at: Some(at(60)),
+        revoke_reason: Some("logout".to_owned()),
+        ..session_of(user.id, at(3))
+    };
+    for session in [&live, &expired, &already] {
         stores.sessions.create_session(session).await.unwrap();
     }
 
+    // Act
     let revoked = stores
         .sessions
-        .revoke_user_sessions(user.id, None, "logout_all", at(100))
+        .revoke_user_sessions(user.id, None, "logout_all", at(100), 5_000)
         .await
         .unwrap();
 
-    let revoked: BTreeSet<SessionId> = revoked.into_iter().collect();
-    assert_eq!(revoked, sessions.iter().map(|s| s.id).collect());
-    for session in &sessions {
-        assert!(
-            stores
-                .sessions
-                .find_session(session.id)
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
+    // Assert
+    let targets: Vec<RevocationTarget> = revoked.iter().map(|entry| entry.target).collect();
+    assert_eq!(
+        targets,
+        [live.id, expired.id].map(RevocationTarget::Session),
+        "in session order"
+    );
+    let untouched = stores.sessions.find_session(already.id).await.unwrap();
+    assert_eq!(untouched, Some(already));
+    assert!(
+        stores
+            .sessions
+            .list_sessions(user.id, at(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
-async fn revoked_sessions_are_not_found_and_not_revoked_again(db: &TestDatabase) {
+async fn revoking_a_users_sessions_again_finds_nothing_to_revoke(db: &TestDatabase) {
     let stores = db.open().await;
     let user = new_user("revoked@example.test");
     stores.users.create_user(&user, None).await.unwrap();
@@ -582,26 +1004,192 @@ async fn revoked_sessions_are_not_found_and_not_revoked_again(db: &TestDatabase)
     stores.sessions.create_session(&session).await.unwrap();
     let first = stores
         .sessions
-        .revoke_user_sessions(user.id, None, "disabled", at(100))
+        .revoke_user_sessions(user.id, None, "disabled", at(100), 1_000)
         .await
         .unwrap();
 
     let second = stores
         .sessions
-        .revoke_user_sessions(user.id, None, "disabled", at(200))
+        .revoke_user_sessions(user.id, None, "disabled", at(200), 2_000)
         .await
         .unwrap();
 
-    assert_eq!(first, vec![session.id]);
+    assert_eq!(
+        first,
+        vec![session_revocation(
+            first[0].cursor,
+            session.id,
+            at(100),
+            1_000
+        )]
+    );
     assert!(second.is_empty());
-    assert!(
+    assert_eq!(whole_feed(&stores).await, first);
+    let stored = stores.sessions.find_session(session.id).await.unwrap();
+    assert_eq!(stored.and_then(|session| session.revoked_at), Some(at(100)));
+}
+
+async fn feed_cursors_strictly_increase_in_recording_order(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let user = new_user("feed@example.test");
+    stores.users.create_user(&user, None).await.unwrap();
+    let sessions = [
+        session_of(user.id, at(1)),
+        session_of(user.id, at(2)),
+        session_of(user.id, at(3)),
+    ];
+    for session in &sessions {
+        stores.sessions.create_session(session).await.unwrap();
+    }
+
+    // Act
+    let mut recorded = Vec::new();
+    recorded.extend(
         stores
             .sessions
-            .find_session(session.id)
+            .revoke_session(sessions[0].id, "logout", at(10), 1_000)
             .await
-            .unwrap()
-            .is_none()
+            .unwrap(),
     );
+    recorded.push(
+        stores
+            .revocations
+            .record_user_revocation(user.id, at(20), 2_000)
+            .await
+            .unwrap(),
+    );
+    recorded.extend(
+        stores
+            .sessions
+            .revoke_user_sessions(user.id, None, "disabled", at(30), 3_000)
+            .await
+            .unwrap(),
+    );
+
+    // Assert
+    assert_eq!(recorded.len(), 4);
+    let cursors: Vec<i64> = recorded.iter().map(|entry| entry.cursor).collect();
+    assert_strictly_increasing(&cursors);
+    assert_eq!(
+        recorded[1],
+        Revocation {
+            cursor: recorded[1].cursor,
+            target: RevocationTarget::User(user.id),
+            revoked_at: at(20).unix_timestamp(),
+            until: 2_000,
+        }
+    );
+    assert_eq!(whole_feed(&stores).await, recorded);
+}
+
+async fn revocations_after_filters_by_cursor_and_until_and_respects_the_limit(db: &TestDatabase) {
+    // Arrange: user entries need no sessions; their users need not even exist.
+    let stores = db.open().await;
+    let mut entries = Vec::new();
+    for until in [1_000, 2_000, 1_500, 3_000, 2_500] {
+        let entry = stores
+            .revocations
+            .record_user_revocation(UserId::new(), at(0), until)
+            .await
+            .unwrap();
+        entries.push(entry);
+    }
+    let feed = &stores.revocations;
+
+    // Act
+    let after_second = feed
+        .revocations_after(entries[1].cursor, 0, 100)
+        .await
+        .unwrap();
+    let in_force_at_1500 = feed.revocations_after(0, 1_500, 100).await.unwrap();
+    let first_page = feed.revocations_after(0, 0, 2).await.unwrap();
+    let second_page = feed
+        .revocations_after(entries[1].cursor, 0, 2)
+        .await
+        .unwrap();
+    let past_the_end = feed
+        .revocations_after(entries[4].cursor, 0, 100)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(after_second, entries[2..]);
+    assert_eq!(
+        in_force_at_1500,
+        [entries[1], entries[3], entries[4]],
+        "`until` equal to now is no longer in force"
+    );
+    assert_eq!(first_page, entries[..2]);
+    assert_eq!(second_page, entries[2..4]);
+    assert!(past_the_end.is_empty());
+}
+
+async fn pruning_deletes_revocations_no_longer_in_force_and_cursors_are_not_reused(
+    db: &TestDatabase,
+) {
+    // Arrange
+    let stores = db.open().await;
+    let feed = &stores.revocations;
+    let mut entries = Vec::new();
+    for until in [1_000, 3_000, 2_000] {
+        entries.push(
+            feed.record_user_revocation(UserId::new(), at(0), until)
+                .await
+                .unwrap(),
+        );
+    }
+
+    // Act
+    let pruned = feed.prune_revocations(2_000).await.unwrap();
+    let again = feed.prune_revocations(2_000).await.unwrap();
+
+    // Assert
+    assert_eq!((pruned, again), (2, 0));
+    assert_eq!(whole_feed(&stores).await, [entries[1]]);
+    // Even with the newest entries gone, a new entry gets a cursor never handed out before.
+    assert_eq!(feed.prune_revocations(i64::MAX).await.unwrap(), 1);
+    let next = feed
+        .record_user_revocation(UserId::new(), at(0), 4_000)
+        .await
+        .unwrap();
+    assert!(
+        next.cursor > entries[2].cursor,
+        "{next:?} after {entries:?}"
+    );
+}
+
+async fn revocations_outlive_the_users_and_sessions_they_name(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let user = new_user("deleted@example.test");
+    stores.users.create_user(&user, None).await.unwrap();
+    let ended = session_of(user.id, at(1));
+    let live = session_of(user.id, at(2));
+    stores.sessions.create_session(&ended).await.unwrap();
+    stores.sessions.create_session(&live).await.unwrap();
+    let session_entry = stores
+        .sessions
+        .revoke_session(ended.id, "logout", at(10), 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let user_entry = stores
+        .revocations
+        .record_user_revocation(user.id, at(20), 2_000)
+        .await
+        .unwrap();
+
+    // Act
+    let deleted = stores.users.delete_user(user.id).await.unwrap();
+
+    // Assert
+    assert!(deleted);
+    for session in [&ended, &live] {
+        let gone = stores.sessions.find_session(session.id).await.unwrap();
+        assert!(gone.is_none(), "sessions go with their user");
+    }
+    assert_eq!(whole_feed(&stores).await, [session_entry, user_entry]);
 }
 
 async fn adding_a_signing_key_retires_the_others_at_its_creation_time(db: &TestDatabase) {

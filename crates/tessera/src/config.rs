@@ -1,7 +1,7 @@
 //! The one door for configuration: defaults, then a TOML file, then `TESSERA_*` variables
 //! (API.md §6). The environment is passed in, never read here from the process.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,12 @@ pub struct Settings {
     pub audience: String,
     /// Base64 of 32 bytes; empty: generated into `data_dir/master.key`.
     pub master_key: String,
+    /// Empty: in-process state; `redis://…` or `redis+cluster://host:port,…`.
+    pub redis_url: String,
+    /// Every Redis key and channel starts with it.
+    pub redis_prefix: String,
+    /// Secrets accepted from back ends on `/internal/*`, `/auth/introspect` and the feed.
+    pub service_keys: Vec<String>,
     /// Access tokens and sessions.
     pub tokens: TokenConfig,
     /// Password rules and hashing.
@@ -51,6 +57,9 @@ pub struct TokenConfig {
     /// A session ends this long after login, however it is used.
     #[serde(with = "duration_text")]
     pub refresh_absolute_ttl: Duration,
+    /// How long the just-rotated refresh token still returns the same successor.
+    #[serde(with = "duration_text")]
+    pub refresh_reuse_grace: Duration,
     /// Clock skew allowed on `exp`/`nbf`.
     #[serde(with = "duration_text")]
     pub leeway: Duration,
@@ -78,6 +87,9 @@ impl Default for Settings {
             public_url: String::new(),
             audience: "tessera".into(),
             master_key: String::new(),
+            redis_url: String::new(),
+            redis_prefix: "tessera:".into(),
+            service_keys: Vec::new(),
             tokens: TokenConfig::default(),
             passwords: PasswordConfig::default(),
         }
@@ -92,6 +104,7 @@ impl Default for TokenConfig {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_idle_ttl: Duration::from_secs(30 * 86_400),
             refresh_absolute_ttl: Duration::from_secs(90 * 86_400),
+            refresh_reuse_grace: Duration::from_secs(10),
             leeway: Duration::from_secs(30),
         }
     }
@@ -151,8 +164,8 @@ impl Settings {
                 continue;
             };
             let key = rest.to_lowercase().replace("__", ".");
-            if known.contains(&key) {
-                overrides.insert(key, value);
+            if let Some(&is_list) = known.get(&key) {
+                overrides.insert(key, (value, is_list));
             } else if strictness == Strictness::Strict {
                 return Err(ConfigError::Invalid(format!(
                     "unknown configuration variable {name}"
@@ -168,10 +181,20 @@ impl Settings {
             })?;
             builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
         }
-        for (key, value) in overrides {
-            builder = builder
-                .set_override(key, value)
-                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for (key, (value, is_list)) in overrides {
+            // Lists are comma-separated in variables (API.md §6).
+            builder = if is_list {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                builder.set_override(key, items)
+            } else {
+                builder.set_override(key, value)
+            }
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         let merged = builder
             .build()
@@ -217,6 +240,16 @@ impl Settings {
         }
         if !(1..=256).contains(&self.passwords.min_length) {
             problems.push("passwords.min_length must be between 1 and 256".into());
+        }
+        if self.service_keys.iter().any(|key| key.len() < 16) {
+            problems.push("every entry of service_keys must have at least 16 characters".into());
+        }
+        let redis = self.redis_url.as_str();
+        if !(redis.is_empty()
+            || redis.starts_with("redis://")
+            || redis.starts_with("redis+cluster://"))
+        {
+            problems.push("redis_url must be empty (in-process state), redis://… or redis+cluster://host:port,…".into());
         }
         if !self.master_key.is_empty()
             && tessera_core::secret::MasterKey::from_base64(&self.master_key).is_err()
@@ -292,6 +325,8 @@ impl fmt::Display for Masked<'_> {
         let mut copy = self.0.clone();
         mask(&mut copy.master_key);
         mask(&mut copy.tokens.hs256_secret);
+        copy.service_keys.iter_mut().for_each(mask);
+        copy.redis_url = mask_url_password(&copy.redis_url);
         copy.database_url = mask_url_password(&copy.database_url);
         let text = toml::to_string(&copy).map_err(|_| fmt::Error)?;
         f.write_str(&text)
@@ -318,9 +353,10 @@ pub fn mask_url_password(url: &str) -> String {
     }
 }
 
-/// Dotted paths of every setting, from the defaults (so this list cannot drift from the structs).
-fn known_keys() -> BTreeSet<String> {
-    fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeSet<String>) {
+/// Dotted paths of every setting, and whether it is a list, from the defaults (so this list
+/// cannot drift from the structs).
+fn known_keys() -> BTreeMap<String, bool> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, bool>) {
         if let serde_json::Value::Object(map) = value {
             for (key, child) in map {
                 let path = if prefix.is_empty() {
@@ -329,11 +365,11 @@ fn known_keys() -> BTreeSet<String> {
                     format!("{prefix}.{key}")
                 };
                 walk(&path, child, out);
-                out.insert(path);
+                out.insert(path, child.is_array());
             }
         }
     }
-    let mut keys = BTreeSet::new();
+    let mut keys = BTreeMap::new();
     let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
     walk("", &defaults, &mut keys);
     keys
@@ -449,6 +485,23 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("soon"), "{error}");
+    }
+
+    #[test]
+    fn lists_come_comma_separated_from_variables() {
+        let vars = env(&[(
+            "TESSERA_SERVICE_KEYS",
+            "first-service-key-1, second-service-key-2",
+        )]);
+        let settings = Settings::load(None, vars, Strictness::Strict)
+            .unwrap()
+            .settings;
+        assert_eq!(
+            settings.service_keys,
+            vec!["first-service-key-1", "second-service-key-2"]
+        );
+        let vars = env(&[("TESSERA_SERVICE_KEYS", "short")]);
+        assert!(Settings::load(None, vars, Strictness::Strict).is_err());
     }
 
     #[test]

@@ -8,15 +8,17 @@ use std::time::Duration;
 use anyhow::Context;
 use tessera_core::account::{Accounts, HashPoolSettings, PasswordHasher, PasswordPolicy};
 use tessera_core::secret::MasterKey;
-use tessera_core::session::SessionLifetimes;
+use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
 use tessera_core::{Clock, SystemClock};
-use tessera_http::{AppState, Site};
+use tessera_http::{AppState, ServiceKeys, Site};
 use tessera_store::Stores;
 use tessera_token::{KeyRing, TokenSettings};
 use tokio::net::TcpListener;
+use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
 use crate::config::Settings;
+use crate::follower::RevocationFollower;
 
 /// How often a running server re-reads the signing keys (a rotation by `tessera keys rotate`
 /// in another process signs here within this time).
@@ -37,7 +39,7 @@ impl Default for Overrides {
     }
 }
 
-/// The parts every command needs: stores, keys, account use cases.
+/// The parts every command needs: stores, keys, account and session use cases.
 pub struct Core {
     /// Storage.
     pub stores: Stores,
@@ -45,10 +47,15 @@ pub struct Core {
     pub keys: Arc<KeyRing>,
     /// Account use cases.
     pub accounts: Arc<Accounts>,
+    /// Session use cases and the deny-set.
+    pub sessions: Arc<Sessions>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Core {
-    /// Opens the database (applying migrations), the master key and the key ring.
+    /// Opens the database (applying migrations), Redis if configured, the master key and the
+    /// key ring.
     pub async fn open(
         settings: &Settings,
         clock: Arc<dyn Clock>,
@@ -57,45 +64,63 @@ impl Core {
         let stores = tessera_store::open(&settings.database_url, &settings.data_dir)
             .await
             .context("opening the database")?;
+        let bus = tessera_state::open(&settings.redis_url, &settings.redis_prefix)
+            .await
+            .context("connecting to Redis")?;
         let master = Arc::new(master_key(settings)?);
+        let tokens = &settings.tokens;
         let token_settings = TokenSettings {
             issuer,
             audience: settings.audience.clone(),
-            access_ttl: settings.tokens.access_ttl,
-            leeway: settings.tokens.leeway,
+            access_ttl: tokens.access_ttl,
+            leeway: tokens.leeway,
             algorithm: settings.signing_algorithm()?,
-            hs256_secret: (!settings.tokens.hs256_secret.is_empty())
-                .then(|| Zeroizing::new(settings.tokens.hs256_secret.as_bytes().to_vec())),
+            hs256_secret: (!tokens.hs256_secret.is_empty())
+                .then(|| Zeroizing::new(tokens.hs256_secret.as_bytes().to_vec())),
         };
         let keys = KeyRing::open(
             Arc::clone(&stores.keys),
-            master,
+            Arc::clone(&master),
             token_settings,
             Arc::clone(&clock),
         )
         .await
         .context("loading the signing keys")?;
+        let session_settings = SessionSettings {
+            lifetimes: SessionLifetimes {
+                idle: tokens.refresh_idle_ttl,
+                absolute: tokens.refresh_absolute_ttl,
+            },
+            reuse_grace: tokens.refresh_reuse_grace,
+            token_horizon: tokens.access_ttl + tokens.leeway,
+        };
+        let sessions = Arc::new(Sessions::new(
+            Arc::clone(&stores.sessions),
+            Arc::clone(&stores.revocations),
+            bus,
+            RefreshKey::derive(&master),
+            session_settings,
+            Arc::clone(&clock),
+        ));
         let hasher = PasswordHasher::new(HashPoolSettings {
             threads: settings.passwords.hash_threads,
             queue: settings.passwords.hash_queue,
         });
         let accounts = Accounts::new(
             Arc::clone(&stores.users),
-            Arc::clone(&stores.sessions),
+            Arc::clone(&sessions),
             hasher,
             PasswordPolicy {
                 min_length: settings.passwords.min_length,
             },
-            SessionLifetimes {
-                idle: settings.tokens.refresh_idle_ttl,
-                absolute: settings.tokens.refresh_absolute_ttl,
-            },
-            clock,
+            Arc::clone(&clock),
         );
         Ok(Self {
             stores,
             keys: Arc::new(keys),
             accounts: Arc::new(accounts),
+            sessions,
+            clock,
         })
     }
 }
@@ -105,11 +130,13 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     keys: Arc<KeyRing>,
+    follower: RevocationFollower,
     local_addr: SocketAddr,
 }
 
 impl Application {
-    /// Opens everything and binds the listener (port 0 picks a free port).
+    /// Opens everything, loads the revocations still in force, and binds the listener (port 0
+    /// picks a free port).
     pub async fn build(settings: &Settings, overrides: Overrides) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -117,20 +144,31 @@ impl Application {
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let issuer = settings.effective_issuer(local_addr);
         let core = Core::open(settings, overrides.clock, issuer.clone()).await?;
+        let (live_revocations, _) = broadcast::channel(4_096);
+        let follower =
+            RevocationFollower::start(Arc::clone(&core.sessions), live_revocations.clone())
+                .await
+                .context("loading the revocations in force")?;
         let state = AppState {
             accounts: core.accounts,
+            sessions: core.sessions,
             keys: Arc::clone(&core.keys),
+            feed: core.stores.revocations,
+            live_revocations,
+            service_keys: Arc::new(ServiceKeys::new(&settings.service_keys)),
             health: core.stores.health,
             metrics: tessera_http::metrics::prometheus(),
             site: Arc::new(Site {
                 issuer,
                 public_url: settings.effective_public_url(local_addr),
             }),
+            clock: core.clock,
         };
         Ok(Self {
             listener,
             router: tessera_http::router(state),
             keys: core.keys,
+            follower,
             local_addr,
         })
     }
@@ -143,6 +181,7 @@ impl Application {
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let reload = tokio::spawn(reload_keys(Arc::clone(&self.keys)));
+        let follower = self.follower.spawn();
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -150,6 +189,7 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await;
         reload.abort();
+        follower.abort();
         served.context("serving HTTP")
     }
 }

@@ -61,6 +61,19 @@ pub enum SessionError {
     State(#[from] StateError),
 }
 
+/// Where a presented refresh token stands in its session's chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// The token the session would rotate now.
+    Current,
+    /// The token just rotated, inside the grace window: it gets the same successor again.
+    PreviousInGrace,
+    /// An authentic token that has been rotated away: presenting it is reuse.
+    Superseded,
+    /// Not a token this session issued.
+    Foreign,
+}
+
 /// The session use cases.
 pub struct Sessions {
     store: Arc<dyn SessionStore>,
@@ -193,22 +206,17 @@ impl Sessions {
         self.announce(revoked).await
     }
 
-    /// Applies feed entries after `cursor` (a catch-up read, so missed bus messages heal);
-    /// returns the new cursor.
-    pub async fn catch_up(&self, cursor: i64) -> Result<i64, StoreError> {
-        let now = self.clock.unix();
-        let mut cursor = cursor;
-        loop {
-            let page = self.feed.revocations_after(cursor, now, 1_000).await?;
-            for revocation in &page {
-                self.deny.apply(revocation);
-                cursor = cursor.max(revocation.cursor);
-            }
-            if page.len() < 1_000 {
-                self.deny.purge(now);
-                return Ok(cursor);
-            }
-        }
+    /// One page (oldest first) of the revocations recorded after `cursor` that are still in
+    /// force: how an instance catches up with what the bus may have missed.
+    pub async fn revocations_after(&self, cursor: i64) -> Result<Vec<Revocation>, StoreError> {
+        self.feed
+            .revocations_after(cursor, self.clock.unix(), 1_000)
+            .await
+    }
+
+    /// Forgets revocations whose tokens have all expired.
+    pub fn purge_expired_revocations(&self) {
+        self.deny.purge(self.clock.unix());
     }
 
     /// Applies `revocation` to this instance's deny-set (a message from the bus).
@@ -264,37 +272,111 @@ impl Sessions {
         user: User,
         now: OffsetDateTime,
     ) -> Result<Refreshed, SessionError> {
-        let is_previous = session
-            .refresh
+        match self.standing(token, digest, &session, now) {
+            Standing::PreviousInGrace => {
+                let refresh_token = token.successor(&self.key);
+                Ok(Refreshed {
+                    user,
+                    session,
+                    refresh_token,
+                })
+            }
+            Standing::Superseded => {
+                tracing::warn!(event = "refresh_reused", session_id = %session.id, user_id = %session.user_id, "rotated refresh token presented again: session ended");
+                let revoked = self
+                    .store
+                    .revoke_session(session.id, "refresh_reused", now, self.until(now))
+                    .await?;
+                self.announce(revoked.into_iter().collect()).await?;
+                Err(SessionError::RefreshReused)
+            }
+            Standing::Current | Standing::Foreign => Err(SessionError::RefreshInvalid),
+        }
+    }
+
+    /// Ends the session a refresh token belongs to, if the token is authentic (RFC 7009:
+    /// unknown tokens are not an error). Returns whether a session ended.
+    pub async fn revoke_by_refresh_token(&self, presented: &str) -> Result<bool, SessionError> {
+        let Some(token) = RefreshToken::parse(presented) else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let Some(session) = self.store.find_session(token.session_id()).await? else {
+            return Ok(false);
+        };
+        if session.revoked_at.is_some()
+            || self.standing(&token, &token.digest(), &session, now) == Standing::Foreign
+        {
+            return Ok(false);
+        }
+        self.end_any(session.id, "revoked").await
+    }
+
+    /// The live session and user a refresh token currently stands for (introspection).
+    pub async fn inspect_refresh_token(
+        &self,
+        presented: &str,
+    ) -> Result<Option<(Session, User)>, SessionError> {
+        let Some(token) = RefreshToken::parse(presented) else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let Ok((session, user)) = self.live_session(token.session_id(), now).await else {
+            return Ok(None);
+        };
+        let usable = matches!(
+            self.standing(&token, &token.digest(), &session, now),
+            Standing::Current | Standing::PreviousInGrace
+        );
+        Ok(usable.then_some((session, user)))
+    }
+
+    /// Ends session `id` whoever owns it (a revoked access token's session); whether it ended.
+    pub async fn end_any(&self, id: SessionId, reason: &str) -> Result<bool, SessionError> {
+        let now = self.clock.now();
+        let revoked = self
+            .store
+            .revoke_session(id, reason, now, self.until(now))
+            .await?;
+        let ended = revoked.is_some();
+        self.announce(revoked.into_iter().collect()).await?;
+        Ok(ended)
+    }
+
+    /// Where `token` stands in `session`'s chain.
+    fn standing(
+        &self,
+        token: &RefreshToken,
+        digest: &str,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Standing {
+        let refresh = &session.refresh;
+        if token.session_id() != session.id {
+            return Standing::Foreign;
+        }
+        if secrets_equal(digest.as_bytes(), refresh.digest.as_bytes()) {
+            return Standing::Current;
+        }
+        let is_previous = refresh
             .previous_digest
             .as_deref()
             .is_some_and(|previous| secrets_equal(previous.as_bytes(), digest.as_bytes()));
-        if is_previous && now - session.refresh.rotated_at <= self.settings.reuse_grace {
-            let refresh_token = token.successor(&self.key);
-            return Ok(Refreshed {
-                user,
-                session,
-                refresh_token,
-            });
+        if is_previous {
+            return if now - refresh.rotated_at <= self.settings.reuse_grace {
+                Standing::PreviousInGrace
+            } else {
+                Standing::Superseded
+            };
         }
-        let behind = session
-            .refresh
-            .generation
-            .checked_sub(token.generation())
-            .unwrap_or(0);
-        let proven = is_previous
-            || ((1..=MAX_REUSE_WALK).contains(&behind)
-                && token.leads_to(&self.key, behind, &session.refresh.digest));
-        if !proven {
-            return Err(SessionError::RefreshInvalid);
+        let behind = refresh.generation.saturating_sub(token.generation());
+        if (2..=MAX_REUSE_WALK).contains(&behind)
+            && token.leads_to(&self.key, behind, &refresh.digest)
+        {
+            Standing::Superseded
+        } else {
+            Standing::Foreign
         }
-        tracing::warn!(event = "refresh_reused", session_id = %session.id, user_id = %session.user_id, "rotated refresh token presented again: session ended");
-        let revoked = self
-            .store
-            .revoke_session(session.id, "refresh_reused", now, self.until(now))
-            .await?;
-        self.announce(revoked.into_iter().collect()).await?;
-        Err(SessionError::RefreshReused)
     }
 
     /// Applies revocations here at once, then tells the other instances.

@@ -1,11 +1,14 @@
 //! The caller of a protected endpoint, from `Authorization: Bearer <access token>`.
 //!
-//! Verification is in memory: signature, pinned algorithm, claims. No database call.
+//! The hot path, all in memory: signature with the key's pinned algorithm, claims, then the
+//! deny-set of revoked sessions and users. No database or network call.
+
+use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
-use std::sync::Arc;
+use tessera_core::session::Sessions;
 use tessera_core::{SessionId, UserId};
 use tessera_token::{AccessClaims, KeyRing};
 
@@ -26,37 +29,49 @@ impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync,
     Arc<KeyRing>: FromRef<S>,
+    Arc<Sessions>: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
-        let keys = Arc::<KeyRing>::from_ref(state);
-        let claims = keys.verify(token)?;
-        let user_id = claims.sub.parse().map_err(|_| Code::TokenInvalid)?;
-        let session_id = claims.sid.parse().map_err(|_| Code::TokenInvalid)?;
-        tracing::Span::current().record("user_id", tracing::field::display(&claims.sub));
-        Ok(Self {
-            user_id,
-            session_id,
-            claims,
-        })
+        let token = bearer_token(parts)?.ok_or(Code::TokenMissing)?;
+        let caller = authenticate(
+            &Arc::<KeyRing>::from_ref(state),
+            &Arc::<Sessions>::from_ref(state),
+            token,
+        )?;
+        tracing::Span::current().record("user_id", tracing::field::display(&caller.user_id));
+        Ok(caller)
     }
 }
 
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or(Code::TokenMissing)?;
+/// Verifies `token` and checks it against the deny-set.
+pub fn authenticate(keys: &KeyRing, sessions: &Sessions, token: &str) -> Result<Caller, ApiError> {
+    let claims = keys.verify(token)?;
+    let user_id = claims.sub.parse().map_err(|_| Code::TokenInvalid)?;
+    let session_id = claims.sid.parse().map_err(|_| Code::TokenInvalid)?;
+    if sessions.is_revoked(session_id, user_id, claims.iat) {
+        return Err(Code::TokenRevoked.into());
+    }
+    Ok(Caller {
+        user_id,
+        session_id,
+        claims,
+    })
+}
+
+/// The token of an `Authorization: Bearer` header; `None` without one.
+pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let value = value.to_str().map_err(|_| Code::TokenInvalid)?;
-    let (scheme, token) = value.split_once(' ').ok_or(Code::TokenMissing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Code::TokenMissing.into());
-    }
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return Ok(None);
+    };
     let token = token.trim();
-    if token.is_empty() {
-        return Err(Code::TokenMissing.into());
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Ok(None);
     }
-    Ok(token)
+    Ok(Some(token))
 }

@@ -15,6 +15,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Json<T>(pub T);
 
+/// An `application/x-www-form-urlencoded` body (RFC 6749 and RFC 7009 endpoints).
+#[derive(Debug, Clone)]
+pub struct Form<T>(pub T);
+
 /// A JSON body, or an `application/x-www-form-urlencoded` one (the OAuth2 password form).
 #[derive(Debug, Clone)]
 pub struct JsonOrForm<T>(pub T);
@@ -49,6 +53,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
         } else {
             parse_json(&bytes).map(JsonOrForm)
         }
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        if !is_form(request.headers()) {
+            return Err(ApiError::validation([(
+                "body".into(),
+                "expected application/x-www-form-urlencoded".into(),
+            )]));
+        }
+        let length = declared_length(request.headers());
+        let bytes = read_limited(request.into_body(), length).await?;
+        serde_urlencoded::from_bytes(&bytes)
+            .map(Form)
+            .map_err(|e| field_error(".".into(), e.to_string()))
     }
 }
 

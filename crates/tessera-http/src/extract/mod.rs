@@ -1,9 +1,12 @@
-//! Extractors: request bodies with our limit and errors, the bearer caller, client details.
+//! Extractors: request bodies with our limit and errors, the bearer caller, service keys,
+//! client details.
 
 mod bearer;
 mod body;
 mod client;
+mod service_key;
 
-pub use bearer::Caller;
-pub use body::{Json, JsonOrForm, MAX_BODY_BYTES};
+pub use bearer::{Caller, authenticate};
+pub use body::{Form, Json, JsonOrForm, MAX_BODY_BYTES};
 pub use client::ClientInfo;
+pub use service_key::ServiceCaller;

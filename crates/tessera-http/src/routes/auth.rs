@@ -103,11 +103,15 @@ fn issue(
     subject: &TokenSubject,
     status: StatusCode,
 ) -> Result<NoStore<TokenResponse>, ApiError> {
-    let token = state
-        .keys
-        .issue(&subject.user, &subject.session)
-        .map_err(ApiError::unavailable)?;
-    Ok(NoStore(status, TokenResponse::new(token, &subject.user)))
+    let now = state.clock.now();
+    let response = TokenResponse::issue(
+        &state.keys,
+        &subject.user,
+        &subject.session,
+        &subject.refresh_token,
+        now,
+    )?;
+    Ok(NoStore(status, response))
 }
 
 fn login_result<T>(result: &Result<T, AccountError>) -> &'static str {

@@ -1,6 +1,10 @@
 //! Routers by area.
 
 pub mod auth;
+pub mod introspection;
+pub mod oauth;
 pub mod ops;
+pub mod revocations;
+pub mod sessions;
 pub mod users;
 pub mod well_known;

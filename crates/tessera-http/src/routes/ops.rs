@@ -29,14 +29,28 @@ async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(json!({ "status": "ok" }))
 }
 
-/// 200 when the database answers, 503 otherwise.
+/// 200 when the database (and Redis, if configured) answer; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200), (status = 503, body = Problem, content_type = "application/problem+json")))]
 async fn readyz(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    match tokio::time::timeout(PING_TIMEOUT, state.health.ping()).await {
+    let database = tokio::time::timeout(PING_TIMEOUT, state.health.ping());
+    let bus = tokio::time::timeout(PING_TIMEOUT, state.sessions.bus().ping());
+    let (database, bus) = tokio::join!(database, bus);
+    match database {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            return Err(ApiError::from(error).with_detail("the database does not answer"));
+        }
+        Err(_) => {
+            return Err(
+                ApiError::new(Code::Unavailable).with_detail("the database does not answer")
+            );
+        }
+    }
+    match bus {
         Ok(Ok(())) => Ok(axum::Json(json!({ "status": "ready" }))),
-        Ok(Err(error)) => Err(ApiError::from(error).with_detail("the database does not answer")),
-        Err(_) => Err(ApiError::new(Code::Unavailable).with_detail("the database does not answer")),
+        Ok(Err(error)) => Err(ApiError::from(error).with_detail("redis does not answer")),
+        Err(_) => Err(ApiError::new(Code::Unavailable).with_detail("redis does not answer")),
     }
 }
 

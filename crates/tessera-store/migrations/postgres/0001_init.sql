@@ -23,20 +23,45 @@ CREATE TABLE password_credentials (
 );
 
 CREATE TABLE sessions (
-    id                  uuid        PRIMARY KEY,
-    user_id             uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    device_name         text,
-    user_agent          text,
-    ip                  text,
-    created_at          timestamptz NOT NULL,
-    last_used_at        timestamptz NOT NULL,
-    idle_expires_at     timestamptz NOT NULL,
-    absolute_expires_at timestamptz NOT NULL,
-    revoked_at          timestamptz,
-    revoke_reason       text
+    id                      uuid        PRIMARY KEY,
+    user_id                 uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    device_name             text,
+    user_agent              text,
+    ip                      text,
+    created_at              timestamptz NOT NULL,
+    last_used_at            timestamptz NOT NULL,
+    idle_expires_at         timestamptz NOT NULL,
+    absolute_expires_at     timestamptz NOT NULL,
+    -- The refresh-token chain: only SHA-256 digests (hex) of tokens are stored.
+    refresh_generation      bigint      NOT NULL CHECK (refresh_generation >= 0),
+    refresh_digest          text        NOT NULL,
+    previous_refresh_digest text,
+    refresh_rotated_at      timestamptz NOT NULL,
+    revoked_at              timestamptz,
+    revoke_reason           text
 );
 
+-- Serves the cascade from users, which must reach revoked sessions too.
 CREATE INDEX sessions_user_id_idx ON sessions (user_id);
+-- A user's unrevoked sessions, newest first: listing them and ending them all.
+CREATE INDEX sessions_user_live_idx ON sessions (user_id, created_at DESC, id DESC)
+    WHERE revoked_at IS NULL;
+
+-- The revocation feed (API.md §3 `GET /auth/revocations`). No foreign keys: an entry must
+-- outlive the user or session it names until `until_at`, the latest `exp` it can affect.
+-- Identity values are never reused, and writers take an advisory lock so that cursor order
+-- is commit order and a reader resuming after a cursor cannot miss an entry.
+CREATE TABLE revocations (
+    cursor     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    session_id uuid,
+    user_id    uuid,
+    -- Seconds since the Unix epoch, as in tokens' `iat` and `exp`.
+    revoked_at bigint NOT NULL,
+    until_at   bigint NOT NULL,
+    CONSTRAINT revocations_one_target CHECK ((session_id IS NULL) <> (user_id IS NULL))
+);
+
+CREATE INDEX revocations_until_at_idx ON revocations (until_at);
 
 CREATE TABLE signing_keys (
     kid                text        PRIMARY KEY,

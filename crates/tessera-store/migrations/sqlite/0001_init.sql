@@ -24,20 +24,45 @@ CREATE TABLE password_credentials (
 ) STRICT;
 
 CREATE TABLE sessions (
-    id                  TEXT    NOT NULL PRIMARY KEY,
-    user_id             TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    device_name         TEXT,
-    user_agent          TEXT,
-    ip                  TEXT,
-    created_at          INTEGER NOT NULL,
-    last_used_at        INTEGER NOT NULL,
-    idle_expires_at     INTEGER NOT NULL,
-    absolute_expires_at INTEGER NOT NULL,
-    revoked_at          INTEGER,
-    revoke_reason       TEXT
+    id                      TEXT    NOT NULL PRIMARY KEY,
+    user_id                 TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    device_name             TEXT,
+    user_agent              TEXT,
+    ip                      TEXT,
+    created_at              INTEGER NOT NULL,
+    last_used_at            INTEGER NOT NULL,
+    idle_expires_at         INTEGER NOT NULL,
+    absolute_expires_at     INTEGER NOT NULL,
+    -- The refresh-token chain: only SHA-256 digests (hex) of tokens are stored.
+    refresh_generation      INTEGER NOT NULL CHECK (refresh_generation >= 0),
+    refresh_digest          TEXT    NOT NULL,
+    previous_refresh_digest TEXT,
+    refresh_rotated_at      INTEGER NOT NULL,
+    revoked_at              INTEGER,
+    revoke_reason           TEXT
 ) STRICT;
 
+-- Serves the cascade from users, which must reach revoked sessions too.
 CREATE INDEX sessions_user_id_idx ON sessions (user_id);
+-- A user's unrevoked sessions, newest first: listing them and ending them all.
+CREATE INDEX sessions_user_live_idx ON sessions (user_id, created_at DESC, id DESC)
+    WHERE revoked_at IS NULL;
+
+-- The revocation feed (API.md §3 `GET /auth/revocations`). No foreign keys: an entry must
+-- outlive the user or session it names until `until_at`, the latest `exp` it can affect.
+-- AUTOINCREMENT never reuses a cursor, even after the newest entries are pruned; SQLite's
+-- single writer makes cursor order commit order.
+CREATE TABLE revocations (
+    cursor     INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT,
+    user_id    TEXT,
+    -- Seconds since the Unix epoch, as in tokens' `iat` and `exp`.
+    revoked_at INTEGER NOT NULL,
+    until_at   INTEGER NOT NULL,
+    CHECK ((session_id IS NULL) <> (user_id IS NULL))
+) STRICT;
+
+CREATE INDEX revocations_until_at_idx ON revocations (until_at);
 
 CREATE TABLE signing_keys (
     kid                TEXT    NOT NULL PRIMARY KEY,

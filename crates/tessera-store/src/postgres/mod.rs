@@ -3,6 +3,7 @@
 
 mod columns;
 mod keys;
+mod revocations;
 mod sessions;
 mod users;
 
@@ -25,7 +26,7 @@ const MAX_CONNECTIONS: u32 = 10;
 /// A database that is down must fail a request quickly (503), never hang it.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Users, sessions and keys in PostgreSQL.
+/// Users, sessions, keys and the revocation feed in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,

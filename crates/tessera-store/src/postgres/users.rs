@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::PgStore;
 use super::columns::{get, get_roles, role_names};
+use crate::UserColumns;
 use crate::credential::algorithm_of;
 use crate::decode;
 use crate::error::store_error;
@@ -176,15 +177,20 @@ impl UserStore for PgStore {
 }
 
 fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+    user_from_columns(row, &UserColumns::PLAIN)
+}
+
+/// The user whose fields `row` keeps in `columns`.
+pub(super) fn user_from_columns(row: &PgRow, columns: &UserColumns) -> Result<User, StoreError> {
     Ok(User {
-        id: UserId(get(row, "id")?),
-        email: decode::email(get(row, "email")?)?,
-        name: get(row, "name")?,
-        roles: get_roles(row, "roles")?,
-        email_verified: get(row, "email_verified")?,
-        mfa_enabled: get(row, "mfa_enabled")?,
-        disabled: get(row, "disabled")?,
-        created_at: get(row, "created_at")?,
+        id: UserId(get(row, columns.id)?),
+        email: decode::email(get(row, columns.email)?)?,
+        name: get(row, columns.name)?,
+        roles: get_roles(row, columns.roles)?,
+        email_verified: get(row, columns.email_verified)?,
+        mfa_enabled: get(row, columns.mfa_enabled)?,
+        disabled: get(row, columns.disabled)?,
+        created_at: get(row, columns.created_at)?,
     })
 }
 

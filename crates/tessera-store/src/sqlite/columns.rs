@@ -59,6 +59,13 @@ pub(super) fn get_uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError
     Uuid::parse_str(&text).map_err(|err| corrupt(column, err))
 }
 
+/// A nullable UUID column.
+pub(super) fn get_optional_uuid(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, StoreError> {
+    get::<Option<String>>(row, column)?
+        .map(|text| Uuid::parse_str(&text).map_err(|err| corrupt(column, err)))
+        .transpose()
+}
+
 /// The JSON roles column.
 pub(super) fn get_roles(row: &SqliteRow, column: &str) -> Result<Vec<Role>, StoreError> {
     let json: String = get(row, column)?;

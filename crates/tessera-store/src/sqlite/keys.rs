@@ -17,7 +17,7 @@ impl KeyStore for SqliteStore {
             "SELECT kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at \
              FROM signing_keys ORDER BY created_at, kid",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
         rows.iter().map(key_from_row).collect()
@@ -26,7 +26,7 @@ impl KeyStore for SqliteStore {
     async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         // IMMEDIATE serialises rotations across processes: exactly one key stays unretired.
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -58,7 +58,7 @@ impl KeyStore for SqliteStore {
     async fn prune_signing_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM signing_keys WHERE retired_at < ?1")
             .bind(micros(before))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected())

@@ -3,6 +3,7 @@
 
 mod columns;
 mod keys;
+mod revocations;
 mod sessions;
 mod users;
 
@@ -25,18 +26,24 @@ use crate::location::redact_url;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// SQLite allows one writer at a time: a few connections serve concurrent readers (WAL)
-/// while writers queue on the busy timeout.
-const MAX_CONNECTIONS: u32 = 4;
+/// SQLite allows one writer at a time, so this process writes through one connection: writes
+/// queue in the pool in order instead of contending for the file lock, whose busy handler
+/// sleeps for milliseconds at a time. Other processes still meet the busy timeout.
+const WRITER_CONNECTIONS: u32 = 1;
+/// Readers run alongside the writer (WAL) and each other.
+const READER_CONNECTIONS: u32 = 4;
 /// How long a writer waits for another (including another process) to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection is waited for no longer than a writer waits for the lock, plus slack.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(6);
 
-/// Users, sessions and keys in one SQLite file.
+/// Users, sessions, keys and the revocation feed in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    /// Every statement that writes, transactions included.
+    writer: SqlitePool,
+    /// Statements that only read.
+    reader: SqlitePool,
 }
 
 impl SqliteStore {
@@ -65,21 +72,25 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+        let connect_error = |source| OpenError::Connect {
+            target: target.clone(),
+            source: Box::new(source),
+        };
+        // The writer first: it creates the file and switches it to WAL before readers open.
+        let writer = pool(WRITER_CONNECTIONS, options.clone())
             .await
-            .map_err(|source| OpenError::Connect {
+            .map_err(connect_error)?;
+        migrate(&writer)
+            .await
+            .map_err(|source| OpenError::Migrate {
                 target: target.clone(),
                 source: Box::new(source),
             })?;
-        migrate(&pool).await.map_err(|source| OpenError::Migrate {
-            target: target.clone(),
-            source: Box::new(source),
-        })?;
+        let reader = pool(READER_CONNECTIONS, options)
+            .await
+            .map_err(connect_error)?;
         tracing::info!(database = %target, "sqlite database ready, migrations applied");
-        Ok(Self { pool })
+        Ok(Self { writer, reader })
     }
 }
 
@@ -87,11 +98,19 @@ impl SqliteStore {
 impl Health for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&self.reader)
             .await
             .map_err(store_error)?;
         Ok(())
     }
+}
+
+async fn pool(connections: u32, options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {

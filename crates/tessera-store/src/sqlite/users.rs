@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use super::columns::{get, get_roles, get_time, get_uuid, id_text, micros, roles_json};
+use crate::UserColumns;
 use crate::credential::algorithm_of;
 use crate::decode;
 use crate::error::store_error;
@@ -32,7 +33,7 @@ impl UserStore for SqliteStore {
             .transpose()?;
         // IMMEDIATE takes the write lock up front, so the busy timeout applies to it.
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -77,7 +78,7 @@ impl UserStore for SqliteStore {
              WHERE users.email = ?1"
         ))
         .bind(email.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_with_hash_from_row).transpose()
@@ -92,7 +93,7 @@ impl UserStore for SqliteStore {
              WHERE users.id = ?1"
         ))
         .bind(id_text(id.0))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_with_hash_from_row).transpose()
@@ -107,7 +108,7 @@ impl UserStore for SqliteStore {
         ))
         .bind(id_text(id.0))
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()
@@ -132,7 +133,7 @@ impl UserStore for SqliteStore {
         .bind(algorithm)
         .bind(password_hash)
         .bind(micros(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -147,7 +148,7 @@ impl UserStore for SqliteStore {
         ))
         .bind(id_text(id.0))
         .bind(roles_json(roles))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()
@@ -162,7 +163,7 @@ impl UserStore for SqliteStore {
         ))
         .bind(id_text(id.0))
         .bind(disabled)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()
@@ -172,7 +173,7 @@ impl UserStore for SqliteStore {
         // Sessions and credentials go with the user: ON DELETE CASCADE.
         let result = sqlx::query("DELETE FROM users WHERE id = ?1")
             .bind(id_text(id.0))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
@@ -186,7 +187,7 @@ impl UserStore for SqliteStore {
         ))
         .bind(after.map(|id| id_text(id.0)))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
         rows.iter().map(user_from_row).collect()
@@ -194,15 +195,23 @@ impl UserStore for SqliteStore {
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    user_from_columns(row, &UserColumns::PLAIN)
+}
+
+/// The user whose fields `row` keeps in `columns`.
+pub(super) fn user_from_columns(
+    row: &SqliteRow,
+    columns: &UserColumns,
+) -> Result<User, StoreError> {
     Ok(User {
-        id: UserId(get_uuid(row, "id")?),
-        email: decode::email(&get::<String>(row, "email")?)?,
-        name: get(row, "name")?,
-        roles: get_roles(row, "roles")?,
-        email_verified: get(row, "email_verified")?,
-        mfa_enabled: get(row, "mfa_enabled")?,
-        disabled: get(row, "disabled")?,
-        created_at: get_time(row, "created_at")?,
+        id: UserId(get_uuid(row, columns.id)?),
+        email: decode::email(&get::<String>(row, columns.email)?)?,
+        name: get(row, columns.name)?,
+        roles: get_roles(row, columns.roles)?,
+        email_verified: get(row, columns.email_verified)?,
+        mfa_enabled: get(row, columns.mfa_enabled)?,
+        disabled: get(row, columns.disabled)?,
+        created_at: get_time(row, columns.created_at)?,
     })
 }
 

@@ -1,8 +1,8 @@
 //! `tessera user create|list|set-roles|disable`.
 
 use anyhow::Context;
+use tessera_core::UserId;
 use tessera_core::account::{AccountError, Role};
-use tessera_core::{Clock, SystemClock, UserId};
 
 use crate::cli::UserCommand;
 use crate::startup::Core;
@@ -35,12 +35,9 @@ pub async fn run(core: &Core, command: UserCommand) -> anyhow::Result<()> {
             let user_id = parse_id(&id)?;
             let user = core.stores.users.set_disabled(user_id, true).await?;
             user.with_context(|| format!("no user with id {id}"))?;
-            let ended = core
-                .stores
-                .sessions
-                .revoke_user_sessions(user_id, None, "user_disabled", SystemClock.now())
-                .await?;
-            println!("{id} disabled; {} session(s) ended", ended.len());
+            // Ends the sessions and revokes every token issued so far, on every instance.
+            core.sessions.revoke_user(user_id, "user_disabled").await?;
+            println!("{id} disabled; every session ended");
         }
     }
     Ok(())

@@ -1,0 +1,34 @@
+//! Tessera's ephemeral state behind the core's ports: in-process for one instance, Redis
+//! (single node or Cluster) when several instances share it. Nothing here is the record of
+//! anything: the database is, and every instance can rebuild this state from it.
+
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+
+use tessera_core::StateError;
+use tessera_core::ports::RevocationBus;
+
+pub use crate::memory::MemoryBus;
+pub use crate::redis::{RedisBus, UrlError};
+
+/// Revocations a subscriber may fall behind by before it misses some. A burst (every session of
+/// a user at once) must fit; a subscriber that still lags gets `RecvError::Lagged`, and the
+/// periodic catch-up read from the database heals what it missed.
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// The revocation bus `redis_url` asks for (API.md §6): in-process when it is empty, otherwise
+/// Redis at `redis://host:port[/db]` or a Redis Cluster at `redis+cluster://host:port,...`, with
+/// every channel name starting with `prefix`.
+///
+/// # Errors
+///
+/// [`StateError::Unavailable`] when the URL is invalid (the source is a [`UrlError`]) or Redis
+/// does not answer within about two seconds.
+pub async fn open(redis_url: &str, prefix: &str) -> Result<Arc<dyn RevocationBus>, StateError> {
+    if redis_url.trim().is_empty() {
+        return Ok(Arc::new(MemoryBus::new()));
+    }
+    Ok(Arc::new(RedisBus::connect(redis_url, prefix).await?))
+}
