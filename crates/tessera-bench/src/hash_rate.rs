@@ -35,6 +35,9 @@ pub fn run(threads: usize, seconds: u64) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rate = count.load(Ordering::Relaxed) as f64 / elapsed;
-    println!("{}", serde_json::json!({ "scenario": "hash_rate", "threads": threads, "hashes_per_sec": rate }));
+    println!(
+        "{}",
+        serde_json::json!({ "scenario": "hash_rate", "threads": threads, "hashes_per_sec": rate })
+    );
     Ok(())
 }

@@ -45,8 +45,16 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for index in 0..args.users {
         let body = json!({ "email": email(index), "password": PASSWORD });
-        let status = client.post(format!("{}/auth/signup", args.url)).json(&body).send().await?.status();
-        anyhow::ensure!(status.is_success() || status.as_u16() == 409, "signup answered {status}");
+        let status = client
+            .post(format!("{}/auth/signup", args.url))
+            .json(&body)
+            .send()
+            .await?
+            .status();
+        anyhow::ensure!(
+            status.is_success() || status.as_u16() == 409,
+            "signup answered {status}"
+        );
     }
     println!("{}", json!({ "scenario": "seed", "users": args.users }));
     Ok(())
@@ -54,7 +62,9 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 
 /// Logs in for `seconds` with `concurrency` virtual users; prints counts by outcome.
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
     let ok = Arc::new(AtomicU64::new(0));
     let shed = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -70,7 +80,13 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
                 while Instant::now() < deadline {
                     let body = json!({ "email": email(index % users), "password": PASSWORD });
                     index += 1;
-                    match client.post(&url).json(&body).send().await.map(|r| r.status().as_u16()) {
+                    match client
+                        .post(&url)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                    {
                         Ok(200) => ok.fetch_add(1, Ordering::Relaxed),
                         Ok(503) => shed.fetch_add(1, Ordering::Relaxed),
                         _ => failed.fetch_add(1, Ordering::Relaxed),

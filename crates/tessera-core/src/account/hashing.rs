@@ -159,8 +159,9 @@ impl PasswordHasher {
         let span = tracing::Span::current();
         let job: Job = Box::new(move || {
             let _entered = span.enter();
-            let _ = reply.send(work());
+            let result = work();
             inner.depth.fetch_sub(1, Ordering::Relaxed);
+            let _ = reply.send(result);
         });
         self.inner.depth.fetch_add(1, Ordering::Relaxed);
         match self.inner.jobs.try_send(job) {
