@@ -339,8 +339,31 @@ fn mask(secret: &mut String) {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`; a `password=` query
+/// parameter (`postgres://user@host/db?password=secret`) is masked too.
 pub fn mask_url_password(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let mut masked = mask_user_info(head);
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                    format!("{name}=********")
+                }
+                _ => parameter.to_owned(),
+            })
+            .collect();
+        masked.push('?');
+        masked.push_str(&parameters.join("&"));
+    }
+    masked
+}
+
+fn mask_user_info(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -517,5 +540,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("postgres://app:********@db/tessera"));
+        assert_eq!(
+            mask_url_password("postgres://app@db/t?sslmode=disable&password=hunter2"),
+            "postgres://app@db/t?sslmode=disable&password=********"
+        );
     }
 }

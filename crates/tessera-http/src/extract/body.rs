@@ -123,6 +123,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn field_error(path: String, message: String) -> ApiError {
+    let message = without_value(message);
     // A missing field is reported at its parent; name the field itself.
     let field = match message
         .strip_prefix("missing field `")
@@ -133,4 +134,17 @@ fn field_error(path: String, message: String) -> ApiError {
         None => path,
     };
     ApiError::validation([(field, message)])
+}
+
+/// serde quotes the offending value in type errors ("invalid type: integer `86753091`,
+/// expected a string"), and that value may be a password: keep only what was expected.
+fn without_value(message: String) -> String {
+    for kind in ["invalid type", "invalid value", "unknown variant"] {
+        if message.starts_with(kind)
+            && let Some((_, expected)) = message.rsplit_once(", expected ")
+        {
+            return format!("{kind}: expected {expected}");
+        }
+    }
+    message
 }

@@ -35,8 +35,11 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>) -> anyhow::Result<()> {
         "warn"
     };
     telemetry::init(cli.log_format, level);
-    for warning in &warnings {
-        tracing::warn!("{warning}");
+    // `config check` prints its warnings itself, with the configuration.
+    if !matches!(cli.command, Command::Config(_)) {
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
     }
     match cli.command {
         Command::Serve { listen, data_dir } => {

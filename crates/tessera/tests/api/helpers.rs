@@ -289,3 +289,80 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     assert_eq!(body["status"], status);
     body
 }
+
+impl TestApp {
+    /// Opens the server's own database beside it, to arrange or inspect what HTTP cannot.
+    pub async fn open_stores(&self) -> tessera_store::Stores {
+        tessera_store::open(&self.settings.database_url, &self.settings.data_dir)
+            .await
+            .expect("the test opens the server's database")
+    }
+
+    pub async fn get_readyz(&self) -> Response {
+        self.get("/readyz").await
+    }
+}
+
+/// Polls `check` until it yields a value, for at most `timeout`; panics after that.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {timeout:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What a finished run of the `tessera` binary printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The real `tessera` binary, without inherited `TESSERA_*` or `RUST_LOG` variables.
+pub fn tessera_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TESSERA_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Runs `command` to completion off the async workers (a running `TestApp` keeps serving).
+pub async fn run_cli(mut command: std::process::Command) -> CliOutput {
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("the tessera binary runs");
+    CliOutput {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl TestApp {
+    /// Runs `tessera ARGS…` on this server's data directory and database.
+    pub async fn cli(&self, args: &[&str]) -> CliOutput {
+        let mut command = tessera_command();
+        command
+            .args(args)
+            .env("TESSERA_DATA_DIR", &self.settings.data_dir)
+            .env("TESSERA_DATABASE_URL", &self.settings.database_url)
+            .current_dir(self.data_dir.path());
+        run_cli(command).await
+    }
+}

@@ -4,3 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod cli;
+mod errors;
+mod ops;
+mod tokens;

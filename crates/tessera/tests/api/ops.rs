@@ -1,0 +1,269 @@
+//! Operations and discovery: health, readiness, metrics, OpenAPI, Swagger UI, metadata.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::both_backends;
+use crate::helpers::{
+    Backend, assert_problem, eventually, pg_server_url, spawn_app, spawn_app_with,
+};
+
+both_backends!(
+    healthz_and_readyz_answer_200,
+    metrics_expose_every_metric_of_the_contract,
+    openapi_json_is_openapi_3_1_with_the_password_flow,
+    docs_serve_swagger_ui_from_the_binary,
+    both_metadata_documents_describe_the_authorization_server,
+);
+
+async fn healthz_and_readyz_answer_200(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+
+    // Act
+    let health = app.get("/healthz").await;
+    let ready = app.get_readyz().await;
+
+    // Assert
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+}
+
+async fn metrics_expose_every_metric_of_the_contract(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    let login = app
+        .post_login(&json!({ "email": user.email, "password": user.password }))
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+
+    // Act
+    let response = app.get("/metrics").await;
+
+    // Assert
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"tessera_http_requests_total{route="/healthz",status="200"}"#,
+        r#"tessera_http_requests_total{route="/auth/login",status="200"}"#,
+        r#"tessera_http_request_duration_seconds_bucket{route="/auth/login",le="#,
+        "tessera_http_request_duration_seconds_count",
+        r#"tessera_logins_total{result="success"}"#,
+        "tessera_hash_queue_depth",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    assert!(!text.contains(&user.email), "metrics never carry user data");
+}
+
+async fn openapi_json_is_openapi_3_1_with_the_password_flow(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+
+    // Act
+    let response = app.get("/openapi.json").await;
+
+    // Assert
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    let version = document["openapi"].as_str().unwrap();
+    assert!(version.starts_with("3.1"), "{version}");
+    for path in ["/auth/signup", "/auth/login", "/users/me"] {
+        assert!(document["paths"][path].is_object(), "{path} is documented");
+    }
+    let password = &document["components"]["securitySchemes"]["password"];
+    assert_eq!(password["type"], "oauth2", "{password}");
+    assert_eq!(password["flows"]["password"]["tokenUrl"], "/auth/login");
+}
+
+async fn docs_serve_swagger_ui_from_the_binary(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+
+    // Act
+    let page = app.get("/docs/").await;
+
+    // Assert
+    assert_eq!(page.status(), StatusCode::OK);
+    let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let html = page.text().await.unwrap();
+    let bundle = html
+        .split(['"', '\''])
+        .find(|part| part.contains("swagger-ui-bundle") && part.ends_with(".js"))
+        .unwrap_or_else(|| panic!("the page loads the Swagger UI bundle: {html}"))
+        .to_owned();
+    assert!(
+        !bundle.starts_with("http"),
+        "the bundle is served by Tessera, not a CDN: {bundle}"
+    );
+    let path = match bundle.strip_prefix("./") {
+        Some(relative) => format!("/docs/{relative}"),
+        None if bundle.starts_with('/') => bundle.clone(),
+        None => format!("/docs/{bundle}"),
+    };
+    let script = app.get(&path).await;
+    assert_eq!(script.status(), StatusCode::OK, "{path}");
+    let script = script.text().await.unwrap();
+    assert!(script.len() > 100_000, "the real bundle, not a stub");
+    assert!(script.contains("SwaggerUIBundle"));
+}
+
+async fn both_metadata_documents_describe_the_authorization_server(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        // Act
+        let response = app.get(path).await;
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let metadata: Value = response.json().await.unwrap();
+        assert_eq!(metadata["issuer"], app.address.as_str(), "{path}");
+        assert_eq!(
+            metadata["jwks_uri"],
+            format!("{}/.well-known/jwks.json", app.address)
+        );
+        assert_eq!(
+            metadata["token_endpoint"],
+            format!("{}/oauth/token", app.address)
+        );
+        for field in ["introspection_endpoint", "revocation_endpoint"] {
+            let url = metadata[field].as_str().unwrap_or_default();
+            assert!(url.starts_with(&app.address), "{path} {field}: {url}");
+        }
+        let grants = metadata["grant_types_supported"].as_array().unwrap();
+        assert!(grants.contains(&json!("password")), "{grants:?}");
+        assert!(grants.contains(&json!("refresh_token")), "{grants:?}");
+        assert!(metadata["token_endpoint_auth_methods_supported"].is_array());
+        assert_eq!(
+            metadata["access_token_signing_alg_values_supported"],
+            json!(["EdDSA"])
+        );
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL that can be cut (existing connections closed, new ones
+/// refused) and restored.
+struct CuttableProxy {
+    address: SocketAddr,
+    up: watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (up, state) = watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*state.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut state = state.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { address, up }
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+/// `host:port` of the PostgreSQL server the tests use.
+fn pg_host_and_port() -> String {
+    let url = pg_server_url();
+    let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let after_user = after_scheme
+        .rsplit_once('@')
+        .map_or(after_scheme, |(_, host)| host);
+    after_user.split('/').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_postgres_going_down_and_up_without_a_restart() {
+    // Arrange
+    let upstream = pg_host_and_port();
+    let proxy = CuttableProxy::start(upstream.clone()).await;
+    let via_proxy = proxy.address.to_string();
+    let app = spawn_app_with(Backend::Postgres, |s| {
+        s.database_url = s.database_url.replacen(&upstream, &via_proxy, 1);
+    })
+    .await;
+    assert!(app.settings.database_url.contains(&via_proxy));
+    let user = app.signup_test_user().await;
+    assert_eq!(app.get_readyz().await.status(), StatusCode::OK);
+
+    // Act: the database goes away.
+    proxy.cut();
+
+    // Assert: not ready, and requests that need the database answer 503, never 500.
+    let not_ready = eventually(Duration::from_secs(10), "readyz answers 503", || async {
+        let response = app.get_readyz().await;
+        (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+    })
+    .await;
+    assert!(not_ready.headers().contains_key("retry-after"));
+    assert_problem(not_ready, 503, "unavailable").await;
+    let me = app.get_me(&user.access_token).await;
+    assert!(me.headers().contains_key("retry-after"));
+    assert_problem(me, 503, "unavailable").await;
+    let login = app
+        .post_login(&json!({ "email": user.email, "password": user.password }))
+        .await;
+    assert_problem(login, 503, "unavailable").await;
+    let signup = app
+        .post_signup(
+            &json!({ "email": "during-outage@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_problem(signup, 503, "unavailable").await;
+
+    // Act: the database comes back.
+    proxy.restore();
+
+    // Assert: ready again, and serving, in the same process.
+    eventually(Duration::from_secs(10), "readyz answers 200", || async {
+        (app.get_readyz().await.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    let login = app
+        .post_login(&json!({ "email": user.email, "password": user.password }))
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_me(&user.access_token).await.status(),
+        StatusCode::OK
+    );
+}
