@@ -48,10 +48,8 @@ async fn signup_returns_a_token_response_and_a_session(backend: Backend) {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
     assert!(body["session_id"].is_string());
-    assert!(
-        body.get("refresh_token").is_none(),
-        "no refresh token until sessions land"
-    );
+    assert!(body["refresh_token"].as_str().unwrap().len() >= 43);
+    assert_eq!(body["refresh_expires_in"], 30 * 86_400);
     let user = &body["user"];
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["name"], "Ada");
@@ -241,6 +239,7 @@ async fn changing_the_password_replaces_it_and_ends_the_other_sessions(backend: 
         .await
         .unwrap();
     let other_session: SessionId = other["session_id"].as_str().unwrap().parse().unwrap();
+    let other_token = other["access_token"].as_str().unwrap().to_owned();
     let new_password = "a brand new passphrase";
 
     // Act
@@ -260,24 +259,32 @@ async fn changing_the_password_replaces_it_and_ends_the_other_sessions(backend: 
     assert_eq!(login_status(&app, &user.email, new_password).await, 200);
     let stores = app.open_stores().await;
     let current: SessionId = user.session_id.parse().unwrap();
+    let kept = stores
+        .sessions
+        .find_session(current)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
-        stores
-            .sessions
-            .find_session(current)
-            .await
-            .unwrap()
-            .is_some(),
+        kept.revoked_at.is_none(),
         "the session that changed the password lives on"
     );
-    assert!(
-        stores
-            .sessions
-            .find_session(other_session)
-            .await
-            .unwrap()
-            .is_none(),
+    let ended = stores
+        .sessions
+        .find_session(other_session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ended.revoke_reason.as_deref(),
+        Some("password_changed"),
         "every other session ends"
     );
+    assert_eq!(
+        app.get_me(&user.access_token).await.status(),
+        StatusCode::OK
+    );
+    assert_problem(app.get_me(&other_token).await, 401, "token_revoked").await;
 }
 
 async fn deleting_the_account_with_a_wrong_password_is_refused_and_keeps_it(backend: Backend) {
