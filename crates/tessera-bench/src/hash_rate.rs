@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::PasswordHasher;
 use argon2::{Algorithm, Argon2, Params, Version};
 
-/// Hashes on `threads` threads for `seconds` and prints `{"hashes_per_sec": …}`.
-pub fn run(threads: usize, seconds: u64) -> anyhow::Result<()> {
+/// Hashes on `threads` threads for `seconds`; reports `hashes_per_sec`.
+pub fn run(threads: usize, seconds: u64) -> anyhow::Result<serde_json::Value> {
     let params = Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     let done = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
@@ -35,9 +35,5 @@ pub fn run(threads: usize, seconds: u64) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rate = count.load(Ordering::Relaxed) as f64 / elapsed;
-    println!(
-        "{}",
-        serde_json::json!({ "scenario": "hash_rate", "threads": threads, "hashes_per_sec": rate })
-    );
-    Ok(())
+    Ok(serde_json::json!({ "scenario": "hash_rate", "threads": threads, "hashes_per_sec": rate }))
 }

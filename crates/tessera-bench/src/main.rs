@@ -4,7 +4,9 @@
 //! numbers measured in the same run.
 
 mod hash_rate;
-mod load;
+mod propagation;
+mod runner;
+mod scenarios;
 
 use clap::{Parser, Subcommand};
 
@@ -26,17 +28,28 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// Logins per second against a running server with users `bench-<i>@example.com`.
-    Login(load::LoginArgs),
-    /// Creates the users the login scenario logs in as.
-    Seed(load::SeedArgs),
+    /// Creates the users the scenarios log in as (`bench-<i>@example.com`).
+    Seed(scenarios::SeedArgs),
+    /// Logins per second.
+    Login(scenarios::LoadArgs),
+    /// Refresh chains: each virtual user holds and rotates its own refresh token.
+    Refresh(scenarios::LoadArgs),
+    /// `GET /users/me` with a bearer token (each client reusing its token, or `--distinct`).
+    Verify(scenarios::VerifyArgs),
+    /// How long a logout on one instance takes to refuse the token on another.
+    Propagation(propagation::PropagationArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::HashRate { threads, seconds } => hash_rate::run(threads, seconds),
-        Command::Login(args) => load::login(args).await,
-        Command::Seed(args) => load::seed(args).await,
-    }
+    let report = match Cli::parse().command {
+        Command::HashRate { threads, seconds } => hash_rate::run(threads, seconds)?,
+        Command::Seed(args) => scenarios::seed(args).await?,
+        Command::Login(args) => scenarios::login(args).await?,
+        Command::Refresh(args) => scenarios::refresh(args).await?,
+        Command::Verify(args) => scenarios::verify(args).await?,
+        Command::Propagation(args) => propagation::run(args).await?,
+    };
+    println!("{report}");
+    Ok(())
 }

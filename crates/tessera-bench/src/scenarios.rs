@@ -1,0 +1,238 @@
+//! The HTTP scenarios: seed, login, refresh chains, verify.
+
+use serde_json::{Value, json};
+
+use crate::runner::{self, Worker};
+
+const PASSWORD: &str = "benchmark password 1234";
+
+/// Options of the seeding step.
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Users to create.
+    #[arg(long, default_value_t = 64)]
+    users: usize,
+}
+
+/// Options of the login and refresh scenarios.
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Seeded users to log in as.
+    #[arg(long, default_value_t = 64)]
+    users: usize,
+    /// Concurrent virtual users.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Measurement time in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+/// Options of the verify scenario.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Give each request a token not used before by that client (up to this many per client),
+    /// so no cache of verified tokens can help; 0: each client reuses one token.
+    #[arg(long, default_value_t = 0)]
+    distinct: usize,
+}
+
+fn email(index: usize) -> String {
+    format!("bench-{index}@example.com")
+}
+
+fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?)
+}
+
+/// Signs up `users` users (ignoring ones that exist).
+pub async fn seed(args: SeedArgs) -> anyhow::Result<Value> {
+    let client = client(1)?;
+    for index in 0..args.users {
+        let body = json!({ "email": email(index), "password": PASSWORD });
+        let status = client
+            .post(format!("{}/auth/signup", args.url))
+            .json(&body)
+            .send()
+            .await?
+            .status();
+        anyhow::ensure!(
+            status.is_success() || status.as_u16() == 409,
+            "signup answered {status}"
+        );
+    }
+    Ok(json!({ "scenario": "seed", "users": args.users }))
+}
+
+struct Login {
+    client: reqwest::Client,
+    url: String,
+    next: usize,
+    users: usize,
+}
+
+impl Worker for Login {
+    async fn step(&mut self) -> u16 {
+        let body = json!({ "email": email(self.next % self.users), "password": PASSWORD });
+        self.next += 1;
+        status(self.client.post(&self.url).json(&body).send().await)
+    }
+}
+
+/// Logs in for `seconds` with `concurrency` virtual users.
+pub async fn login(args: LoadArgs) -> anyhow::Result<Value> {
+    let client = client(args.concurrency)?;
+    let workers = (0..args.concurrency)
+        .map(|worker| Login {
+            client: client.clone(),
+            url: format!("{}/auth/login", args.url),
+            next: worker,
+            users: args.users.max(1),
+        })
+        .collect();
+    let tally = runner::run(workers, args.seconds).await;
+    Ok(tally.report("login", json!({ "concurrency": args.concurrency })))
+}
+
+struct Refresh {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Worker for Refresh {
+    async fn step(&mut self) -> u16 {
+        let body = json!({ "refresh_token": self.token });
+        let Ok(response) = self.client.post(&self.url).json(&body).send().await else {
+            return 0;
+        };
+        let status = response.status().as_u16();
+        if status == 200 {
+            match response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|b| b["refresh_token"].as_str().map(str::to_owned))
+            {
+                // The chain goes on only with a new token: the same one back would be a fork.
+                Some(next) if next != self.token => self.token = next,
+                _ => return 1,
+            }
+        }
+        status
+    }
+}
+
+/// Each virtual user logs in once, then rotates its refresh token as fast as answers come.
+pub async fn refresh(args: LoadArgs) -> anyhow::Result<Value> {
+    let client = client(args.concurrency)?;
+    let mut workers = Vec::with_capacity(args.concurrency);
+    for worker in 0..args.concurrency {
+        let session = log_in(&client, &args.url, worker % args.users.max(1)).await?;
+        let token = session["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        workers.push(Refresh {
+            client: client.clone(),
+            url: format!("{}/auth/refresh", args.url),
+            token,
+        });
+    }
+    let tally = runner::run(workers, args.seconds).await;
+    Ok(tally.report("refresh", json!({ "concurrency": args.concurrency })))
+}
+
+struct Verify {
+    client: reqwest::Client,
+    url: String,
+    tokens: Vec<String>,
+    next: usize,
+}
+
+impl Worker for Verify {
+    async fn step(&mut self) -> u16 {
+        let token = &self.tokens[self.next % self.tokens.len()];
+        self.next += 1;
+        status(self.client.get(&self.url).bearer_auth(token).send().await)
+    }
+}
+
+/// `GET /users/me`, each client with its own token (or a fresh one per request).
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
+    let load = &args.load;
+    let client = client(load.concurrency)?;
+    let mut workers = Vec::with_capacity(load.concurrency);
+    for worker in 0..load.concurrency {
+        let session = log_in(&client, &load.url, worker % load.users.max(1)).await?;
+        let mut tokens = vec![
+            session["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ];
+        let mut refresh = session["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        // Each refresh yields another access token of the same session.
+        while tokens.len() < args.distinct {
+            let next: Value = client
+                .post(format!("{}/auth/refresh", load.url))
+                .json(&json!({ "refresh_token": refresh }))
+                .send()
+                .await?
+                .json()
+                .await?;
+            tokens.push(next["access_token"].as_str().unwrap_or_default().to_owned());
+            refresh = next["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        workers.push(Verify {
+            client: client.clone(),
+            url: format!("{}/users/me", load.url),
+            tokens,
+            next: 0,
+        });
+    }
+    let tally = runner::run(workers, load.seconds).await;
+    let scenario = if args.distinct > 0 {
+        "verify_distinct"
+    } else {
+        "verify"
+    };
+    Ok(tally.report(
+        scenario,
+        json!({ "concurrency": load.concurrency, "distinct": args.distinct }),
+    ))
+}
+
+async fn log_in(client: &reqwest::Client, url: &str, index: usize) -> anyhow::Result<Value> {
+    let response = client
+        .post(format!("{url}/auth/login"))
+        .json(&json!({ "email": email(index), "password": PASSWORD }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "login answered {}",
+        response.status()
+    );
+    Ok(response.json().await?)
+}
+
+fn status(result: reqwest::Result<reqwest::Response>) -> u16 {
+    result.map_or(0, |response| response.status().as_u16())
+}
