@@ -7,6 +7,7 @@ mod algorithm;
 mod der;
 mod keygen;
 mod ring;
+mod signer;
 
 pub use algorithm::SigningAlgorithm;
 pub use algorithm::UnknownAlgorithm;

@@ -6,20 +6,19 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, encode};
 use tessera_core::account::User;
 use tessera_core::ports::{KeyStore, StoredKey};
 use tessera_core::secret::MasterKey;
 use tessera_core::session::Session;
 use tessera_core::{Clock, StoreError};
-use tessera_verify::{
-    ACCESS_TOKEN_TYPE, AccessClaims, Expectations, KeySet, Rejection, VerificationKey, Verifier,
-};
+use tessera_verify::{AccessClaims, Expectations, KeySet, Rejection, VerificationKey, Verifier};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::signer::Signer;
 use crate::{SigningAlgorithm, keygen};
 
 /// The kid of the configured HS256 secret.
@@ -85,12 +84,6 @@ pub enum TokenError {
     MissingSecret,
 }
 
-struct Signer {
-    kid: String,
-    algorithm: SigningAlgorithm,
-    key: EncodingKey,
-}
-
 struct Keys {
     signer: Signer,
     verification: KeySet,
@@ -128,7 +121,9 @@ impl KeyRing {
                 .iter()
                 .any(|k| k.retired_at.is_none() && k.algorithm == settings.algorithm.as_str());
         let (stored, keys) = if needs_key {
-            let stored = add_key(&*store, &master, settings.algorithm, clock.now()).await?;
+            // Only if no instance starting at the same time made one first: each would retire
+            // the other's key, and one would sign with a key the other does not know of yet.
+            let stored = add_key(&*store, &master, settings.algorithm, clock.now(), true).await?;
             let keys = build(&stored, &master, &settings, clock.now())?;
             (stored, keys)
         } else {
@@ -154,8 +149,8 @@ impl KeyRing {
             .keys
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if current.signer.kid != keys.signer.kid {
-            tracing::info!(kid = %keys.signer.kid, "signing with a new key");
+        if current.signer.kid() != keys.signer.kid() {
+            tracing::info!(kid = %keys.signer.kid(), "signing with a new key");
         }
         *current = Arc::new(keys);
         Ok(())
@@ -173,13 +168,13 @@ impl KeyRing {
         let expired_before =
             now - self.settings.access_ttl - self.settings.leeway - Duration::from_secs(86_400);
         self.store.prune_signing_keys(expired_before).await?;
-        add_key(&*self.store, &self.master, self.settings.algorithm, now).await?;
+        add_key(&*self.store, &self.master, self.settings.algorithm, now, false).await?;
         self.reload().await?;
         let keys = self.current();
         let summary = keys
             .summaries
             .iter()
-            .find(|s| s.kid == keys.signer.kid)
+            .find(|s| s.kid == keys.signer.kid())
             .cloned();
         summary.ok_or(TokenError::Key("the new key was not loaded"))
     }
@@ -203,11 +198,7 @@ impl KeyRing {
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             email: user.email.as_str().to_owned(),
         };
-        let mut header = Header::new(keys.signer.algorithm.jwt());
-        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        header.kid = Some(keys.signer.kid.clone());
-        let token = encode(&header, &claims, &keys.signer.key)
-            .map_err(|_| TokenError::Key("signing failed"))?;
+        let token = keys.signer.sign(&claims).map_err(TokenError::Key)?;
         Ok(IssuedToken {
             token,
             expires_in: exp - iat,
@@ -234,7 +225,7 @@ impl KeyRing {
 
     /// The kid that signs now.
     pub fn signing_kid(&self) -> String {
-        self.current().signer.kid.clone()
+        self.current().signer.kid().to_owned()
     }
 
     /// The token settings.
@@ -252,11 +243,14 @@ impl KeyRing {
     }
 }
 
+/// Makes a key of `algorithm` that signs from now on; with `first`, only if no unretired key of
+/// `algorithm` exists. Returns every stored key.
 async fn add_key(
     store: &dyn KeyStore,
     master: &MasterKey,
     algorithm: SigningAlgorithm,
     now: OffsetDateTime,
+    first: bool,
 ) -> Result<Vec<StoredKey>, TokenError> {
     let der = keygen::generate(algorithm).map_err(TokenError::Key)?;
     let encoding = keygen::encoding_key(algorithm, &der).map_err(TokenError::Key)?;
@@ -276,8 +270,15 @@ async fn add_key(
         created_at: now,
         retired_at: None,
     };
-    store.add_signing_key(&key).await?;
-    tracing::info!(kid = %key.kid, algorithm = %algorithm, "signing key created");
+    let added = if first {
+        store.add_first_signing_key(&key).await?
+    } else {
+        store.add_signing_key(&key).await?;
+        true
+    };
+    if added {
+        tracing::info!(kid = %key.kid, algorithm = %algorithm, "signing key created");
+    }
     Ok(store.signing_keys().await?)
 }
 
@@ -321,13 +322,13 @@ fn build(
         jwks.keys.push(jwk);
     }
     let signer = signer(stored, master, settings)?;
-    if signer.algorithm == SigningAlgorithm::HS256 {
+    if signer.algorithm() == SigningAlgorithm::HS256 {
         let secret = settings
             .hs256_secret
             .as_ref()
             .ok_or(TokenError::MissingSecret)?;
         let key = VerificationKey {
-            algorithm: signer.algorithm.jwt(),
+            algorithm: signer.algorithm().jwt(),
             key: DecodingKey::from_secret(secret),
         };
         verification.insert(HS256_KID, key);
@@ -352,11 +353,7 @@ fn signer(
             .hs256_secret
             .as_ref()
             .ok_or(TokenError::MissingSecret)?;
-        return Ok(Signer {
-            kid: HS256_KID.to_owned(),
-            algorithm,
-            key: EncodingKey::from_secret(secret),
-        });
+        return Ok(Signer::hs256(HS256_KID, secret));
     }
     let newest = stored
         .iter()
@@ -368,10 +365,5 @@ fn signer(
     let der = master
         .open(&newest.kid, &newest.sealed_private_key)
         .map_err(|_| TokenError::Unseal)?;
-    let key = keygen::encoding_key(algorithm, &der).map_err(TokenError::Key)?;
-    Ok(Signer {
-        kid: newest.kid.clone(),
-        algorithm,
-        key,
-    })
+    Signer::from_pkcs8(&newest.kid, algorithm, &der).map_err(TokenError::Key)
 }
