@@ -18,7 +18,8 @@ apt_install() {
 
 log "system packages"
 command -v pg_ctlcluster >/dev/null || apt_install postgresql
-command -v redis-server >/dev/null || apt_install redis-server
+# redis-server brings redis-cli (package redis-tools), which the tests use to form a Redis Cluster.
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server redis-tools
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 

@@ -44,8 +44,14 @@ pub trait UserStore: Send + Sync {
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Option<User>, StoreError>;
     /// Deletes the user with their sessions; false if there was none.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
-    /// Users in id order after `after`, at most `limit`.
-    async fn list_users(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError>;
+    /// Users in id order after `after`, at most `limit`; with `query`, only those whose email
+    /// or name contains it, ignoring case.
+    async fn list_users(
+        &self,
+        query: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
 }
 
 /// Sessions and their refresh-token chains.
@@ -143,6 +149,11 @@ pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
     /// Adds `key` and retires every other unretired key at `key.created_at`.
     async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+    /// Adds `key` as [`add_signing_key`](Self::add_signing_key) does, unless an unretired key
+    /// of `key.algorithm` exists (another instance starting at the same time made one first);
+    /// whether it was added. Checked and added atomically, so instances starting at once on an
+    /// empty database all end up signing with the same key.
+    async fn add_first_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
     /// Deletes keys retired before `before`.
     async fn prune_signing_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }
@@ -165,4 +176,28 @@ pub trait RevocationBus: Send + Sync {
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Revocation>;
     /// Succeeds when the backend answers.
     async fn ping(&self) -> Result<(), StateError>;
+}
+
+/// One administrative action, for the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// Event id.
+    pub id: uuid::Uuid,
+    /// When.
+    pub at: OffsetDateTime,
+    /// Who acted; `None` for the command line.
+    pub actor: Option<UserId>,
+    /// What was done, e.g. `user.update`.
+    pub action: String,
+    /// What it was done to, e.g. a user id.
+    pub target: Option<String>,
+    /// Details as a JSON object.
+    pub detail: Option<serde_json::Value>,
+}
+
+/// The audit trail: data, not logs.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends `event`.
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
 }

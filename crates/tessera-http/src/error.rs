@@ -221,6 +221,7 @@ impl From<Rejection> for ApiError {
         match rejection {
             Rejection::Invalid => Code::TokenInvalid.into(),
             Rejection::Expired => Code::TokenExpired.into(),
+            Rejection::Revoked => Code::TokenRevoked.into(),
         }
     }
 }

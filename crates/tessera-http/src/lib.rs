@@ -50,6 +50,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::sessions::router())
         .merge(routes::users::router())
+        .merge(routes::admin::router())
         .merge(routes::oauth::router())
         .merge(routes::introspection::router())
         .merge(routes::revocations::router())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::Clock;
-use tessera_core::account::Accounts;
+use tessera_core::account::{Accounts, Administration};
 use tessera_core::ports::{Health, RevocationStore};
 use tessera_core::secret::{bytes_digest, secrets_equal};
 use tessera_core::session::{Revocation, Sessions};
@@ -51,6 +51,8 @@ impl ServiceKeys {
 pub struct AppState {
     /// Account use cases.
     pub accounts: Arc<Accounts>,
+    /// Administration use cases.
+    pub admin: Arc<Administration>,
     /// Session use cases and the deny-set.
     pub sessions: Arc<Sessions>,
     /// Keys: signing, verification, JWKS.

@@ -85,7 +85,7 @@ mod sqlite;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tessera_core::ports::{Health, KeyStore, RevocationStore, SessionStore, UserStore};
+use tessera_core::ports::{AuditStore, Health, KeyStore, RevocationStore, SessionStore, UserStore};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -106,6 +106,8 @@ pub struct Stores {
     pub revocations: Arc<dyn RevocationStore>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditStore>,
     /// Database liveness.
     pub health: Arc<dyn Health>,
 }
@@ -114,7 +116,7 @@ impl Stores {
     /// Every port served by the one `store`.
     pub fn from_store<S>(store: S) -> Self
     where
-        S: UserStore + SessionStore + RevocationStore + KeyStore + Health + 'static,
+        S: UserStore + SessionStore + RevocationStore + KeyStore + AuditStore + Health + 'static,
     {
         let store = Arc::new(store);
         Self {
@@ -122,6 +124,7 @@ impl Stores {
             sessions: store.clone(),
             revocations: store.clone(),
             keys: store.clone(),
+            audit: store.clone(),
             health: store,
         }
     }

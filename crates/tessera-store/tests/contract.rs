@@ -56,6 +56,8 @@ contract!(
     deleting_a_user_deletes_their_sessions_and_password,
     deleting_an_unknown_user_reports_false,
     list_users_pages_through_users_in_id_order_after_the_given_id,
+    list_users_filters_by_a_case_insensitive_substring_of_email_or_name,
+    audit_events_are_recorded,
     a_created_session_is_found_with_every_field_in_any_state,
     creating_a_session_with_a_taken_id_is_an_id_conflict,
     a_session_is_found_with_its_current_user_in_one_read,
@@ -73,6 +75,8 @@ contract!(
     revocations_outlive_the_users_and_sessions_they_name,
     adding_a_signing_key_retires_the_others_at_its_creation_time,
     adding_a_signing_key_with_a_taken_kid_is_an_id_conflict_and_retires_nothing,
+    a_first_signing_key_is_added_only_while_no_key_of_its_algorithm_signs,
+    of_many_concurrent_first_signing_keys_exactly_one_is_added,
     pruning_deletes_only_keys_retired_before_the_cutoff,
     ping_succeeds_on_an_open_database,
     reopening_a_database_keeps_its_data,
@@ -520,11 +524,23 @@ async fn list_users_pages_through_users_in_id_order_after_the_given_id(db: &Test
     let ids_of = |page: Vec<User>| page.into_iter().map(|user| user.id).collect::<Vec<_>>();
 
     // Act
-    let first = stores.users.list_users(None, 2).await.unwrap();
-    let second = stores.users.list_users(Some(ids[1]), 2).await.unwrap();
-    let last = stores.users.list_users(Some(ids[3]), 2).await.unwrap();
-    let past_the_end = stores.users.list_users(Some(ids[4]), 2).await.unwrap();
-    let everything = stores.users.list_users(None, 100).await.unwrap();
+    let first = stores.users.list_users(None, None, 2).await.unwrap();
+    let second = stores
+        .users
+        .list_users(None, Some(ids[1]), 2)
+        .await
+        .unwrap();
+    let last = stores
+        .users
+        .list_users(None, Some(ids[3]), 2)
+        .await
+        .unwrap();
+    let past_the_end = stores
+        .users
+        .list_users(None, Some(ids[4]), 2)
+        .await
+        .unwrap();
+    let everything = stores.users.list_users(None, None, 100).await.unwrap();
 
     // Assert
     assert_eq!(ids_of(first), ids[0..2]);
@@ -532,6 +548,67 @@ async fn list_users_pages_through_users_in_id_order_after_the_given_id(db: &Test
     assert_eq!(ids_of(last), ids[4..5]);
     assert!(past_the_end.is_empty());
     assert_eq!(ids_of(everything), ids);
+}
+
+async fn list_users_filters_by_a_case_insensitive_substring_of_email_or_name(db: &TestDatabase) {
+    let stores = db.open().await;
+    let mut named = new_user("ada@example.test");
+    named.name = Some("Ada LOVELACE".into());
+    let mut other = new_user("grace@example.test");
+    other.name = Some("Grace Hopper".into());
+    let mut third = new_user("lovelace.fan@example.test");
+    third.name = None;
+    for user in [&named, &other, &third] {
+        stores.users.create_user(user, None).await.unwrap();
+    }
+    let ids = |page: Vec<User>| {
+        page.into_iter()
+            .map(|user| user.email.to_string())
+            .collect::<Vec<_>>()
+    };
+
+    let by_name_or_email = stores
+        .users
+        .list_users(Some("Lovelace"), None, 10)
+        .await
+        .unwrap();
+    let by_email = stores
+        .users
+        .list_users(Some("GRACE@"), None, 10)
+        .await
+        .unwrap();
+    let none = stores
+        .users
+        .list_users(Some("nobody"), None, 10)
+        .await
+        .unwrap();
+    let wildcard_is_literal = stores.users.list_users(Some("%"), None, 10).await.unwrap();
+
+    assert_eq!(
+        ids(by_name_or_email),
+        ["ada@example.test", "lovelace.fan@example.test"]
+    );
+    assert_eq!(ids(by_email), ["grace@example.test"]);
+    assert!(none.is_empty());
+    assert!(wildcard_is_literal.is_empty());
+}
+
+async fn audit_events_are_recorded(db: &TestDatabase) {
+    let stores = db.open().await;
+    let event = tessera_core::ports::AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        at: at(0),
+        actor: Some(UserId::new()),
+        action: "user.update".into(),
+        target: Some(UserId::new().to_string()),
+        detail: Some(serde_json::json!({ "disabled": true })),
+    };
+
+    stores.audit.record_audit(&event).await.unwrap();
+
+    // The same id twice is a conflict: the row is really there.
+    let again = stores.audit.record_audit(&event).await.unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
 }
 
 async fn a_created_session_is_found_with_every_field_in_any_state(db: &TestDatabase) {
@@ -1231,6 +1308,65 @@ async fn adding_a_signing_key_with_a_taken_kid_is_an_id_conflict_and_retires_not
 
     assert!(is_conflict(&again, Conflict::Id), "{again:?}");
     assert_eq!(stores.keys.signing_keys().await.unwrap(), vec![key]);
+}
+
+async fn a_first_signing_key_is_added_only_while_no_key_of_its_algorithm_signs(db: &TestDatabase) {
+    let stores = db.open().await;
+    let first = signing_key("k1", at(0));
+    let es256 = StoredKey {
+        algorithm: "ES256".to_owned(),
+        ..signing_key("k3", at(200))
+    };
+
+    let added_first = stores.keys.add_first_signing_key(&first).await.unwrap();
+    let added_late = stores
+        .keys
+        .add_first_signing_key(&signing_key("k2", at(100)))
+        .await
+        .unwrap();
+    let after_late = stores.keys.signing_keys().await.unwrap();
+    let added_other_algorithm = stores.keys.add_first_signing_key(&es256).await.unwrap();
+
+    assert!(added_first, "an empty store takes the first key");
+    assert!(!added_late, "an EdDSA key signs already");
+    assert_eq!(after_late, vec![first.clone()]);
+    assert!(added_other_algorithm, "no ES256 key signed yet");
+    let expected = vec![
+        StoredKey {
+            retired_at: Some(at(200)),
+            ..first
+        },
+        es256,
+    ];
+    assert_eq!(stores.keys.signing_keys().await.unwrap(), expected);
+}
+
+async fn of_many_concurrent_first_signing_keys_exactly_one_is_added(db: &TestDatabase) {
+    // Arrange: instances starting at once on an empty database
+    let stores = db.open().await;
+
+    // Act
+    let contenders: Vec<_> = (1..=8i64)
+        .map(|n| {
+            let store = stores.keys.clone();
+            let key = signing_key(&format!("k{n}"), at(n));
+            tokio::spawn(async move {
+                let added = store.add_first_signing_key(&key).await.unwrap();
+                (key, added)
+            })
+        })
+        .collect();
+    let mut added = Vec::new();
+    for contender in contenders {
+        let (key, was_added) = contender.await.unwrap();
+        if was_added {
+            added.push(key);
+        }
+    }
+
+    // Assert
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(stores.keys.signing_keys().await.unwrap(), added);
 }
 
 async fn pruning_deletes_only_keys_retired_before_the_cutoff(db: &TestDatabase) {

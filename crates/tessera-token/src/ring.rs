@@ -168,7 +168,14 @@ impl KeyRing {
         let expired_before =
             now - self.settings.access_ttl - self.settings.leeway - Duration::from_secs(86_400);
         self.store.prune_signing_keys(expired_before).await?;
-        add_key(&*self.store, &self.master, self.settings.algorithm, now, false).await?;
+        add_key(
+            &*self.store,
+            &self.master,
+            self.settings.algorithm,
+            now,
+            false,
+        )
+        .await?;
         self.reload().await?;
         let keys = self.current();
         let summary = keys

@@ -57,6 +57,23 @@ impl KeySet {
         }
         set
     }
+
+    /// Builds a key set from the JSON text of a JWKS document (`{"keys": [...]}`), like
+    /// [`KeySet::from_jwks`]. Keys that do not parse (a new key type, say) are skipped rather
+    /// than failing the whole document; only a document that is not `{"keys": [...]}` is an error.
+    pub fn from_jwks_json(json: &[u8]) -> Result<Self, serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct Document {
+            keys: Vec<serde_json::Value>,
+        }
+        let document: Document = serde_json::from_slice(json)?;
+        let keys = document
+            .keys
+            .into_iter()
+            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+            .collect();
+        Ok(Self::from_jwks(&JwkSet { keys }))
+    }
 }
 
 fn pinned_key(jwk: &Jwk) -> Option<(String, VerificationKey)> {

@@ -15,6 +15,26 @@ pub struct Expectations {
     pub leeway_secs: i64,
 }
 
+impl Expectations {
+    /// Clock skew allowed by [`Expectations::new`]: Tessera's default `tokens.leeway`.
+    pub const DEFAULT_LEEWAY_SECS: i64 = 30;
+
+    /// Requires `iss` = `issuer` and `aud` = `audience`, with the default leeway of 30 s.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway_secs: Self::DEFAULT_LEEWAY_SECS,
+        }
+    }
+
+    /// The same expectations with `leeway_secs` of clock skew allowed on `exp` and `nbf`.
+    pub fn with_leeway_secs(mut self, leeway_secs: i64) -> Self {
+        self.leeway_secs = leeway_secs;
+        self
+    }
+}
+
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
@@ -24,6 +44,10 @@ pub enum Rejection {
     /// Well signed, but past `exp` (plus leeway).
     #[error("the token has expired")]
     Expired,
+    /// Well signed and within its lifetime, but its session, its `jti` or its user has been
+    /// revoked (see [`DenySet`](crate::DenySet)). [`Verifier`] alone never answers this.
+    #[error("the token has been revoked")]
+    Revoked,
 }
 
 /// Verifies access tokens against a [`KeySet`].

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tessera_core::account::{Accounts, HashPoolSettings, PasswordHasher, PasswordPolicy};
+use tessera_core::account::{
+    Accounts, Administration, HashPoolSettings, PasswordHasher, PasswordPolicy,
+};
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
 use tessera_core::{Clock, SystemClock};
@@ -47,6 +49,8 @@ pub struct Core {
     pub keys: Arc<KeyRing>,
     /// Account use cases.
     pub accounts: Arc<Accounts>,
+    /// Administration use cases.
+    pub admin: Arc<Administration>,
     /// Session use cases and the deny-set.
     pub sessions: Arc<Sessions>,
     /// The clock.
@@ -115,10 +119,17 @@ impl Core {
             },
             Arc::clone(&clock),
         );
+        let admin = Administration::new(
+            Arc::clone(&stores.users),
+            Arc::clone(&sessions),
+            Arc::clone(&stores.audit),
+            Arc::clone(&clock),
+        );
         Ok(Self {
             stores,
             keys: Arc::new(keys),
             accounts: Arc::new(accounts),
+            admin: Arc::new(admin),
             sessions,
             clock,
         })
@@ -151,6 +162,7 @@ impl Application {
                 .context("loading the revocations in force")?;
         let state = AppState {
             accounts: core.accounts,
+            admin: core.admin,
             sessions: core.sessions,
             keys: Arc::clone(&core.keys),
             feed: core.stores.revocations,

@@ -1,5 +1,6 @@
 //! Accounts: who a user is and how they prove it.
 
+mod admin;
 mod email;
 mod hashing;
 mod password;
@@ -7,6 +8,7 @@ mod role;
 mod service;
 mod user;
 
+pub use admin::{Administration, MAX_PAGE, UserChanges};
 pub use email::{Email, EmailError};
 pub use hashing::{HashBusy, HashPoolSettings, PasswordHasher, StoredHash, Verified};
 pub use password::{Password, PasswordError, PasswordPolicy};

@@ -363,7 +363,8 @@ impl Sessions {
             .as_deref()
             .is_some_and(|previous| secrets_equal(previous.as_bytes(), digest.as_bytes()));
         if is_previous {
-            return if now - refresh.rotated_at <= self.settings.reuse_grace {
+            // Half-open, so that a window of zero is no window at all.
+            return if now - refresh.rotated_at < self.settings.reuse_grace {
                 Standing::PreviousInGrace
             } else {
                 Standing::Superseded

@@ -1,5 +1,6 @@
 //! Routers by area.
 
+pub mod admin;
 pub mod auth;
 pub mod introspection;
 pub mod oauth;

@@ -163,8 +163,9 @@ async fn revoke(
                     .map_err(session_error)?;
             }
         }
-        // An expired access token has nothing left to revoke; anything else may be a refresh token.
-        Err(Rejection::Expired) => {}
+        // An expired or revoked access token has nothing left to revoke; anything else may
+        // be a refresh token.
+        Err(Rejection::Expired | Rejection::Revoked) => {}
         Err(Rejection::Invalid) => {
             sessions
                 .revoke_by_refresh_token(&token)

@@ -1,6 +1,7 @@
 //! Signing keys in PostgreSQL.
 
 use async_trait::async_trait;
+use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 use tessera_core::StoreError;
 use tessera_core::ports::{KeyStore, StoredKey};
@@ -25,35 +26,27 @@ impl KeyStore for PgStore {
 
     async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        // Under READ COMMITTED two instances rotating at once would each miss the other's new
-        // key and leave two unretired; this self-conflicting lock serialises rotations only.
-        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        sqlx::query(
-            "UPDATE signing_keys SET retired_at = $2 WHERE retired_at IS NULL AND kid <> $1",
-        )
-        .bind(&key.kid)
-        .bind(key.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO signing_keys \
-             (kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&key.kid)
-        .bind(&key.algorithm)
-        .bind(&key.sealed_private_key)
-        .bind(&key.public_jwk)
-        .bind(key.created_at)
-        .bind(key.retired_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        lock_keys(&mut tx).await?;
+        retire_others_and_insert(&mut tx, key).await?;
         tx.commit().await.map_err(store_error)
+    }
+
+    async fn add_first_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        lock_keys(&mut tx).await?;
+        let signing: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND algorithm = $1)",
+        )
+        .bind(&key.algorithm)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if signing {
+            return Ok(false);
+        }
+        retire_others_and_insert(&mut tx, key).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn prune_signing_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -64,6 +57,43 @@ impl KeyStore for PgStore {
             .map_err(store_error)?;
         Ok(result.rows_affected())
     }
+}
+
+/// Under READ COMMITTED two instances adding a key at once would each miss the other's new key
+/// and leave two unretired; this self-conflicting lock serialises additions only.
+async fn lock_keys(tx: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+        .execute(tx)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+async fn retire_others_and_insert(
+    tx: &mut PgConnection,
+    key: &StoredKey,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE signing_keys SET retired_at = $2 WHERE retired_at IS NULL AND kid <> $1")
+        .bind(&key.kid)
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    sqlx::query(
+        "INSERT INTO signing_keys \
+         (kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&key.kid)
+    .bind(&key.algorithm)
+    .bind(&key.sealed_private_key)
+    .bind(&key.public_jwk)
+    .bind(key.created_at)
+    .bind(key.retired_at)
+    .execute(tx)
+    .await
+    .map_err(store_error)?;
+    Ok(())
 }
 
 fn key_from_row(row: &PgRow) -> Result<StoredKey, StoreError> {

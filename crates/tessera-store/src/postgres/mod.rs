@@ -1,6 +1,7 @@
 //! The PostgreSQL store, for several instances sharing one database. SQL for PostgreSQL
 //! lives only under this module.
 
+mod audit;
 mod columns;
 mod keys;
 mod revocations;

@@ -161,14 +161,20 @@ impl UserStore for PgStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn list_users(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError> {
+    async fn list_users(
+        &self,
+        query: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2"
+            " FROM users WHERE ($1::uuid IS NULL OR id > $1) AND ($3::text IS NULL OR strpos(lower(email), lower($3)) > 0 OR strpos(lower(coalesce(name, '')), lower($3)) > 0) ORDER BY id LIMIT $2"
         ))
         .bind(after.map(|id| id.0))
         .bind(i64::from(limit))
+        .bind(query)
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;

@@ -1,6 +1,7 @@
 //! Signing keys in SQLite.
 
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::StoreError;
 use tessera_core::ports::{KeyStore, StoredKey};
@@ -30,29 +31,29 @@ impl KeyStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
-        sqlx::query(
-            "UPDATE signing_keys SET retired_at = ?2 WHERE retired_at IS NULL AND kid <> ?1",
-        )
-        .bind(&key.kid)
-        .bind(micros(key.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO signing_keys \
-             (kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(&key.kid)
-        .bind(&key.algorithm)
-        .bind(&key.sealed_private_key)
-        .bind(&key.public_jwk)
-        .bind(micros(key.created_at))
-        .bind(key.retired_at.map(micros))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        retire_others_and_insert(&mut tx, key).await?;
         tx.commit().await.map_err(store_error)
+    }
+
+    async fn add_first_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        let signing: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND algorithm = ?1)",
+        )
+        .bind(&key.algorithm)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if signing {
+            return Ok(false);
+        }
+        retire_others_and_insert(&mut tx, key).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn prune_signing_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -63,6 +64,33 @@ impl KeyStore for SqliteStore {
             .map_err(store_error)?;
         Ok(result.rows_affected())
     }
+}
+
+async fn retire_others_and_insert(
+    tx: &mut SqliteConnection,
+    key: &StoredKey,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE signing_keys SET retired_at = ?2 WHERE retired_at IS NULL AND kid <> ?1")
+        .bind(&key.kid)
+        .bind(micros(key.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    sqlx::query(
+        "INSERT INTO signing_keys \
+         (kid, algorithm, sealed_private_key, public_jwk, created_at, retired_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(&key.kid)
+    .bind(&key.algorithm)
+    .bind(&key.sealed_private_key)
+    .bind(&key.public_jwk)
+    .bind(micros(key.created_at))
+    .bind(key.retired_at.map(micros))
+    .execute(tx)
+    .await
+    .map_err(store_error)?;
+    Ok(())
 }
 
 fn key_from_row(row: &SqliteRow) -> Result<StoredKey, StoreError> {

@@ -1,6 +1,7 @@
 //! The SQLite store: the embedded default, one file in WAL mode shared by every process
 //! that opens it. SQL for SQLite lives only under this module.
 
+mod audit;
 mod columns;
 mod keys;
 mod revocations;

@@ -179,14 +179,20 @@ impl UserStore for SqliteStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn list_users(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError> {
+    async fn list_users(
+        &self,
+        query: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2"
+            " FROM users WHERE (?1 IS NULL OR id > ?1) AND (?3 IS NULL OR instr(lower(email), lower(?3)) > 0 OR instr(lower(coalesce(name, '')), lower(?3)) > 0) ORDER BY id LIMIT ?2"
         ))
         .bind(after.map(|id| id_text(id.0)))
         .bind(i64::from(limit))
+        .bind(query)
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;

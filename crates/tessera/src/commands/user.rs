@@ -47,7 +47,7 @@ async fn list(core: &Core) -> anyhow::Result<()> {
     let mut after = None;
     println!("{:<36}  {:<40}  {:<8}  roles", "id", "email", "status");
     loop {
-        let page = core.stores.users.list_users(after, 200).await?;
+        let page = core.stores.users.list_users(None, after, 200).await?;
         for user in &page {
             let status = if user.disabled { "disabled" } else { "active" };
             println!(

@@ -48,6 +48,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub data_dir: tempfile::TempDir,
     _database: Option<PgDatabase>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// A PostgreSQL database of one test, dropped with it.
@@ -144,18 +145,23 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     .await
     .expect("the server builds");
     let address = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: test_client(),
         clock,
         settings,
         data_dir,
         _database: database,
+        server,
     }
+}
+
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 fn init_logs() {
@@ -171,6 +177,7 @@ pub struct TestUser {
     pub access_token: String,
     pub session_id: String,
     pub id: String,
+    pub refresh_token: String,
 }
 
 impl TestApp {
@@ -267,6 +274,7 @@ impl TestApp {
             access_token: body["access_token"].as_str().unwrap().to_owned(),
             session_id: body["session_id"].as_str().unwrap().to_owned(),
             id: body["user"]["id"].as_str().unwrap().to_owned(),
+            refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
         }
     }
 
@@ -365,4 +373,157 @@ impl TestApp {
             .current_dir(self.data_dir.path());
         run_cli(command).await
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions, OAuth and the revocation feed
+
+impl TestApp {
+    pub async fn post_refresh(&self, body: &Value) -> Response {
+        self.post_json("/auth/refresh", body).await
+    }
+
+    /// Refreshes with `refresh_token`, asserting 200; returns the token response.
+    pub async fn refresh(&self, refresh_token: &str) -> Value {
+        let response = self
+            .post_refresh(&json!({ "refresh_token": refresh_token }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "refresh");
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_logout(&self, token: &str) -> Response {
+        self.client
+            .post(self.url("/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_logout_all(&self, token: &str) -> Response {
+        self.client
+            .post(self.url("/auth/logout-all"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_sessions(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/auth/sessions"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_session(&self, token: &str, id: &str) -> Response {
+        self.client
+            .delete(self.url(&format!("/auth/sessions/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts an `application/x-www-form-urlencoded` body.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form with `Authorization: Bearer <key>` when `key` is given.
+    pub async fn post_form_with_key(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.client.post(self.url(path)).form(form);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// GETs `path` with `Authorization: Bearer <key>` when `key` is given.
+    pub async fn get_with_key(&self, path: &str, key: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Logs `user` in again (a new session); returns the token response.
+    pub async fn login_again(&self, user: &TestUser) -> Value {
+        let response = self
+            .post_login(&json!({ "email": user.email, "password": user.password }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "login");
+        response.json().await.unwrap()
+    }
+
+    /// Stops the server (as a crash or a redeploy would: no graceful shutdown) and builds a new
+    /// one on the same settings, data directory, database, clock and address.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            address,
+            clock,
+            mut settings,
+            data_dir,
+            _database,
+            server,
+            ..
+        } = self;
+        server.abort();
+        let _ = server.await;
+        settings.listen = address
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the bound address");
+        let app = Application::build(
+            &settings,
+            Overrides {
+                clock: clock.clone(),
+            },
+        )
+        .await
+        .expect("the server builds again on the same data");
+        let address = format!("http://{}", app.local_addr());
+        let server = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            // A new client: no pooled connection to the old server.
+            client: test_client(),
+            clock,
+            settings,
+            data_dir,
+            _database,
+            server,
+        }
+    }
+}
+
+/// The claims of a JWT, decoded without verification.
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT payload segment");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("a base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// A field of a JSON object as a `&str`, with a helpful panic.
+pub fn text<'a>(value: &'a Value, field: &str) -> &'a str {
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string in {value}"))
 }

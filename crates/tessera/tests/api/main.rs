@@ -6,5 +6,8 @@ mod helpers;
 mod accounts;
 mod cli;
 mod errors;
+mod feed;
+mod oauth;
 mod ops;
+mod sessions;
 mod tokens;

@@ -1,0 +1,224 @@
+//! Revocation across instances (API.md §5): a logout on one instance makes the session's access
+//! tokens fail with `token_revoked` on every other within a second, over a Redis server or a
+//! Redis Cluster; with Redis down, logout answers 503 but is still recorded, and every instance
+//! catches up from the database; Redis coming back needs no restart.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::time::Instant;
+
+use crate::support::redis::{RedisCluster, RedisServer, redis_cli, shared_redis_url};
+use crate::support::server::{Deployment, assert_problem};
+use crate::support::{PROPAGATION_BOUND, eventually, millis, percentile};
+
+/// How long a poll for a revocation goes on before it gives up (well past the bound, so that a
+/// slow propagation is measured and reported rather than cut off).
+const POLL_PATIENCE: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_instance_revokes_the_access_token_on_every_other_within_a_second() {
+    // Arrange
+    let deployment = Deployment::new(&shared_redis_url()).await;
+    let instances = deployment.start_all(&["a", "b", "c"]).await;
+    let (a, b, c) = (&instances[0], &instances[1], &instances[2]);
+    let mut sessions = Vec::new();
+    for index in 0..20 {
+        sessions.push(instances[index % 3].signup().await);
+    }
+    for session in &sessions {
+        for instance in &instances {
+            instance.assert_accepts(&session.access_token).await;
+        }
+    }
+
+    // Act and assert, one session at a time
+    let mut delays = Vec::new();
+    for (index, session) in sessions.iter().enumerate() {
+        a.logout(&session.access_token).await;
+        let since = Instant::now();
+        let (on_b, on_c) = tokio::join!(
+            b.time_until_revoked(&session.access_token, since, POLL_PATIENCE),
+            c.time_until_revoked(&session.access_token, since, POLL_PATIENCE),
+        );
+        println!(
+            "session {index:2}: logged out on a; token_revoked on b after {}, on c after {}",
+            millis(on_b),
+            millis(on_c)
+        );
+        assert_problem(a.get_me(&session.access_token).await, 401, "token_revoked").await;
+        delays.extend([on_b, on_c]);
+    }
+
+    println!(
+        "propagation a → b, c over {} measurements: p50 {}, p99 {}, max {}",
+        delays.len(),
+        millis(percentile(&delays, 50)),
+        millis(percentile(&delays, 99)),
+        millis(percentile(&delays, 100)),
+    );
+    let slowest = percentile(&delays, 100);
+    assert!(
+        slowest <= PROPAGATION_BOUND,
+        "a revocation took {} to reach another instance",
+        millis(slowest)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_logout_answers_503_yet_takes_effect_and_redis_coming_back_needs_no_restart()
+ {
+    // Arrange: a Redis of this test's own, that it can stop
+    let mut redis = RedisServer::start().await;
+    let deployment = Deployment::new(&redis.url()).await;
+    let instances = deployment.start_all(&["a", "b"]).await;
+    let (a, b) = (&instances[0], &instances[1]);
+    let ended_during_outage = a.signup().await;
+    let kept = b.signup().await;
+    let ended_after_outage = a.signup().await;
+    for session in [&ended_during_outage, &kept, &ended_after_outage] {
+        b.assert_accepts(&session.access_token).await;
+    }
+
+    // Act: Redis goes away
+    redis.kill();
+
+    // Assert: not ready, logout refused with 503, verification goes on from memory
+    for instance in &instances {
+        let response = eventually(
+            Duration::from_secs(5),
+            &format!("{} answers /readyz with 503", instance.name),
+            || async move {
+                let response = instance.get_readyz().await.ok()?;
+                (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+            },
+        )
+        .await;
+        assert_problem(response, 503, "unavailable").await;
+    }
+    let logout = a.post_logout(&ended_during_outage.access_token).await;
+    let since = Instant::now();
+    assert_problem(logout, 503, "unavailable").await;
+    for instance in &instances {
+        instance.assert_accepts(&kept.access_token).await;
+    }
+    // The revocation was recorded and applied on a, and b catches up from the database.
+    assert_problem(
+        a.get_me(&ended_during_outage.access_token).await,
+        401,
+        "token_revoked",
+    )
+    .await;
+    let caught_up = b
+        .time_until_revoked(&ended_during_outage.access_token, since, POLL_PATIENCE)
+        .await;
+    println!(
+        "with Redis down: the logout answered 503 on a, b refused the token after {}",
+        millis(caught_up)
+    );
+    assert!(
+        caught_up <= Duration::from_secs(2),
+        "b caught up from the database only after {}",
+        millis(caught_up)
+    );
+
+    // Act: Redis comes back on the same port
+    redis.restart().await;
+
+    // Assert: ready again and propagating through Redis again, without a restart
+    for instance in &instances {
+        eventually(
+            Duration::from_secs(15),
+            &format!("{} answers /readyz with 200 again", instance.name),
+            || async move {
+                let response = instance.get_readyz().await.ok()?;
+                (response.status() == StatusCode::OK).then_some(())
+            },
+        )
+        .await;
+    }
+    wait_until_subscribed(&redis, &deployment, instances.len()).await;
+    a.logout(&ended_after_outage.access_token).await;
+    let since = Instant::now();
+    let delay = b
+        .time_until_revoked(&ended_after_outage.access_token, since, POLL_PATIENCE)
+        .await;
+    println!(
+        "after Redis came back: token_revoked on b {} after the logout on a",
+        millis(delay)
+    );
+    assert!(
+        delay <= PROPAGATION_BOUND,
+        "took {} after Redis came back",
+        millis(delay)
+    );
+    for instance in &instances {
+        instance.assert_accepts(&kept.access_token).await;
+    }
+    assert_problem(
+        b.post_refresh(&ended_during_outage.refresh_token).await,
+        401,
+        "refresh_invalid",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_redis_cluster_a_logout_on_one_instance_revokes_the_access_token_on_the_other() {
+    // Arrange: fails (never skips) when the cluster cannot form
+    let cluster = RedisCluster::start().await;
+    let deployment = Deployment::new(&cluster.url()).await;
+    let instances = deployment.start_all(&["a", "b"]).await;
+    let (a, b) = (&instances[0], &instances[1]);
+    let mut sessions = Vec::new();
+    for _ in 0..5 {
+        let session = a.signup().await;
+        b.assert_accepts(&session.access_token).await;
+        sessions.push(session);
+    }
+
+    // Act and assert
+    let mut delays = Vec::new();
+    for session in &sessions {
+        a.logout(&session.access_token).await;
+        let since = Instant::now();
+        delays.push(
+            b.time_until_revoked(&session.access_token, since, POLL_PATIENCE)
+                .await,
+        );
+    }
+
+    println!(
+        "propagation a → b over a Redis Cluster, {} sessions: p50 {}, max {}",
+        delays.len(),
+        millis(percentile(&delays, 50)),
+        millis(percentile(&delays, 100)),
+    );
+    let slowest = percentile(&delays, 100);
+    assert!(
+        slowest <= PROPAGATION_BOUND,
+        "a revocation took {} over the cluster",
+        millis(slowest)
+    );
+}
+
+/// Waits until `count` instances are subscribed to the deployment's revocation channel again:
+/// `/readyz` checks the command connection, while the subscription comes back on its own
+/// backoff (up to 2 s), and until then revocations arrive by the database read-back only.
+async fn wait_until_subscribed(redis: &RedisServer, deployment: &Deployment, count: usize) {
+    let channel = format!("{}revocations", deployment.redis_prefix());
+    let port = redis.port();
+    eventually(
+        Duration::from_secs(15),
+        &format!("{count} instances subscribe to {channel} again"),
+        || {
+            let channel = channel.clone();
+            async move {
+                let answer = redis_cli(port, &["PUBSUB", "NUMSUB", &channel]).await?;
+                let subscribers: usize = answer.lines().nth(1)?.trim().parse().ok()?;
+                (subscribers >= count).then_some(())
+            }
+        },
+    )
+    .await;
+}

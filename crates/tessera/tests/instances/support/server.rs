@@ -1,0 +1,444 @@
+//! Real `tessera serve` processes: a [`Deployment`] is what several instances share (one fresh
+//! PostgreSQL database, a Redis, a key prefix, the issuer and the master key), an [`Instance`] is
+//! one child process with its own port and data directory, killed (SIGKILL) when dropped.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+use super::postgres::PgDatabase;
+use super::redis::unique_prefix;
+use super::{PATIENCE, free_port};
+
+/// What every instance of a deployment is given: API.md §5 asks for the same issuer, public URL
+/// and master key on every instance sharing a database.
+const ISSUER: &str = "http://tessera.instances.test";
+
+/// Instances sharing one database and one Redis.
+pub struct Deployment {
+    env: Vec<(String, String)>,
+    // Dropped last (fields drop in order): instances are usually dropped before it anyway.
+    _database: PgDatabase,
+}
+
+impl Deployment {
+    /// A fresh database, `redis_url` with a prefix of its own, a random master key.
+    pub async fn new(redis_url: &str) -> Self {
+        let database = PgDatabase::create().await;
+        let master_key =
+            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+        let env = vec![
+            ("TESSERA_ISSUER".to_owned(), ISSUER.to_owned()),
+            ("TESSERA_PUBLIC_URL".to_owned(), ISSUER.to_owned()),
+            ("TESSERA_MASTER_KEY".to_owned(), master_key),
+            ("TESSERA_DATABASE_URL".to_owned(), database.url()),
+            ("TESSERA_REDIS_URL".to_owned(), redis_url.to_owned()),
+            ("TESSERA_REDIS_PREFIX".to_owned(), unique_prefix()),
+        ];
+        Self {
+            env,
+            _database: database,
+        }
+    }
+
+    /// Sets one more `TESSERA_*` variable for the instances started from now on.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.env.retain(|(key, _)| key != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The Redis key and channel prefix of this deployment.
+    pub fn redis_prefix(&self) -> &str {
+        self.env
+            .iter()
+            .find(|(key, _)| key == "TESSERA_REDIS_PREFIX")
+            .map(|(_, value)| value.as_str())
+            .expect("a prefix is always set")
+    }
+
+    /// Starts one instance and waits until it is ready.
+    pub async fn start(&self, name: &str) -> Instance {
+        Instance::start(name, self.env.clone()).await
+    }
+
+    /// Starts the first instance alone (it migrates the empty database and makes the signing
+    /// key), then the others at once; waits until all are ready.
+    pub async fn start_all(&self, names: &[&str]) -> Vec<Instance> {
+        let (first, rest) = names.split_first().expect("at least one instance");
+        let mut instances = vec![self.start(first).await];
+        instances.extend(self.start_together(rest).await);
+        instances
+    }
+
+    /// Starts every instance at once, like a first deploy of several replicas; waits until all
+    /// are ready.
+    pub async fn start_together(&self, names: &[&str]) -> Vec<Instance> {
+        let mut starting = tokio::task::JoinSet::new();
+        for (index, name) in names.iter().enumerate() {
+            let (name, env) = ((*name).to_owned(), self.env.clone());
+            starting.spawn(async move { (index, Instance::start(&name, env).await) });
+        }
+        let mut started: Vec<(usize, Instance)> = starting.join_all().await;
+        started.sort_by_key(|(index, _)| *index);
+        started.into_iter().map(|(_, instance)| instance).collect()
+    }
+}
+
+/// The tokens of a token response.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_id: String,
+}
+
+impl Tokens {
+    pub fn from_body(body: &Value) -> Self {
+        let text = |field: &str| {
+            body[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("a token response has {field}: {body}"))
+                .to_owned()
+        };
+        Self {
+            access_token: text("access_token"),
+            refresh_token: text("refresh_token"),
+            session_id: text("session_id"),
+        }
+    }
+}
+
+/// One `tessera serve` child process.
+pub struct Instance {
+    pub name: String,
+    env: Vec<(String, String)>,
+    dir: TempDir,
+    child: Mutex<Option<Child>>,
+    base: String,
+    client: reqwest::Client,
+}
+
+/// Why a start attempt did not give a ready instance.
+enum StartFailure {
+    /// Another process took the port in between: try another one.
+    PortTaken,
+}
+
+impl Instance {
+    async fn start(name: &str, env: Vec<(String, String)>) -> Self {
+        let mut instance = Self {
+            name: name.to_owned(),
+            env,
+            dir: tempfile::tempdir().expect("a data directory"),
+            child: Mutex::new(None),
+            base: String::new(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client"),
+        };
+        instance.launch().await;
+        instance
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL, like a crash or an OOM kill: no request gets finished.
+    pub fn kill(&self) {
+        if let Some(mut child) = self.take_child() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn take_child(&self) -> Option<Child> {
+        self.child
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// SIGTERM, like an orchestrator stopping a pod; waits (bounded) for the exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.take_child().expect("the instance is running");
+        let pid = child.id().to_string();
+        // The shell's builtin `kill`: no extra package needed.
+        let signalled = Command::new("sh")
+            .args(["-c", "kill -TERM \"$1\"", "sh", &pid])
+            .status()
+            .expect("sh runs");
+        assert!(signalled.success(), "sending SIGTERM to {}", self.name);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for the child") {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} did not exit within {PATIENCE:?} of SIGTERM:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts the process again with the same data directory and settings (on a new port), and
+    /// waits until it is ready.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+
+    /// What the process wrote to stdout and stderr, in every run so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    async fn launch(&mut self) {
+        for _ in 0..5 {
+            match self.try_launch(free_port()).await {
+                Ok(()) => return,
+                Err(StartFailure::PortTaken) => continue,
+            }
+        }
+        panic!("{}: no free port after 5 attempts", self.name);
+    }
+
+    async fn try_launch(&mut self, port: u16) -> Result<(), StartFailure> {
+        let log = open_log(self.dir.path());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        for (name, _) in std::env::vars_os() {
+            let text = name.to_string_lossy();
+            if text.starts_with("TESSERA_") || text == "RUST_LOG" {
+                command.env_remove(&name);
+            }
+        }
+        let level = if std::env::vars_os().any(|(key, _)| key == "TEST_LOG") {
+            "info,tessera=debug,tessera_state=debug,tessera_http=debug"
+        } else {
+            "info"
+        };
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            // No ./tessera.toml of the caller is picked up.
+            .current_dir(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("RUST_LOG", level)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("the log file"))
+            .stderr(log);
+        *self.child.get_mut().unwrap_or_else(|p| p.into_inner()) =
+            Some(command.spawn().expect("the tessera binary starts"));
+        self.base = format!("http://127.0.0.1:{port}");
+        self.wait_until_ready().await
+    }
+
+    async fn wait_until_ready(&mut self) -> Result<(), StartFailure> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let slot = self.child.get_mut().unwrap_or_else(|p| p.into_inner());
+            let child = slot.as_mut().expect("just started");
+            if let Some(status) = child.try_wait().expect("waiting for the child") {
+                *slot = None;
+                let log = self.log();
+                if log.contains("cannot listen") {
+                    return Err(StartFailure::PortTaken);
+                }
+                panic!(
+                    "{} exited with {status} before it was ready:\n{log}",
+                    self.name
+                );
+            }
+            if let Ok(response) = self.get_readyz().await
+                && response.status() == StatusCode::OK
+            {
+                return Ok(());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} was not ready within {PATIENCE:?}:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    // Endpoints. Each returns the raw response (or the transport error where a test needs to
+    // see it); the typed helpers below assert the happy path for arranging.
+
+    pub async fn get_readyz(&self) -> reqwest::Result<Response> {
+        self.client.get(self.url("/readyz")).send().await
+    }
+
+    pub async fn post_signup(&self, body: &Value) -> Response {
+        self.client
+            .post(self.url("/auth/signup"))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /auth/signup on {}: {e}", self.name))
+    }
+
+    pub async fn try_post_refresh(&self, refresh_token: &str) -> reqwest::Result<Response> {
+        self.client
+            .post(self.url("/auth/refresh"))
+            .json(&json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+    }
+
+    pub async fn post_refresh(&self, refresh_token: &str) -> Response {
+        self.try_post_refresh(refresh_token)
+            .await
+            .unwrap_or_else(|e| panic!("POST /auth/refresh on {}: {e}", self.name))
+    }
+
+    pub async fn get_me(&self, access_token: &str) -> Response {
+        self.client
+            .get(self.url("/users/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET /users/me on {}: {e}", self.name))
+    }
+
+    pub async fn post_logout(&self, access_token: &str) -> Response {
+        self.client
+            .post(self.url("/auth/logout"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /auth/logout on {}: {e}", self.name))
+    }
+
+    /// Signs up a fresh user with a unique email; their first session's tokens.
+    pub async fn signup(&self) -> Tokens {
+        let email = format!("user-{:016x}@example.com", rand::random::<u64>());
+        let response = self
+            .post_signup(&json!({ "email": email, "password": "correct horse battery staple" }))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "signup on {}",
+            self.name
+        );
+        Tokens::from_body(&response.json().await.expect("a JSON token response"))
+    }
+
+    /// Refreshes, asserting success.
+    pub async fn refresh(&self, refresh_token: &str) -> Tokens {
+        let response = self.post_refresh(refresh_token).await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(status, StatusCode::OK, "refresh on {}: {body}", self.name);
+        Tokens::from_body(&body)
+    }
+
+    /// Logs out, asserting 204.
+    pub async fn logout(&self, access_token: &str) {
+        let response = self.post_logout(access_token).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::NO_CONTENT,
+            "logout on {}",
+            self.name
+        );
+    }
+
+    /// Asserts that `access_token` is accepted here.
+    pub async fn assert_accepts(&self, access_token: &str) {
+        let response = self.get_me(access_token).await;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{} accepts the token: {body}",
+            self.name
+        );
+    }
+
+    /// Polls `GET /users/me` about every 5 ms until it answers `token_revoked`; returns how long
+    /// after `since` that was. Panics on any other answer, or after `patience`.
+    pub async fn time_until_revoked(
+        &self,
+        access_token: &str,
+        since: Instant,
+        patience: Duration,
+    ) -> Duration {
+        loop {
+            let response = self.get_me(access_token).await;
+            if response.status() != StatusCode::OK {
+                assert_problem(response, 401, "token_revoked").await;
+                return since.elapsed();
+            }
+            assert!(
+                since.elapsed() < patience,
+                "{} still accepts a revoked token after {patience:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            let start = (log.len().saturating_sub(8_000)..log.len())
+                .find(|&index| log.is_char_boundary(index))
+                .unwrap_or(0);
+            let tail = &log[start..];
+            eprintln!("---- log of {} ({}) ----\n{tail}", self.name, self.base);
+        }
+        self.kill();
+    }
+}
+
+fn open_log(dir: &Path) -> File {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("serve.log"))
+        .expect("a log file in the data directory")
+}
+
+/// Asserts a problem+json answer with `status` and `code`; returns the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    let actual = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "status: {body}");
+    assert_eq!(content_type, "application/problem+json", "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    body
+}
