@@ -11,6 +11,7 @@ pub mod ids;
 pub mod ports;
 pub mod secret;
 pub mod session;
+pub mod ticket;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Conflict, StateError, StoreError};

@@ -201,3 +201,15 @@ pub trait AuditStore: Send + Sync {
     /// Appends `event`.
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
 }
+
+/// Short-lived values that can be taken once, shared by every instance (WebSocket tickets and,
+/// later, other one-time codes). In-process or Redis.
+#[async_trait]
+pub trait SingleUseStore: Send + Sync {
+    /// Keeps `value` under `key` for `ttl`.
+    async fn put(&self, key: &str, value: &str, ttl: std::time::Duration)
+    -> Result<(), StateError>;
+    /// Removes and returns the value under `key`; whoever asks second, on any instance, gets
+    /// `None`.
+    async fn take(&self, key: &str) -> Result<Option<String>, StateError>;
+}

@@ -54,6 +54,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::oauth::router())
         .merge(routes::introspection::router())
         .merge(routes::revocations::router())
+        .merge(routes::tickets::router())
         .merge(routes::well_known::router())
         .merge(routes::ops::router())
 }

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         (name = "resource servers", description = "Introspection and the revocation feed (service key)"),
         (name = "users", description = "The caller's account"),
         (name = "admin", description = "Users and their sessions, for the admin role"),
+        (name = "websocket", description = "Single-use tickets for WebSocket upgrades"),
         (name = "discovery", description = "JWKS and metadata"),
         (name = "operations", description = "Health and metrics"),
     )

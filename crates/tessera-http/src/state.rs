@@ -9,6 +9,7 @@ use tessera_core::account::{Accounts, Administration};
 use tessera_core::ports::{Health, RevocationStore};
 use tessera_core::secret::{bytes_digest, secrets_equal};
 use tessera_core::session::{Revocation, Sessions};
+use tessera_core::ticket::Tickets;
 use tessera_token::KeyRing;
 use tokio::sync::broadcast;
 
@@ -57,6 +58,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Keys: signing, verification, JWKS.
     pub keys: Arc<KeyRing>,
+    /// WebSocket tickets.
+    pub tickets: Arc<Tickets>,
     /// The revocation feed, for resource servers.
     pub feed: Arc<dyn RevocationStore>,
     /// Revocations as this instance learns them, for the SSE stream.

@@ -4,14 +4,26 @@
 
 mod memory;
 mod redis;
+mod single_use;
 
 use std::sync::Arc;
 
 use tessera_core::StateError;
-use tessera_core::ports::RevocationBus;
+use tessera_core::ports::{RevocationBus, SingleUseStore};
 
 pub use crate::memory::MemoryBus;
-pub use crate::redis::{RedisBus, UrlError};
+pub use crate::redis::{RedisBus, RedisSingleUse, UrlError};
+pub use crate::single_use::MemorySingleUse;
+
+/// The ephemeral state of one instance: where revocations travel and where single-use values
+/// live.
+#[derive(Clone)]
+pub struct State {
+    /// The revocation bus.
+    pub bus: Arc<dyn RevocationBus>,
+    /// Single-use values (WebSocket tickets).
+    pub single_use: Arc<dyn SingleUseStore>,
+}
 
 /// Revocations a subscriber may fall behind by before it misses some. A burst (every session of
 /// a user at once) must fit; a subscriber that still lags gets `RecvError::Lagged`, and the
@@ -26,9 +38,16 @@ const CHANNEL_CAPACITY: usize = 4096;
 ///
 /// [`StateError::Unavailable`] when the URL is invalid (the source is a [`UrlError`]) or Redis
 /// does not answer within about two seconds.
-pub async fn open(redis_url: &str, prefix: &str) -> Result<Arc<dyn RevocationBus>, StateError> {
+pub async fn open(redis_url: &str, prefix: &str) -> Result<State, StateError> {
     if redis_url.trim().is_empty() {
-        return Ok(Arc::new(MemoryBus::new()));
+        return Ok(State {
+            bus: Arc::new(MemoryBus::new()),
+            single_use: Arc::new(MemorySingleUse::new()),
+        });
     }
-    Ok(Arc::new(RedisBus::connect(redis_url, prefix).await?))
+    let bus = RedisBus::connect(redis_url, prefix).await?;
+    Ok(State {
+        single_use: Arc::new(bus.single_use()),
+        bus: Arc::new(bus),
+    })
 }

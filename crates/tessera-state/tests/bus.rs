@@ -40,7 +40,8 @@ async fn the_memory_bus_delivers_every_revocation_to_every_subscriber() {
 async fn open_without_a_url_gives_the_in_process_bus() {
     let bus = tessera_state::open("", "ignored:")
         .await
-        .expect("no Redis needed");
+        .expect("no Redis needed")
+        .bus;
     let mut receiver = bus.subscribe();
     let revocation = session_revocation(1);
 
@@ -61,7 +62,8 @@ async fn a_revocation_published_on_one_instance_reaches_every_instance_with_the_
         .expect("connect a");
     let b = tessera_state::open(SHARED_REDIS_URL, &prefix)
         .await
-        .expect("connect b");
+        .expect("connect b")
+        .bus;
     let (mut on_a, mut on_b) = (a.subscribe(), b.subscribe());
     let revocations = [session_revocation(41), user_revocation(42)];
 
@@ -184,7 +186,7 @@ async fn connecting_to_a_redis_that_is_not_running_fails_as_unavailable() {
 async fn an_invalid_url_is_refused_without_repeating_its_password() {
     let result = tessera_state::open("http://admin:hunter2@localhost:6379", "p:").await;
 
-    let Err(error) = result else {
+    let Err(error) = result.map(|_| ()) else {
         panic!("http:// is not a Redis URL");
     };
     assert!(matches!(error, StateError::Unavailable(_)));
@@ -330,4 +332,54 @@ async fn subscribers(client: &redis::Client, channel: &str) -> Option<i64> {
         .await
         .ok()?;
     Some(count)
+}
+
+#[tokio::test]
+async fn a_single_use_value_is_taken_once_across_instances() {
+    let prefix = unique_prefix();
+    let a = tessera_state::open(SHARED_REDIS_URL, &prefix)
+        .await
+        .expect("connect a");
+    let b = tessera_state::open(SHARED_REDIS_URL, &prefix)
+        .await
+        .expect("connect b");
+    let ttl = std::time::Duration::from_secs(30);
+    a.single_use
+        .put("ticket:1", "value", ttl)
+        .await
+        .expect("put");
+
+    let first = b.single_use.take("ticket:1").await.expect("take on b");
+    let second = a.single_use.take("ticket:1").await.expect("take on a");
+
+    assert_eq!(first.as_deref(), Some("value"));
+    assert_eq!(second, None);
+    let other = tessera_state::open(SHARED_REDIS_URL, &unique_prefix())
+        .await
+        .expect("other prefix");
+    a.single_use
+        .put("ticket:2", "value", ttl)
+        .await
+        .expect("put");
+    assert_eq!(
+        other.single_use.take("ticket:2").await.expect("take"),
+        None,
+        "prefixes are separate"
+    );
+}
+
+#[tokio::test]
+async fn a_single_use_value_expires() {
+    let a = tessera_state::open(SHARED_REDIS_URL, &unique_prefix())
+        .await
+        .expect("connect");
+    a.single_use
+        .put("ticket:1", "value", std::time::Duration::from_millis(100))
+        .await
+        .expect("put");
+
+    // Redis expires the key by its own clock: wait past the TTL before taking.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    assert_eq!(a.single_use.take("ticket:1").await.expect("take"), None);
 }

@@ -87,3 +87,41 @@ fn pinned_key(jwk: &Jwk) -> Option<(String, VerificationKey)> {
     let key = DecodingKey::from_jwk(jwk).ok()?;
     Some((kid, VerificationKey { algorithm, key }))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testkit::TestKey;
+
+    #[test]
+    fn a_jwks_document_keeps_only_keys_with_a_kid_and_a_supported_pinned_alg() {
+        let good = TestKey::ed25519("good");
+        let mut no_kid = TestKey::es256("x").jwk;
+        no_kid.common.key_id = None;
+        let mut no_alg = TestKey::es256("no-alg").jwk;
+        no_alg.common.key_algorithm = None;
+        let document = json!({"keys": [
+            good.jwk,
+            no_kid,
+            no_alg,
+            {"kty": "oct", "kid": "shared", "alg": "HS256", "k": "c2VjcmV0"},
+            {"kty": "AKP", "kid": "post-quantum", "alg": "ML-DSA-44", "pub": "AAAA"},
+        ]});
+
+        let keys = KeySet::from_jwks_json(document.to_string().as_bytes()).unwrap();
+
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            keys.get("good").map(|k| k.algorithm),
+            Some(Algorithm::EdDSA)
+        );
+    }
+
+    #[test]
+    fn a_document_without_a_key_list_is_an_error() {
+        assert!(KeySet::from_jwks_json(b"{\"kid\": \"k1\"}").is_err());
+        assert!(KeySet::from_jwks_json(b"<html>").is_err());
+    }
+}

@@ -78,9 +78,8 @@ impl SseParser {
         let event = self.event.take();
         let id = self.id.take();
         let mut data = std::mem::take(&mut self.data);
-        if data.pop().is_none() {
-            return None;
-        }
+        // Drop the last `\n`; an empty buffer means no `data` line, and no event.
+        data.pop()?;
         Some(SseEvent {
             id,
             event: event.unwrap_or_else(|| "message".to_owned()),

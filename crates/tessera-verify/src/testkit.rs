@@ -1,10 +1,8 @@
 //! Test support: keys from aws-lc-rs, tokens signed with jsonwebtoken, a manual clock, and a
 //! bounded wait for effects that arrive over a socket.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -156,14 +154,15 @@ impl Clock for ManualClock {
 }
 
 /// Polls `check` until it holds, failing the test after `timeout`.
-pub async fn eventually<F, Fut>(timeout: Duration, mut check: F)
+#[cfg(feature = "fetch")]
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut check: F)
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
+    Fut: std::future::Future<Output = bool>,
 {
     let polling = async {
         while !check().await {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     };
     tokio::time::timeout(timeout, polling)

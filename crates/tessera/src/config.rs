@@ -63,6 +63,9 @@ pub struct TokenConfig {
     /// Clock skew allowed on `exp`/`nbf`.
     #[serde(with = "duration_text")]
     pub leeway: Duration,
+    /// Lifetime of a WebSocket ticket.
+    #[serde(with = "duration_text")]
+    pub ws_ticket_ttl: Duration,
 }
 
 /// `[passwords]`
@@ -106,6 +109,7 @@ impl Default for TokenConfig {
             refresh_absolute_ttl: Duration::from_secs(90 * 86_400),
             refresh_reuse_grace: Duration::from_secs(10),
             leeway: Duration::from_secs(30),
+            ws_ticket_ttl: Duration::from_secs(30),
         }
     }
 }

@@ -11,6 +11,7 @@ use tessera_core::account::{
 };
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
+use tessera_core::ticket::Tickets;
 use tessera_core::{Clock, SystemClock};
 use tessera_http::{AppState, ServiceKeys, Site};
 use tessera_store::Stores;
@@ -53,6 +54,8 @@ pub struct Core {
     pub admin: Arc<Administration>,
     /// Session use cases and the deny-set.
     pub sessions: Arc<Sessions>,
+    /// WebSocket tickets.
+    pub tickets: Arc<Tickets>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -68,7 +71,7 @@ impl Core {
         let stores = tessera_store::open(&settings.database_url, &settings.data_dir)
             .await
             .context("opening the database")?;
-        let bus = tessera_state::open(&settings.redis_url, &settings.redis_prefix)
+        let state = tessera_state::open(&settings.redis_url, &settings.redis_prefix)
             .await
             .context("connecting to Redis")?;
         let master = Arc::new(master_key(settings)?);
@@ -101,7 +104,7 @@ impl Core {
         let sessions = Arc::new(Sessions::new(
             Arc::clone(&stores.sessions),
             Arc::clone(&stores.revocations),
-            bus,
+            state.bus,
             RefreshKey::derive(&master),
             session_settings,
             Arc::clone(&clock),
@@ -131,6 +134,11 @@ impl Core {
             accounts: Arc::new(accounts),
             admin: Arc::new(admin),
             sessions,
+            tickets: Arc::new(Tickets::new(
+                state.single_use,
+                tokens.ws_ticket_ttl,
+                Arc::clone(&clock),
+            )),
             clock,
         })
     }
@@ -165,6 +173,7 @@ impl Application {
             admin: core.admin,
             sessions: core.sessions,
             keys: Arc::clone(&core.keys),
+            tickets: core.tickets,
             feed: core.stores.revocations,
             live_revocations,
             service_keys: Arc::new(ServiceKeys::new(&settings.service_keys)),

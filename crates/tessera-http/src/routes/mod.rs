@@ -7,5 +7,6 @@ pub mod oauth;
 pub mod ops;
 pub mod revocations;
 pub mod sessions;
+pub mod tickets;
 pub mod users;
 pub mod well_known;

@@ -3,6 +3,7 @@
 //! Works with one server or a Redis Cluster; it keeps no data in Redis.
 
 mod message;
+mod single_use;
 mod subscriber;
 mod url;
 
@@ -21,6 +22,7 @@ use tessera_core::session::Revocation;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
+pub use self::single_use::RedisSingleUse;
 use self::subscriber::Subscriber;
 use self::url::Endpoint;
 pub use self::url::UrlError;
@@ -39,6 +41,7 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct RedisBus {
     connection: Connection,
+    prefix: Arc<str>,
     channel: Arc<str>,
     sender: broadcast::Sender<Revocation>,
     _subscription: Arc<SubscriptionTask>,
@@ -89,10 +92,21 @@ impl RedisBus {
         let task = tokio::spawn(subscriber.run(pubsub));
         Ok(Self {
             connection,
+            prefix: prefix.into(),
             channel,
             sender,
             _subscription: Arc::new(SubscriptionTask(task.abort_handle())),
         })
+    }
+}
+
+impl RedisBus {
+    /// Single-use values on the same connection, keys under the same prefix.
+    pub fn single_use(&self) -> RedisSingleUse {
+        RedisSingleUse {
+            connection: self.connection.clone(),
+            prefix: self.prefix.clone(),
+        }
     }
 }
 
@@ -148,6 +162,13 @@ impl Connection {
         match self.clone() {
             Self::Single(mut manager) => pipeline.exec_async(&mut manager).await,
             Self::Cluster(mut cluster) => pipeline.exec_async(&mut cluster).await,
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> RedisResult<T> {
+        match self.clone() {
+            Self::Single(mut manager) => command.query_async(&mut manager).await,
+            Self::Cluster(mut cluster) => command.query_async(&mut cluster).await,
         }
     }
 }

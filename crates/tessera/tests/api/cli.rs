@@ -170,7 +170,14 @@ async fn migrate_prepares_a_fresh_sqlite_data_dir() {
     let stores = tessera_store::open("", &dir.path().join("data"))
         .await
         .unwrap();
-    assert!(stores.users.list_users(None, None, 10).await.unwrap().is_empty());
+    assert!(
+        stores
+            .users
+            .list_users(None, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

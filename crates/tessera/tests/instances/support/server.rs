@@ -388,19 +388,61 @@ impl Instance {
         since: Instant,
         patience: Duration,
     ) -> Duration {
-        loop {
-            let response = self.get_me(access_token).await;
-            if response.status() != StatusCode::OK {
-                assert_problem(response, 401, "token_revoked").await;
-                return since.elapsed();
+        times_until_revoked(&[self], access_token, since, patience).await[0]
+    }
+
+    /// Logs out here while `watchers` are polled; how long after the request was sent the
+    /// logout answered 204, and each watcher answered `token_revoked`.
+    pub async fn log_out_and_watch(
+        &self,
+        access_token: &str,
+        watchers: &[&Instance],
+        patience: Duration,
+    ) -> (Duration, Vec<Duration>) {
+        let since = Instant::now();
+        tokio::join!(
+            async {
+                self.logout(access_token).await;
+                since.elapsed()
+            },
+            times_until_revoked(watchers, access_token, since, patience),
+        )
+    }
+}
+
+/// Polls `GET /users/me` on each of `instances` about every 5 ms until each answers
+/// `token_revoked`; returns how long after `since` each did. Panics on any answer other than
+/// 200 or that, or after `patience`.
+pub async fn times_until_revoked(
+    instances: &[&Instance],
+    access_token: &str,
+    since: Instant,
+    patience: Duration,
+) -> Vec<Duration> {
+    let mut refused: Vec<Option<Duration>> = vec![None; instances.len()];
+    loop {
+        for (instance, refused) in instances.iter().zip(&mut refused) {
+            if refused.is_some() {
+                continue;
             }
-            assert!(
-                since.elapsed() < patience,
-                "{} still accepts a revoked token after {patience:?}",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            let response = instance.get_me(access_token).await;
+            if response.status() != StatusCode::OK {
+                let at = since.elapsed();
+                assert_problem(response, 401, "token_revoked").await;
+                *refused = Some(at);
+            }
         }
+        if let Some(all) = refused.iter().copied().collect::<Option<Vec<Duration>>>() {
+            return all;
+        }
+        for (instance, refused) in instances.iter().zip(&refused) {
+            assert!(
+                refused.is_some() || since.elapsed() < patience,
+                "{} still accepts a revoked token after {patience:?}",
+                instance.name
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
