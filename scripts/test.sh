@@ -22,6 +22,7 @@ command -v pg_ctlcluster >/dev/null || apt_install postgresql
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server redis-tools
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+command -v node >/dev/null || apt_install nodejs npm
 
 log "PostgreSQL on 127.0.0.1:5432"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -47,6 +48,9 @@ if [ ! -x "$venv/bin/python3" ]; then
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/test-requirements.txt
 export PATH="$PWD/$venv/bin:$PATH"
+
+log "Node packages for the documentation snippets"
+(cd docs/snippets && npm ci --no-audit --no-fund --loglevel=error)
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
