@@ -13,8 +13,8 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | `fetch` | [`JwksClient`] (the issuer's JWKS, cached, refetched on an unknown `kid` at most once per 10 s), [`RevocationFeed`] (follows `/auth/revocations/stream` into a [`DenySet`]), [`redeem_ticket`] (WebSocket tickets). Uses reqwest with rustls and Tokio. |
-//! | `axum` | [`AuthUser`] (extractor for a valid bearer token), [`RequireRole`] and [`AuthUser::require_role`] (role guards), answering problem+json 401/403 like Tessera. |
+//! | `fetch` | `JwksClient` (the issuer's JWKS, cached, refetched on an unknown `kid` at most once per 10 s), `RevocationFeed` (follows `/auth/revocations/stream` into a [`DenySet`]), `redeem_ticket` (WebSocket tickets). Uses reqwest with rustls, Tokio and tracing. |
+//! | `axum` | `AuthUser` (extractor for a valid bearer token), `RequireRole` and `AuthUser::require_role` (role guards), answering problem+json 401/403 like Tessera. |
 //!
 //! # Quick start
 //!
