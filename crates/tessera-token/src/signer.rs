@@ -17,9 +17,9 @@ use crate::SigningAlgorithm;
 enum SigningKey {
     Ed25519(Ed25519KeyPair),
     Es256(EcdsaKeyPair),
-    // Boxed: an RSA key pair is much larger than the others.
-    Rs256(Box<RsaKeyPair>),
-    Hs256(hmac::Key),
+    Rs256(RsaKeyPair),
+    // Boxed: an HMAC key holds precomputed state and is far larger than the others.
+    Hs256(Box<hmac::Key>),
 }
 
 /// Signs access tokens with one key.
@@ -47,9 +47,9 @@ impl Signer {
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
                     .map_err(|_| "bad P-256 key")?,
             ),
-            SigningAlgorithm::RS256 => SigningKey::Rs256(Box::new(
-                RsaKeyPair::from_pkcs8(der).map_err(|_| "bad RSA key")?,
-            )),
+            SigningAlgorithm::RS256 => {
+                SigningKey::Rs256(RsaKeyPair::from_pkcs8(der).map_err(|_| "bad RSA key")?)
+            }
             SigningAlgorithm::HS256 => return Err("HS256 keys come from configuration"),
         };
         Ok(Self::new(kid, algorithm, key))
@@ -60,7 +60,7 @@ impl Signer {
         Self::new(
             kid,
             SigningAlgorithm::HS256,
-            SigningKey::Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret)),
+            SigningKey::Hs256(Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret))),
         )
     }
 
