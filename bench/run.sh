@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
 done
 
 cargo build --release -j2 -p tessera -p tessera-bench
-bin=target/release
+bin=${CARGO_TARGET_DIR:-target}/release
 drive=$bin/tessera-bench
 out=bench/out
 rm -rf "$out"; mkdir -p "$out"

@@ -256,18 +256,22 @@ async fn feed_entries_disappear_once_their_tokens_have_expired(backend: Backend)
 }
 
 async fn the_stream_starts_live_and_sends_a_logout_with_its_cursor_as_id(backend: Backend) {
-    // Arrange: one logout before connecting, one after
+    // Arrange: a first subscriber sees one logout, so it has gone out live before the second
+    // subscriber connects
     let app = spawn_feed_app(backend).await;
     let user = app.signup_test_user().await;
     let other = app.login_again(&user).await;
+    let mut early = EventStream::open(&app, None).await;
     logout(&app, &user.access_token).await;
-    let mut stream = EventStream::open(&app, None).await;
+    let first = early.next().await;
+    assert_eq!(first.data["sid"], user.session_id.as_str(), "{first:?}");
+    let mut late = EventStream::open(&app, None).await;
 
     // Act
     logout(&app, text(&other, "access_token")).await;
 
     // Assert
-    let event = stream.next().await;
+    let event = late.next().await;
     assert_eq!(
         event.data["sid"],
         text(&other, "session_id"),
@@ -285,6 +289,8 @@ async fn the_stream_starts_live_and_sends_a_logout_with_its_cursor_as_id(backend
     assert_eq!(event.id, cursor(&listed).to_string(), "{event:?}");
     assert_eq!(event.data["cursor"], listed["cursor"]);
     assert_eq!(event.data["until"], listed["until"]);
+    let second = early.next().await;
+    assert_eq!(second.id, event.id, "every subscriber gets it: {second:?}");
 }
 
 async fn reconnecting_with_last_event_id_replays_what_came_after_it(backend: Backend) {

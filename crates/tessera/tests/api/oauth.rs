@@ -73,7 +73,8 @@ async fn malformed_token_requests_get_rfc_6749_errors(backend: Backend) {
     // Arrange
     let app = spawn_app(backend).await;
     let user = app.signup_test_user().await;
-    let cases: [(&[(&str, &str)], &str, &str); 5] = [
+    // (form, expected error, why)
+    let cases: [(FormFields, &str, &str); 5] = [
         (
             &[("username", &user.email), ("password", &user.password)],
             "invalid_request",
@@ -305,6 +306,9 @@ async fn an_oauth2_client_library_logs_in_refreshes_and_revokes(backend: Backend
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/// The fields of a form body.
+type FormFields<'a> = &'a [(&'a str, &'a str)];
 
 async fn password_grant(app: &TestApp, username: &str, password: &str) -> Response {
     app.post_form(
