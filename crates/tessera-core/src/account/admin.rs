@@ -25,6 +25,15 @@ pub struct UserChanges {
     pub name: Option<Option<String>>,
 }
 
+/// One page of a user search.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// The users, in id order.
+    pub users: Vec<User>,
+    /// Whether more users match after the last of these.
+    pub more: bool,
+}
+
 /// The administration use cases.
 pub struct Administration {
     users: Arc<dyn UserStore>,
@@ -56,12 +65,14 @@ impl Administration {
         query: Option<&str>,
         after: Option<UserId>,
         limit: u32,
-    ) -> Result<Vec<User>, AccountError> {
+    ) -> Result<SearchPage, AccountError> {
         let query = query.map(str::trim).filter(|q| !q.is_empty());
-        Ok(self
-            .users
-            .list_users(query, after, limit.clamp(1, MAX_PAGE))
-            .await?)
+        let limit = limit.clamp(1, MAX_PAGE);
+        // One more than asked tells whether another page follows.
+        let mut users = self.users.list_users(query, after, limit + 1).await?;
+        let more = users.len() > limit as usize;
+        users.truncate(limit as usize);
+        Ok(SearchPage { users, more })
     }
 
     /// The user `id`.

@@ -8,7 +8,7 @@ mod role;
 mod service;
 mod user;
 
-pub use admin::{Administration, MAX_PAGE, UserChanges};
+pub use admin::{Administration, MAX_PAGE, SearchPage, UserChanges};
 pub use email::{Email, EmailError};
 pub use hashing::{HashBusy, HashPoolSettings, PasswordHasher, StoredHash, Verified};
 pub use password::{Password, PasswordError, PasswordPolicy};

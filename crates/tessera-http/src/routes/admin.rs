@@ -122,14 +122,17 @@ async fn list_users(
         None => None,
     };
     let limit = search.limit.unwrap_or(DEFAULT_LIMIT);
-    let users = state
+    let page = state
         .admin
         .search(search.query.as_deref(), after, limit)
         .await?;
-    let full = users.len() == limit.clamp(1, tessera_core::account::MAX_PAGE) as usize;
-    let next_cursor = users.last().filter(|_| full).map(|u| u.id.to_string());
+    let next_cursor = page
+        .users
+        .last()
+        .filter(|_| page.more)
+        .map(|u| u.id.to_string());
     Ok(axum::Json(UserPage {
-        items: users.iter().map(AdminUserView::from).collect(),
+        items: page.users.iter().map(AdminUserView::from).collect(),
         next_cursor,
     }))
 }

@@ -527,3 +527,87 @@ pub fn text<'a>(value: &'a Value, field: &str) -> &'a str {
         .as_str()
         .unwrap_or_else(|| panic!("{field} is not a string in {value}"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Administration and WebSocket tickets
+
+impl TestApp {
+    /// Sends `method path` with `Authorization: Bearer <token>` and, when given, a JSON body.
+    pub async fn send_with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `GET /admin/users?<query>` (`query` is the raw query string, may be empty).
+    pub async fn get_admin_users(&self, token: &str, query: &str) -> Response {
+        let path = format!("/admin/users?{query}");
+        self.send_with_token(reqwest::Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    pub async fn get_admin_user(&self, token: &str, id: &str) -> Response {
+        let path = format!("/admin/users/{id}");
+        self.send_with_token(reqwest::Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    pub async fn patch_admin_user(&self, token: &str, id: &str, body: &Value) -> Response {
+        let path = format!("/admin/users/{id}");
+        self.send_with_token(reqwest::Method::PATCH, &path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete_admin_user(&self, token: &str, id: &str) -> Response {
+        let path = format!("/admin/users/{id}");
+        self.send_with_token(reqwest::Method::DELETE, &path, Some(token), None)
+            .await
+    }
+
+    pub async fn get_admin_user_sessions(&self, token: &str, id: &str) -> Response {
+        let path = format!("/admin/users/{id}/sessions");
+        self.send_with_token(reqwest::Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    pub async fn delete_admin_user_sessions(&self, token: &str, id: &str) -> Response {
+        let path = format!("/admin/users/{id}/sessions");
+        self.send_with_token(reqwest::Method::DELETE, &path, Some(token), None)
+            .await
+    }
+
+    pub async fn post_ws_ticket(&self, token: Option<&str>) -> Response {
+        self.send_with_token(reqwest::Method::POST, "/auth/ws-ticket", token, None)
+            .await
+    }
+
+    /// `POST /internal/tickets/redeem` with `Authorization: Bearer <key>` when `key` is given.
+    pub async fn post_ticket_redeem(&self, key: Option<&str>, ticket: &str) -> Response {
+        let body = json!({ "ticket": ticket });
+        let path = "/internal/tickets/redeem";
+        self.send_with_token(reqwest::Method::POST, path, key, Some(&body))
+            .await
+    }
+
+    /// Creates a user through `tessera user create … --role R…`, returning their id.
+    pub async fn cli_create_user(&self, email: &str, password: &str, roles: &[&str]) -> String {
+        let mut args = vec!["user", "create", "--email", email, "--password", password];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        let output = self.cli(&args).await;
+        assert!(output.status.success(), "{output:?}");
+        output.stdout.trim().to_owned()
+    }
+}

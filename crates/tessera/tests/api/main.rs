@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod admin;
 mod cli;
 mod docs;
 mod errors;
@@ -11,4 +12,5 @@ mod feed;
 mod oauth;
 mod ops;
 mod sessions;
+mod tickets;
 mod tokens;
