@@ -3,10 +3,13 @@
 //! Each subcommand prints one JSON object on stdout so the script can compute ratios from
 //! numbers measured in the same run.
 
+mod ceiling;
 mod hash_rate;
+mod mixed;
 mod propagation;
 mod runner;
 mod scenarios;
+mod startup;
 
 use clap::{Parser, Subcommand};
 
@@ -30,12 +33,22 @@ enum Command {
     },
     /// Creates the users the scenarios log in as (`bench-<i>@example.com`).
     Seed(scenarios::SeedArgs),
+    /// Signups per second, each with a new email.
+    Signup(scenarios::LoadArgs),
     /// Logins per second.
     Login(scenarios::LoadArgs),
     /// Refresh chains: each virtual user holds and rotates its own refresh token.
     Refresh(scenarios::LoadArgs),
     /// `GET /users/me` with a bearer token (each client reusing its token, or `--distinct`).
     Verify(scenarios::VerifyArgs),
+    /// 90% verify, 8% refresh, 2% login, each virtual user with its own session.
+    Mixed(scenarios::LoadArgs),
+    /// Logins at a fixed rate (above capacity) while verify latency is measured.
+    Flood(mixed::FloodArgs),
+    /// Milliseconds from starting `tessera serve` on an existing data directory to ready.
+    Startup(startup::StartupArgs),
+    /// Serves the machine's ceilings for the verify scenario (bare HTTP, Ed25519 verify).
+    Ceiling(ceiling::CeilingArgs),
     /// How long a logout on one instance takes to refuse the token on another.
     Propagation(propagation::PropagationArgs),
 }
@@ -45,9 +58,14 @@ async fn main() -> anyhow::Result<()> {
     let report = match Cli::parse().command {
         Command::HashRate { threads, seconds } => hash_rate::run(threads, seconds)?,
         Command::Seed(args) => scenarios::seed(args).await?,
+        Command::Signup(args) => scenarios::signup(args).await?,
+        Command::Mixed(args) => mixed::mixed(args).await?,
+        Command::Flood(args) => mixed::flood(args).await?,
+        Command::Startup(args) => startup::run(args).await?,
         Command::Login(args) => scenarios::login(args).await?,
         Command::Refresh(args) => scenarios::refresh(args).await?,
         Command::Verify(args) => scenarios::verify(args).await?,
+        Command::Ceiling(args) => ceiling::serve(args).await?,
         Command::Propagation(args) => propagation::run(args).await?,
     };
     println!("{report}");

@@ -23,7 +23,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn record(&mut self, status: u16, latency: Duration) {
+    /// Counts one answer.
+    pub fn record(&mut self, status: u16, latency: Duration) {
         match status {
             200..=299 => self.ok += 1,
             503 | 429 => self.shed += 1,
@@ -38,6 +39,11 @@ impl Tally {
         self.shed += other.shed;
         self.failed += other.failed;
         self.latencies_us.extend(other.latencies_us);
+    }
+
+    /// Sets the time the tallied requests were sent over.
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.elapsed = elapsed.as_secs_f64();
     }
 
     /// Successful requests per second.

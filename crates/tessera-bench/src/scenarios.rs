@@ -1,10 +1,10 @@
-//! The HTTP scenarios: seed, login, refresh chains, verify.
+//! The HTTP scenarios: seed, signup, login, refresh chains, verify.
 
 use serde_json::{Value, json};
 
 use crate::runner::{self, Worker};
 
-const PASSWORD: &str = "benchmark password 1234";
+pub(crate) const PASSWORD: &str = "benchmark password 1234";
 
 /// Options of the seeding step.
 #[derive(Debug, clap::Args)]
@@ -22,16 +22,16 @@ pub struct SeedArgs {
 pub struct LoadArgs {
     /// Server base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    pub(crate) url: String,
     /// Seeded users to log in as.
     #[arg(long, default_value_t = 64)]
-    users: usize,
+    pub(crate) users: usize,
     /// Concurrent virtual users.
     #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Measurement time in seconds.
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub(crate) seconds: u64,
 }
 
 /// Options of the verify scenario.
@@ -45,11 +45,11 @@ pub struct VerifyArgs {
     distinct: usize,
 }
 
-fn email(index: usize) -> String {
+pub(crate) fn email(index: usize) -> String {
     format!("bench-{index}@example.com")
 }
 
-fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?)
@@ -72,6 +72,41 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<Value> {
         );
     }
     Ok(json!({ "scenario": "seed", "users": args.users }))
+}
+
+struct Signup {
+    client: reqwest::Client,
+    url: String,
+    prefix: String,
+    next: usize,
+}
+
+impl Worker for Signup {
+    async fn step(&mut self) -> u16 {
+        let email = format!("{}-{}@example.com", self.prefix, self.next);
+        self.next += 1;
+        let body = json!({ "email": email, "password": PASSWORD });
+        status(self.client.post(&self.url).json(&body).send().await)
+    }
+}
+
+/// Signs up new users for `seconds` with `concurrency` virtual users.
+pub async fn signup(args: LoadArgs) -> anyhow::Result<Value> {
+    let client = client(args.concurrency)?;
+    // A prefix of this run, so that runs against one data directory never collide.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let workers = (0..args.concurrency)
+        .map(|worker| Signup {
+            client: client.clone(),
+            url: format!("{}/auth/signup", args.url),
+            prefix: format!("signup-{run}-{worker}"),
+            next: 0,
+        })
+        .collect();
+    let tally = runner::run(workers, args.seconds).await;
+    Ok(tally.report("signup", json!({ "concurrency": args.concurrency })))
 }
 
 struct Login {
@@ -172,38 +207,23 @@ impl Worker for Verify {
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
     let load = &args.load;
     let client = client(load.concurrency)?;
+    // Each client's tokens are made in parallel: with `--distinct`, that is many refreshes.
+    let setups: Vec<_> = (0..load.concurrency)
+        .map(|worker| {
+            tokio::spawn(tokens_of(
+                client.clone(),
+                load.url.clone(),
+                worker % load.users.max(1),
+                args.distinct.max(1),
+            ))
+        })
+        .collect();
     let mut workers = Vec::with_capacity(load.concurrency);
-    for worker in 0..load.concurrency {
-        let session = log_in(&client, &load.url, worker % load.users.max(1)).await?;
-        let mut tokens = vec![
-            session["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ];
-        let mut refresh = session["refresh_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        // Each refresh yields another access token of the same session.
-        while tokens.len() < args.distinct {
-            let next: Value = client
-                .post(format!("{}/auth/refresh", load.url))
-                .json(&json!({ "refresh_token": refresh }))
-                .send()
-                .await?
-                .json()
-                .await?;
-            tokens.push(next["access_token"].as_str().unwrap_or_default().to_owned());
-            refresh = next["refresh_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        }
+    for setup in setups {
         workers.push(Verify {
             client: client.clone(),
             url: format!("{}/users/me", load.url),
-            tokens,
+            tokens: setup.await??,
             next: 0,
         });
     }
@@ -219,12 +239,52 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
     ))
 }
 
-async fn log_in(client: &reqwest::Client, url: &str, index: usize) -> anyhow::Result<Value> {
-    let response = client
-        .post(format!("{url}/auth/login"))
-        .json(&json!({ "email": email(index), "password": PASSWORD }))
-        .send()
-        .await?;
+/// `count` access tokens of one session of user `index`: one from the login, the others from
+/// refreshes.
+async fn tokens_of(
+    client: reqwest::Client,
+    url: String,
+    index: usize,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let session = log_in(&client, &url, index).await?;
+    let text = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    let mut tokens = vec![text(&session, "access_token")];
+    let mut refresh = text(&session, "refresh_token");
+    while tokens.len() < count {
+        let next: Value = client
+            .post(format!("{url}/auth/refresh"))
+            .json(&json!({ "refresh_token": refresh }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        tokens.push(text(&next, "access_token"));
+        refresh = text(&next, "refresh_token");
+    }
+    Ok(tokens)
+}
+
+/// Logs user `index` in for a scenario's setup, waiting out 503s: many clients setting up at
+/// once can fill the hashing queue, which sheds the excess by design.
+pub(crate) async fn log_in(
+    client: &reqwest::Client,
+    url: &str,
+    index: usize,
+) -> anyhow::Result<Value> {
+    let mut attempts = 0;
+    let response = loop {
+        let response = client
+            .post(format!("{url}/auth/login"))
+            .json(&json!({ "email": email(index), "password": PASSWORD }))
+            .send()
+            .await?;
+        attempts += 1;
+        if response.status().as_u16() != 503 || attempts == 100 {
+            break response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     anyhow::ensure!(
         response.status().is_success(),
         "login answered {}",
@@ -233,6 +293,6 @@ async fn log_in(client: &reqwest::Client, url: &str, index: usize) -> anyhow::Re
     Ok(response.json().await?)
 }
 
-fn status(result: reqwest::Result<reqwest::Response>) -> u16 {
+pub(crate) fn status(result: reqwest::Result<reqwest::Response>) -> u16 {
     result.map_or(0, |response| response.status().as_u16())
 }

@@ -85,6 +85,8 @@ pub enum TokenError {
 }
 
 struct Keys {
+    // What the snapshot was built from, to tell whether a reload changes anything.
+    stored: Vec<StoredKey>,
     signer: Signer,
     verification: KeySet,
     jwks: Arc<JwkSet>,
@@ -144,7 +146,21 @@ impl KeyRing {
     /// Re-reads the keys, so a rotation made by another process signs here from now on.
     pub async fn reload(&self) -> Result<(), TokenError> {
         let stored = self.store.signing_keys().await?;
-        let keys = build(&stored, &self.master, &self.settings, self.clock.now())?;
+        let now = self.clock.now();
+        let unchanged =
+            {
+                let current = self.current();
+                current.stored == stored
+                    && current.summaries.iter().zip(&stored).all(|(summary, key)| {
+                        summary.published == published(key, &self.settings, now)
+                    })
+            };
+        // Rebuilding the same keys would unseal them again and make the verifier check every
+        // token's signature anew (its cache is per key-set).
+        if unchanged {
+            return Ok(());
+        }
+        let keys = build(&stored, &self.master, &self.settings, now)?;
         let mut current = self
             .keys
             .write()
@@ -289,18 +305,24 @@ async fn add_key(
     Ok(store.signing_keys().await?)
 }
 
+/// Whether `key` is still in the JWKS at `now`: a retired key stays until the last token it
+/// signed has expired.
+fn published(key: &StoredKey, settings: &TokenSettings, now: OffsetDateTime) -> bool {
+    let horizon = settings.access_ttl + settings.leeway;
+    key.retired_at.is_none_or(|retired| retired + horizon > now)
+}
+
 fn build(
     stored: &[StoredKey],
     master: &MasterKey,
     settings: &TokenSettings,
     now: OffsetDateTime,
 ) -> Result<Keys, TokenError> {
-    let horizon = settings.access_ttl + settings.leeway;
     let mut verification = KeySet::new();
     let mut jwks = JwkSet { keys: Vec::new() };
     let mut summaries = Vec::with_capacity(stored.len());
     for key in stored {
-        let published = key.retired_at.is_none_or(|retired| retired + horizon > now);
+        let published = published(key, settings, now);
         summaries.push(KeySummary {
             kid: key.kid.clone(),
             algorithm: key.algorithm.clone(),
@@ -341,6 +363,7 @@ fn build(
         verification.insert(HS256_KID, key);
     }
     Ok(Keys {
+        stored: stored.to_vec(),
         signer,
         verification,
         jwks: Arc::new(jwks),

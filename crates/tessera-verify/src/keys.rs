@@ -1,6 +1,7 @@
 //! Verification keys, each pinned to one algorithm.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -15,9 +16,26 @@ pub struct VerificationKey {
 }
 
 /// Keys by `kid`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct KeySet {
     keys: HashMap<String, VerificationKey>,
+    // Which contents this is: a token verified against one generation is not trusted, from the
+    // cache, against another (a key may have been replaced or removed in between).
+    generation: u64,
+}
+
+fn next_generation() -> u64 {
+    static GENERATIONS: AtomicU64 = AtomicU64::new(0);
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Default for KeySet {
+    fn default() -> Self {
+        Self {
+            keys: HashMap::new(),
+            generation: next_generation(),
+        }
+    }
 }
 
 impl KeySet {
@@ -29,6 +47,13 @@ impl KeySet {
     /// Adds or replaces the key with id `kid`.
     pub fn insert(&mut self, kid: impl Into<String>, key: VerificationKey) {
         self.keys.insert(kid.into(), key);
+        self.generation = next_generation();
+    }
+
+    /// Unique to these contents: changes with every [`KeySet::insert`], so that a token verified
+    /// against other keys is verified again.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The key with id `kid`.

@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 mod authenticator;
+mod cache;
 mod claims;
 mod clock;
 mod deny;

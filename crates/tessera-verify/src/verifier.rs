@@ -1,7 +1,11 @@
 //! Signature and claim checks of an access token.
 
+use std::fmt;
+use std::sync::Arc;
+
 use jsonwebtoken::{Validation, decode, decode_header};
 
+use crate::cache::VerifiedCache;
 use crate::{ACCESS_TOKEN_TYPE, AccessClaims, KeySet};
 
 /// What a valid token must say.
@@ -51,15 +55,31 @@ pub enum Rejection {
 }
 
 /// Verifies access tokens against a [`KeySet`].
-#[derive(Debug, Clone)]
+///
+/// A verifier remembers the last few thousand tokens it found well signed, keyed by a SHA-256
+/// of the whole token, so a client presenting its token again skips the signature check; the
+/// time checks run on every call. Clones share that memory.
+#[derive(Clone)]
 pub struct Verifier {
     expect: Expectations,
+    cache: Arc<VerifiedCache>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("expect", &self.expect)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Verifier {
     /// A verifier that requires `expect`.
     pub fn new(expect: Expectations) -> Self {
-        Self { expect }
+        Self {
+            expect,
+            cache: Arc::default(),
+        }
     }
 
     /// What this verifier requires.
@@ -73,6 +93,19 @@ impl Verifier {
     /// `x5c` and `jwk` headers make the token invalid, since honouring them would let the token
     /// choose its own key.
     pub fn verify(&self, keys: &KeySet, token: &str, now: i64) -> Result<AccessClaims, Rejection> {
+        let slot = VerifiedCache::slot(token);
+        if let Some(claims) = self.cache.get(&slot, keys) {
+            self.check_time(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = self.check_signed(keys, token)?;
+        self.check_time(&claims, now)?;
+        self.cache.insert(slot, keys, &claims);
+        Ok(claims)
+    }
+
+    /// Everything that does not depend on the time: header, key, signature, `iss`, `aud`.
+    fn check_signed(&self, keys: &KeySet, token: &str) -> Result<AccessClaims, Rejection> {
         let header = decode_header(token).map_err(|_| Rejection::Invalid)?;
         let typ_ok = header.typ.as_deref().is_some_and(|typ| {
             typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
@@ -91,15 +124,19 @@ impl Verifier {
             return Err(Rejection::Invalid);
         }
         let mut validation = Validation::new(key.algorithm);
-        // Time is checked below against the caller's clock, not the library's.
+        // Time is checked by `check_time` against the caller's clock, not the library's.
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[&self.expect.issuer]);
         validation.set_audience(&[&self.expect.audience]);
-        let claims = decode::<AccessClaims>(token, &key.key, &validation)
-            .map_err(|_| Rejection::Invalid)?
-            .claims;
+        decode::<AccessClaims>(token, &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|_| Rejection::Invalid)
+    }
+
+    /// `nbf` and `exp`, with leeway.
+    fn check_time(&self, claims: &AccessClaims, now: i64) -> Result<(), Rejection> {
         if claims
             .nbf
             .is_some_and(|nbf| nbf > now + self.expect.leeway_secs)
@@ -109,6 +146,89 @@ impl Verifier {
         if claims.exp + self.expect.leeway_secs <= now {
             return Err(Rejection::Expired);
         }
-        Ok(claims)
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{NOW, TestKey, claims, expectations};
+
+    const LEEWAY: i64 = Expectations::DEFAULT_LEEWAY_SECS;
+
+    #[test]
+    fn a_token_presented_again_is_answered_from_the_cache() {
+        let key = TestKey::ed25519("k1");
+        let keys = key.key_set();
+        let verifier = Verifier::new(expectations());
+        let token = key.sign(&claims(NOW));
+
+        let first = verifier.verify(&keys, &token, NOW).unwrap();
+        let slot = VerifiedCache::slot(&token);
+        assert_eq!(verifier.cache.get(&slot, &keys), Some(first.clone()));
+        assert_eq!(verifier.verify(&keys, &token, NOW + 1), Ok(first));
+        assert_eq!(verifier.cache.len(), 1);
+    }
+
+    #[test]
+    fn a_cached_token_still_expires_and_an_expired_one_is_not_cached() {
+        let key = TestKey::ed25519("k1");
+        let keys = key.key_set();
+        let verifier = Verifier::new(expectations());
+        let token = key.sign(&claims(NOW));
+        assert!(verifier.verify(&keys, &token, NOW).is_ok());
+
+        let expired_at = claims(NOW).exp + LEEWAY;
+        assert!(verifier.verify(&keys, &token, expired_at - 1).is_ok());
+        assert_eq!(
+            verifier.verify(&keys, &token, expired_at),
+            Err(Rejection::Expired)
+        );
+
+        let fresh = Verifier::new(expectations());
+        assert_eq!(
+            fresh.verify(&keys, &token, expired_at),
+            Err(Rejection::Expired)
+        );
+        assert_eq!(fresh.cache.len(), 0);
+    }
+
+    #[test]
+    fn a_token_is_checked_again_against_other_keys() {
+        let key = TestKey::ed25519("k1");
+        let verifier = Verifier::new(expectations());
+        let token = key.sign(&claims(NOW));
+        assert!(verifier.verify(&key.key_set(), &token, NOW).is_ok());
+
+        // The same kid now names another key: the cached verdict must not carry over.
+        let impostor = TestKey::ed25519("k1").key_set();
+        assert_eq!(
+            verifier.verify(&impostor, &token, NOW),
+            Err(Rejection::Invalid)
+        );
+        let empty = KeySet::new();
+        assert_eq!(
+            verifier.verify(&empty, &token, NOW),
+            Err(Rejection::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_token_differing_in_one_byte_is_not_a_hit() {
+        let key = TestKey::ed25519("k1");
+        let keys = key.key_set();
+        let verifier = Verifier::new(expectations());
+        let token = key.sign(&claims(NOW));
+        assert!(verifier.verify(&keys, &token, NOW).is_ok());
+
+        let mut tampered = token.into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(
+            verifier.verify(&keys, &tampered, NOW),
+            Err(Rejection::Invalid)
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tessera_core::account::{
     Accounts, Administration, HashPoolSettings, PasswordHasher, PasswordPolicy,
 };
@@ -127,6 +128,7 @@ impl Core {
             Arc::clone(&sessions),
             Arc::clone(&stores.audit),
             Arc::clone(&clock),
+            accounts.profiles(),
         );
         Ok(Self {
             stores,
@@ -206,7 +208,11 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
+        // Answers are small and go out whole: no reason to let Nagle's algorithm hold them back.
+        let listener = self.listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await;
         reload.abort();

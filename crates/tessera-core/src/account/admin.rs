@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{AccountError, DisplayName, FieldError, Role, User};
+use super::{AccountError, DisplayName, FieldError, Profiles, Role, User};
 use crate::ports::{AuditEvent, AuditStore, UserStore};
 use crate::session::{Session, Sessions};
 use crate::{Clock, UserId};
@@ -40,6 +40,7 @@ pub struct Administration {
     sessions: Arc<Sessions>,
     audit: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
+    profiles: Arc<Profiles>,
 }
 
 impl Administration {
@@ -49,12 +50,14 @@ impl Administration {
         sessions: Arc<Sessions>,
         audit: Arc<dyn AuditStore>,
         clock: Arc<dyn Clock>,
+        profiles: Arc<Profiles>,
     ) -> Self {
         Self {
             users,
             sessions,
             audit,
             clock,
+            profiles,
         }
     }
 
@@ -102,30 +105,11 @@ impl Administration {
             None => None,
         };
         let mut user = self.user(id).await?;
-        if let Some(roles) = &roles {
-            user = self
-                .users
-                .set_roles(id, roles)
-                .await?
-                .ok_or(AccountError::AccountGone)?;
-        }
-        if let Some(name) = &name {
-            user = self
-                .users
-                .set_name(id, name.as_deref())
-                .await?
-                .ok_or(AccountError::AccountGone)?;
-        }
-        if let Some(disabled) = changes.disabled {
-            user = self
-                .users
-                .set_disabled(id, disabled)
-                .await?
-                .ok_or(AccountError::AccountGone)?;
-            if disabled {
-                self.sessions.revoke_user(id, "user_disabled").await?;
-            }
-        }
+        let changed = self
+            .apply(id, &roles, &name, changes.disabled, &mut user)
+            .await;
+        self.profiles.forget(id);
+        changed?;
         let detail = json!({
             "roles": roles.map(|r| r.iter().map(Role::to_string).collect::<Vec<_>>()),
             "disabled": changes.disabled,
@@ -135,11 +119,47 @@ impl Administration {
         Ok(user)
     }
 
+    async fn apply(
+        &self,
+        id: UserId,
+        roles: &Option<Vec<Role>>,
+        name: &Option<Option<String>>,
+        disabled: Option<bool>,
+        user: &mut User,
+    ) -> Result<(), AccountError> {
+        if let Some(roles) = roles {
+            *user = self
+                .users
+                .set_roles(id, roles)
+                .await?
+                .ok_or(AccountError::AccountGone)?;
+        }
+        if let Some(name) = name {
+            *user = self
+                .users
+                .set_name(id, name.as_deref())
+                .await?
+                .ok_or(AccountError::AccountGone)?;
+        }
+        if let Some(disabled) = disabled {
+            *user = self
+                .users
+                .set_disabled(id, disabled)
+                .await?
+                .ok_or(AccountError::AccountGone)?;
+            if disabled {
+                self.sessions.revoke_user(id, "user_disabled").await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes user `id` and ends every session of theirs.
     pub async fn delete(&self, actor: UserId, id: UserId) -> Result<(), AccountError> {
         self.user(id).await?;
         self.sessions.revoke_user(id, "user_deleted").await?;
         self.users.delete_user(id).await?;
+        self.profiles.forget(id);
         self.record(actor, "user.delete", id, None).await
     }
 

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{
-    DisplayName, Email, NewUser, Password, PasswordError, PasswordHasher, PasswordPolicy, Role,
-    User,
+    DisplayName, Email, NewUser, Password, PasswordError, PasswordHasher, PasswordPolicy, Profiles,
+    Role, User,
 };
 use crate::ports::{UserStore, UserWithHash};
 use crate::session::{RefreshToken, Session, SessionError, Sessions};
@@ -154,6 +154,7 @@ pub struct Accounts {
     hasher: PasswordHasher,
     policy: PasswordPolicy,
     clock: Arc<dyn Clock>,
+    profiles: Arc<Profiles>,
 }
 
 impl Accounts {
@@ -171,7 +172,14 @@ impl Accounts {
             hasher,
             policy,
             clock,
+            profiles: Arc::default(),
         }
+    }
+
+    /// The recently read profiles, shared with [`Administration`](super::Administration) so
+    /// that its changes show at once.
+    pub fn profiles(&self) -> Arc<Profiles> {
+        Arc::clone(&self.profiles)
     }
 
     /// The hashing pool, for its queue depth.
@@ -258,14 +266,26 @@ impl Accounts {
         }
     }
 
+    /// The live account `id` as its owner sees it: possibly read up to [`PROFILE_TTL`] ago
+    /// (see [`Profiles`]). Never use it for a decision; [`Accounts::user`] reads afresh.
+    ///
+    /// [`PROFILE_TTL`]: super::PROFILE_TTL
+    pub async fn profile(&self, id: UserId) -> Result<User, AccountError> {
+        if let Some(user) = self.profiles.get(id) {
+            return Ok(user);
+        }
+        let user = self.user(id).await?;
+        self.profiles.put(&user);
+        Ok(user)
+    }
+
     /// Replaces the display name.
     pub async fn rename(&self, id: UserId, name: Option<&str>) -> Result<User, AccountError> {
         let name = parse_name(name).map_err(|e| AccountError::Validation(vec![e]))?;
         self.user(id).await?;
-        self.users
-            .set_name(id, name.as_deref())
-            .await?
-            .ok_or(AccountError::AccountGone)
+        let renamed = self.users.set_name(id, name.as_deref()).await;
+        self.profiles.forget(id);
+        renamed?.ok_or(AccountError::AccountGone)
     }
 
     /// Changes the password after checking the current one; ends the user's other sessions.
@@ -295,6 +315,7 @@ impl Accounts {
         self.confirm_password(id, password).await?;
         self.sessions.revoke_user(id, "account_deleted").await?;
         self.users.delete_user(id).await?;
+        self.profiles.forget(id);
         tracing::info!("account deleted");
         Ok(())
     }

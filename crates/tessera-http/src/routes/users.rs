@@ -39,14 +39,15 @@ pub struct DeleteAccount {
     password: String,
 }
 
-/// The caller.
+/// The caller. The profile may be up to a second old when it was changed through another
+/// instance; changes made through this one show at once.
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn get_me(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<UserView>, ApiError> {
-    let user = state.accounts.user(caller.user_id).await?;
+    let user = state.accounts.profile(caller.user_id).await?;
     Ok(axum::Json(UserView::from(&user)))
 }
 

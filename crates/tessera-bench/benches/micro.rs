@@ -1,0 +1,152 @@
+//! Micro-benchmarks of the hot path, run by `bench/run.sh` (`cargo bench -p tessera-bench`):
+//! signing and verifying access tokens with the server's own key ring, the deny-set lookup that
+//! follows every verification, and one argon2id hash.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera_core::account::{Device, Email, User};
+use tessera_core::secret::MasterKey;
+use tessera_core::session::{DenySet, Revocation, RevocationTarget, Session, SessionLifetimes};
+use tessera_core::{SessionId, SystemClock, UserId};
+use tessera_token::{KeyRing, SigningAlgorithm, TokenSettings};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+const ALGORITHMS: [SigningAlgorithm; 3] = [
+    SigningAlgorithm::EdDSA,
+    SigningAlgorithm::ES256,
+    SigningAlgorithm::HS256,
+];
+
+/// A key ring of `algorithm` over a fresh SQLite file, as `tessera serve` opens it.
+fn key_ring(runtime: &tokio::runtime::Runtime, algorithm: SigningAlgorithm) -> KeyRing {
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-micro-{}-{}",
+        std::process::id(),
+        algorithm.as_str()
+    ));
+    runtime.block_on(async {
+        let stores = tessera_store::open("", &dir).await.expect("store opens");
+        let settings = TokenSettings {
+            issuer: "http://bench".into(),
+            audience: "http://bench".into(),
+            access_ttl: Duration::from_secs(900),
+            leeway: Duration::from_secs(30),
+            algorithm,
+            hs256_secret: Some(Zeroizing::new(vec![42; 32])),
+        };
+        let master = Arc::new(MasterKey::from_bytes(&[7; 32]).expect("32 bytes"));
+        KeyRing::open(stores.keys, master, settings, Arc::new(SystemClock))
+            .await
+            .expect("key ring opens")
+    })
+}
+
+fn subject() -> (User, Session) {
+    let now = OffsetDateTime::now_utc();
+    let user = User {
+        id: UserId::new(),
+        email: Email::parse("bench@example.com").expect("valid email"),
+        name: None,
+        roles: Vec::new(),
+        email_verified: false,
+        mfa_enabled: false,
+        disabled: false,
+        created_at: now,
+    };
+    let lifetimes = SessionLifetimes {
+        idle: Duration::from_secs(86_400),
+        absolute: Duration::from_secs(864_000),
+    };
+    let (session, _) = Session::start(user.id, Device::default(), lifetimes, now);
+    (user, session)
+}
+
+/// A deny-set holding `entries` revoked sessions, none of them the benchmark's.
+fn deny_set(entries: usize) -> DenySet {
+    let deny = DenySet::new();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    for cursor in 0..entries {
+        deny.apply(&Revocation {
+            cursor: cursor as i64,
+            target: RevocationTarget::Session(SessionId::new()),
+            revoked_at: now,
+            until: now + 3_600,
+        });
+    }
+    deny
+}
+
+fn tokens(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (user, session) = subject();
+    let deny = deny_set(100_000);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut sign = c.benchmark_group("sign");
+    let rings: Vec<_> = ALGORITHMS
+        .iter()
+        .map(|algorithm| (algorithm.as_str(), key_ring(&runtime, *algorithm)))
+        .collect();
+    for (name, ring) in &rings {
+        sign.bench_function(*name, |b| {
+            b.iter(|| ring.issue(black_box(&user), black_box(&session)))
+        });
+    }
+    sign.finish();
+
+    let mut verify = c.benchmark_group("verify");
+    for (name, ring) in &rings {
+        // A new token per call, so every call checks a signature: the cost a cache cannot save.
+        verify.bench_function(format!("{name}-uncached"), |b| {
+            b.iter_batched(
+                || ring.issue(&user, &session).expect("issues").token,
+                |token| ring.verify(&token),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+        let token = ring.issue(&user, &session).expect("issues").token;
+        verify.bench_function(format!("{name}-cached"), |b| {
+            b.iter(|| ring.verify(black_box(&token)))
+        });
+        verify.bench_function(format!("{name}-cached+deny-set"), |b| {
+            b.iter(|| {
+                let claims = ring.verify(black_box(&token)).expect("valid");
+                deny.is_revoked(session.id, user.id, claims.iat.min(now))
+            })
+        });
+    }
+    verify.finish();
+
+    let mut deny_group = c.benchmark_group("deny-set");
+    deny_group.bench_function("lookup-100k", |b| {
+        b.iter(|| deny.is_revoked(black_box(session.id), black_box(user.id), now))
+    });
+    deny_group.finish();
+}
+
+fn hashing(c: &mut Criterion) {
+    let params = Params::new(19_456, 2, 1, None).expect("valid parameters");
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut blocks = vec![Block::default(); 19_456];
+    let mut out = [0; 32];
+    let mut group = c.benchmark_group("argon2id");
+    group.sample_size(10);
+    group.bench_function("m=19456,t=2,p=1", |b| {
+        b.iter(|| {
+            argon.hash_password_into_with_memory(
+                black_box(b"benchmark password"),
+                b"sixteen byte salt",
+                &mut out,
+                blocks.as_mut_slice(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tokens, hashing);
+criterion_main!(benches);
