@@ -11,9 +11,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_core::account::{Device, Email, User};
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{DenySet, Revocation, RevocationTarget, Session, SessionLifetimes};
-use tessera_core::{SessionId, SystemClock, UserId};
+use tessera_core::{Clock, SessionId, SystemClock, UserId};
 use tessera_token::{KeyRing, SigningAlgorithm, TokenSettings};
-use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 const ALGORITHMS: [SigningAlgorithm; 3] = [
@@ -47,7 +46,7 @@ fn key_ring(runtime: &tokio::runtime::Runtime, algorithm: SigningAlgorithm) -> K
 }
 
 fn subject() -> (User, Session) {
-    let now = OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     let user = User {
         id: UserId::new(),
         email: Email::parse("bench@example.com").expect("valid email"),
@@ -69,7 +68,7 @@ fn subject() -> (User, Session) {
 /// A deny-set holding `entries` revoked sessions, none of them the benchmark's.
 fn deny_set(entries: usize) -> DenySet {
     let deny = DenySet::new();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = SystemClock.now().unix_timestamp();
     for cursor in 0..entries {
         deny.apply(&Revocation {
             cursor: cursor as i64,
@@ -85,7 +84,7 @@ fn tokens(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (user, session) = subject();
     let deny = deny_set(100_000);
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = SystemClock.now().unix_timestamp();
     let mut sign = c.benchmark_group("sign");
     let rings: Vec<_> = ALGORITHMS
         .iter()

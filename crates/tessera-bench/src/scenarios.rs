@@ -94,9 +94,7 @@ impl Worker for Signup {
 pub async fn signup(args: LoadArgs) -> anyhow::Result<Value> {
     let client = client(args.concurrency)?;
     // A prefix of this run, so that runs against one data directory never collide.
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos();
+    let run = std::process::id();
     let workers = (0..args.concurrency)
         .map(|worker| Signup {
             client: client.clone(),

@@ -24,6 +24,11 @@ use crate::{SigningAlgorithm, keygen};
 /// The kid of the configured HS256 secret.
 const HS256_KID: &str = "hs256";
 
+/// How long a new key is published before it signs. Every instance re-reads the keys more often
+/// than this (see `tessera serve`), so none is handed a token signed with a key it does not know
+/// yet; the margin covers clocks a little apart.
+pub(crate) const KEY_ACTIVATION: Duration = Duration::from_secs(5);
+
 /// What tokens say and how long they live.
 #[derive(Clone)]
 pub struct TokenSettings {
@@ -154,6 +159,8 @@ impl KeyRing {
                     && current.summaries.iter().zip(&stored).all(|(summary, key)| {
                         summary.published == published(key, &self.settings, now)
                     })
+                    && signing_key(&stored, &self.settings, now)
+                        .is_none_or(|key| key.kid == current.signer.kid())
             };
         // Rebuilding the same keys would unseal them again and make the verifier check every
         // token's signature anew (its cache is per key-set).
@@ -197,7 +204,8 @@ impl KeyRing {
         let summary = keys
             .summaries
             .iter()
-            .find(|s| s.kid == keys.signer.kid())
+            .filter(|s| s.retired_at.is_none() && s.algorithm == self.settings.algorithm.as_str())
+            .max_by_key(|s| s.created_at)
             .cloned();
         summary.ok_or(TokenError::Key("the new key was not loaded"))
     }
@@ -306,9 +314,9 @@ async fn add_key(
 }
 
 /// Whether `key` is still in the JWKS at `now`: a retired key stays until the last token it
-/// signed has expired.
+/// signed has expired (it may sign for [`KEY_ACTIVATION`] after its retirement).
 fn published(key: &StoredKey, settings: &TokenSettings, now: OffsetDateTime) -> bool {
-    let horizon = settings.access_ttl + settings.leeway;
+    let horizon = settings.access_ttl + settings.leeway + KEY_ACTIVATION;
     key.retired_at.is_none_or(|retired| retired + horizon > now)
 }
 
@@ -350,7 +358,7 @@ fn build(
         );
         jwks.keys.push(jwk);
     }
-    let signer = signer(stored, master, settings)?;
+    let signer = signer(stored, master, settings, now)?;
     if signer.algorithm() == SigningAlgorithm::HS256 {
         let secret = settings
             .hs256_secret
@@ -372,10 +380,36 @@ fn build(
 }
 
 /// The newest unretired key of the configured algorithm, or the HS256 secret.
+/// The stored key that signs at `now`: the newest of the configured algorithm published for at
+/// least [`KEY_ACTIVATION`] (so the key it replaces signs a few seconds past its retirement);
+/// with none that old, the oldest published one. `None` for HS256.
+fn signing_key<'a>(
+    stored: &'a [StoredKey],
+    settings: &TokenSettings,
+    now: OffsetDateTime,
+) -> Option<&'a StoredKey> {
+    let algorithm = settings.algorithm;
+    if algorithm == SigningAlgorithm::HS256 {
+        return None;
+    }
+    let of_algorithm = || stored.iter().filter(|k| k.algorithm == algorithm.as_str());
+    of_algorithm()
+        .filter(|k| k.created_at + KEY_ACTIVATION <= now && published(k, settings, now))
+        .max_by_key(|k| k.created_at)
+        .or_else(|| {
+            // None that old: a first start (the only key signs at once), or keys all made in
+            // the last seconds, of which the oldest is the one every instance knows.
+            of_algorithm()
+                .filter(|k| published(k, settings, now))
+                .min_by_key(|k| k.created_at)
+        })
+}
+
 fn signer(
     stored: &[StoredKey],
     master: &MasterKey,
     settings: &TokenSettings,
+    now: OffsetDateTime,
 ) -> Result<Signer, TokenError> {
     let algorithm = settings.algorithm;
     if algorithm == SigningAlgorithm::HS256 {
@@ -385,15 +419,95 @@ fn signer(
             .ok_or(TokenError::MissingSecret)?;
         return Ok(Signer::hs256(HS256_KID, secret));
     }
-    let newest = stored
-        .iter()
-        .filter(|k| k.retired_at.is_none() && k.algorithm == algorithm.as_str())
-        .max_by_key(|k| k.created_at)
-        .ok_or(TokenError::Key(
-            "no signing key of the configured algorithm",
-        ))?;
+    let newest = signing_key(stored, settings, now).ok_or(TokenError::Key(
+        "no signing key of the configured algorithm",
+    ))?;
     let der = master
         .open(&newest.kid, &newest.sealed_private_key)
         .map_err(|_| TokenError::Unseal)?;
     Signer::from_pkcs8(&newest.kid, algorithm, &der).map_err(TokenError::Key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("a valid time")
+    }
+
+    fn settings() -> TokenSettings {
+        TokenSettings {
+            issuer: "http://issuer".into(),
+            audience: "http://issuer".into(),
+            access_ttl: Duration::from_secs(900),
+            leeway: Duration::from_secs(30),
+            algorithm: SigningAlgorithm::EdDSA,
+            hs256_secret: None,
+        }
+    }
+
+    fn key(kid: &str, created_at: OffsetDateTime, retired_at: Option<OffsetDateTime>) -> StoredKey {
+        StoredKey {
+            kid: kid.into(),
+            algorithm: "EdDSA".into(),
+            sealed_private_key: Vec::new(),
+            public_jwk: String::new(),
+            created_at,
+            retired_at,
+        }
+    }
+
+    fn signing_kid(stored: &[StoredKey], now: OffsetDateTime) -> Option<String> {
+        signing_key(stored, &settings(), now).map(|key| key.kid.clone())
+    }
+
+    #[test]
+    fn a_first_key_signs_at_once() {
+        let start = start();
+        assert_eq!(
+            signing_kid(&[key("first", start, None)], start).as_deref(),
+            Some("first")
+        );
+    }
+
+    #[test]
+    fn a_rotated_key_signs_once_published_for_the_activation_time() {
+        let start = start();
+        let rotated = start + Duration::from_secs(3_600);
+        let stored = [key("old", start, Some(rotated)), key("new", rotated, None)];
+        assert_eq!(signing_kid(&stored, rotated).as_deref(), Some("old"));
+        let almost = rotated + KEY_ACTIVATION - Duration::from_millis(1);
+        assert_eq!(signing_kid(&stored, almost).as_deref(), Some("old"));
+        assert_eq!(
+            signing_kid(&stored, rotated + KEY_ACTIVATION).as_deref(),
+            Some("new")
+        );
+    }
+
+    #[test]
+    fn keys_all_made_in_the_last_seconds_leave_the_oldest_signing() {
+        let start = start();
+        let rotated = start + Duration::from_secs(1);
+        let stored = [key("old", start, Some(rotated)), key("new", rotated, None)];
+        let now = start + Duration::from_secs(2);
+        assert_eq!(signing_kid(&stored, now).as_deref(), Some("old"));
+        assert_eq!(
+            signing_kid(&stored, rotated + KEY_ACTIVATION).as_deref(),
+            Some("new")
+        );
+    }
+
+    #[test]
+    fn a_long_retired_key_never_signs_again() {
+        let start = start();
+        let retired = start + Duration::from_secs(60);
+        let now = start + Duration::from_secs(86_400);
+        // The configured algorithm's only unretired key is brand new; the old one expired.
+        let stored = [
+            key("expired", start, Some(retired)),
+            key("fresh", now, None),
+        ];
+        assert_eq!(signing_kid(&stored, now).as_deref(), Some("fresh"));
+    }
 }

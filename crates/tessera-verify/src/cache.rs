@@ -18,8 +18,9 @@ use crate::{AccessClaims, KeySet};
 
 /// Shards, each behind its own lock, so that concurrent requests rarely wait for each other.
 const SHARDS: usize = 16;
-/// Entries per shard: 16 × 1,024 tokens in all, a few MiB at most.
-const SHARD_CAPACITY: usize = 1024;
+/// Entries per shard: 16 × 256 = 4,096 tokens in all, about 4 MiB at most (an entry holds the
+/// claims, some 1 KiB with their strings).
+const SHARD_CAPACITY: usize = 256;
 
 type Digest = [u8; 32];
 

@@ -24,9 +24,10 @@ use zeroize::Zeroizing;
 use crate::config::Settings;
 use crate::follower::RevocationFollower;
 
-/// How often a running server re-reads the signing keys (a rotation by `tessera keys rotate`
-/// in another process signs here within this time).
-const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a running server re-reads the signing keys. A key made by `tessera keys rotate`
+/// signs only once it has been published for 5 s, longer than this, so every instance knows it
+/// before any token it signed arrives; it signs here within 5 + 2 s of the rotation.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What startup may replace, for tests.
 #[derive(Clone)]

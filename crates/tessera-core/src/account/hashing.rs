@@ -7,13 +7,16 @@
 //! Each hashing thread keeps its own 19 MiB of argon2 working memory while logins keep coming,
 //! and gives it back after [`IDLE_RELEASE`] without work. Were every hash to allocate and free
 //! it, the allocator would keep several such blocks per thread arena resident (hundreds of MiB
-//! after a burst of logins) and zero each one first.
+//! after a burst of logins) and zero each one first. Each thread has its own queue, so that each
+//! notices its own idleness.
+//!
+//! Hashing threads run at a lower priority than request handling: on an idle machine they get
+//! every core, and under a login flood API calls still answer in milliseconds.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread;
 use std::time::Duration;
 
@@ -35,6 +38,8 @@ const OUTPUT_LEN: usize = 32;
 
 /// A hashing thread idle this long frees its working memory.
 const IDLE_RELEASE: Duration = Duration::from_secs(5);
+/// Niceness of the hashing threads (request handling runs at 0).
+const HASHING_NICENESS: i32 = 5;
 /// Blocks reserved for the working memory: more than argon2 uses, so that the reservation is
 /// above the C allocator's largest mmap threshold (32 MiB) and is always mapped and unmapped
 /// on its own, really returning to the OS when freed. Pages never touched cost nothing.
@@ -99,8 +104,14 @@ pub struct PasswordHasher {
 }
 
 struct Inner {
-    jobs: SyncSender<Job>,
+    workers: Vec<Worker>,
     depth: AtomicUsize,
+}
+
+/// A hashing thread's bounded queue, and how many jobs it holds (waiting or running).
+struct Worker {
+    jobs: SyncSender<Job>,
+    load: Arc<AtomicUsize>,
 }
 
 /// Verified against when the email is unknown, so that costs the same as a wrong password. Any
@@ -121,18 +132,22 @@ impl PasswordHasher {
         } else {
             settings.queue
         };
-        let (jobs, receiver) = sync_channel::<Job>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for index in 0..threads {
-            let receiver = Arc::clone(&receiver);
-            thread::Builder::new()
-                .name(format!("tessera-hash-{index}"))
-                .spawn(move || work(&receiver))
-                .expect("the OS refused to start a hashing thread");
-        }
+        let per_worker = queue.div_ceil(threads.max(1)).max(1);
+        let workers = (0..threads.max(1))
+            .map(|index| {
+                let (jobs, receiver) = sync_channel::<Job>(per_worker);
+                let load = Arc::new(AtomicUsize::new(0));
+                let own_load = Arc::clone(&load);
+                thread::Builder::new()
+                    .name(format!("tessera-hash-{index}"))
+                    .spawn(move || work(&receiver, &own_load))
+                    .expect("the OS refused to start a hashing thread");
+                Worker { jobs, load }
+            })
+            .collect();
         Self {
             inner: Arc::new(Inner {
-                jobs,
+                workers,
                 depth: AtomicUsize::new(0),
             }),
         }
@@ -173,36 +188,52 @@ impl PasswordHasher {
         let (reply, answer) = oneshot::channel();
         let inner = Arc::clone(&self.inner);
         let span = tracing::Span::current();
-        let job: Job = Box::new(move || {
+        let mut job: Job = Box::new(move || {
             let _entered = span.enter();
             let result = work();
             inner.depth.fetch_sub(1, Ordering::Relaxed);
             let _ = reply.send(result);
         });
         self.inner.depth.fetch_add(1, Ordering::Relaxed);
-        match self.inner.jobs.try_send(job) {
-            Ok(()) => answer.await.map_err(|_| HashBusy),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.inner.depth.fetch_sub(1, Ordering::Relaxed);
-                Err(HashBusy)
+        // The least loaded thread first, so that no thread idles while another has a queue.
+        let mut workers: Vec<&Worker> = self.inner.workers.iter().collect();
+        workers.sort_by_key(|worker| worker.load.load(Ordering::Relaxed));
+        for worker in workers {
+            worker.load.fetch_add(1, Ordering::Relaxed);
+            match worker.jobs.try_send(job) {
+                Ok(()) => return answer.await.map_err(|_| HashBusy),
+                Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => {
+                    worker.load.fetch_sub(1, Ordering::Relaxed);
+                    job = back;
+                }
             }
+        }
+        self.inner.depth.fetch_sub(1, Ordering::Relaxed);
+        Err(HashBusy)
+    }
+}
+
+fn work(receiver: &Receiver<Job>, load: &AtomicUsize) {
+    yield_to_requests();
+    loop {
+        match receiver.recv_timeout(IDLE_RELEASE) {
+            Ok(job) => {
+                job();
+                load.fetch_sub(1, Ordering::Relaxed);
+            }
+            Err(RecvTimeoutError::Timeout) => BLOCKS.with_borrow_mut(|blocks| *blocks = Vec::new()),
+            Err(RecvTimeoutError::Disconnected) => return, // the hasher was dropped
         }
     }
 }
 
-fn work(receiver: &Mutex<Receiver<Job>>) {
-    loop {
-        let job = {
-            let guard = receiver
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            guard.recv_timeout(IDLE_RELEASE)
-        };
-        match job {
-            Ok(job) => job(),
-            Err(RecvTimeoutError::Timeout) => BLOCKS.with_borrow_mut(|blocks| *blocks = Vec::new()),
-            Err(RecvTimeoutError::Disconnected) => return, // the hasher was dropped
-        }
+/// Lowers this thread's priority below request handling's (Linux niceness is per thread).
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS)
+    {
+        tracing::warn!(%error, "could not lower the priority of a hashing thread");
     }
 }
 

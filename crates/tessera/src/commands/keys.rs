@@ -17,6 +17,9 @@ pub async fn run(core: &Core, command: KeysCommand) -> anyhow::Result<()> {
             for key in core.keys.summaries() {
                 let state = if key.kid == signing {
                     "signing"
+                } else if key.retired_at.is_none() {
+                    // Published, and signing once every instance has had time to load it.
+                    "next"
                 } else if key.published {
                     "verifying"
                 } else {

@@ -23,6 +23,7 @@ both_backends!(
     patching_roles_replaces_them_and_they_reach_tokens_at_the_next_refresh,
     an_invalid_role_name_is_refused_on_the_roles_field_and_changes_nothing,
     patching_the_name_sets_and_clears_it,
+    a_change_made_by_another_process_shows_on_users_me_within_a_second,
     disabling_ends_every_session_at_once_and_enabling_lets_the_user_back_in,
     deleting_a_user_revokes_their_tokens_and_forgets_them,
     an_admin_lists_and_ends_a_users_sessions,
@@ -595,6 +596,35 @@ async fn patching_the_name_sets_and_clears_it(backend: Backend) {
     assert_eq!(cleared["roles"], json!(["x"]));
     let me: Value = app.get_me(&user.access_token).await.json().await.unwrap();
     assert_eq!(me["name"], Value::Null);
+}
+
+async fn a_change_made_by_another_process_shows_on_users_me_within_a_second(backend: Backend) {
+    // Arrange: the server has just read the user's profile for `/users/me`.
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    let me: Value = app.get_me(&user.access_token).await.json().await.unwrap();
+    assert_eq!(me["roles"], json!([]));
+
+    // Act: the command line changes the roles behind the running server's back.
+    let output = app.cli(&["user", "set-roles", &user.id, "support"]).await;
+    assert!(output.status.success(), "{output:?}");
+
+    // Assert: the profile the server remembered lives at most a second.
+    let started = std::time::Instant::now();
+    crate::helpers::eventually(
+        Duration::from_secs(3),
+        "the new roles on /users/me",
+        || async {
+            let me: Value = app.get_me(&user.access_token).await.json().await.ok()?;
+            (me["roles"] == json!(["support"])).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 async fn disabling_ends_every_session_at_once_and_enabling_lets_the_user_back_in(backend: Backend) {

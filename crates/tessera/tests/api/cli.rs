@@ -267,6 +267,17 @@ async fn admin_commands_manage_an_account_the_running_server_sees(backend: Backe
         .post_login(&json!({ "email": "root@example.com", "password": password }))
         .await;
     assert_problem(refused, 403, "account_disabled").await;
+    // Another process disabled the account: the running server learns of it from the database
+    // feed, within the contract's second.
+    crate::helpers::eventually(
+        Duration::from_millis(1_500),
+        "the token refused",
+        || async {
+            let response = app.get_me(&token).await;
+            (response.status() == StatusCode::UNAUTHORIZED).then_some(response)
+        },
+    )
+    .await;
     assert_problem(app.get_me(&token).await, 401, "token_revoked").await;
 }
 

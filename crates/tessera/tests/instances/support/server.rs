@@ -64,6 +64,25 @@ impl Deployment {
             .expect("a prefix is always set")
     }
 
+    /// Runs a `tessera` command with this deployment's settings, as an operator would.
+    pub async fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TESSERA_") {
+                command.env_remove(&name);
+            }
+        }
+        let data_dir = tempfile::tempdir().expect("a data directory");
+        command
+            .args(args)
+            .env("TESSERA_DATA_DIR", data_dir.path())
+            .envs(self.env.iter().map(|(key, value)| (key, value)));
+        tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the command's thread")
+            .expect("the tessera binary runs")
+    }
+
     /// Starts one instance and waits until it is ready.
     pub async fn start(&self, name: &str) -> Instance {
         Instance::start(name, self.env.clone()).await
