@@ -190,7 +190,9 @@ Each client reuses its token, as real clients do, except in the last two rows.
 Ratios per round: Tessera / bare HTTP {spread(verify_vs_bare)}%; Tessera / FastAPI {spread([r / 100 for r in verify_vs_fastapi])}×;
 Tessera distinct / Ed25519 ceiling {spread(distinct_vs_ceiling)}%. With this driver on this
 machine even the bare endpoint is only {med(ratios(rates(verify_bare), rates(verify_fastapi))) / 100:.0f}× the FastAPI baseline, so that is the
-most any server could show against it here.
+most any server could show against it here. At these rates the load driver, on the same two
+cores, is the limit for Tessera and the bare endpoint alike, so which of the two comes out ahead
+varies from run to run.
 
 ## Login and signup against the argon2id ceiling (16 clients, 64 users)
 

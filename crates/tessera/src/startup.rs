@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::account::{
     Accounts, Administration, HashPoolSettings, PasswordHasher, PasswordPolicy,
 };
@@ -28,6 +29,9 @@ use crate::follower::RevocationFollower;
 /// signs only once it has been published for 5 s, longer than this, so every instance knows it
 /// before any token it signed arrives; it signs here within 5 + 2 s of the rotation.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How often latency samples are folded into the histograms.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What startup may replace, for tests.
 #[derive(Clone)]
@@ -153,6 +157,7 @@ pub struct Application {
     router: axum::Router,
     keys: Arc<KeyRing>,
     follower: RevocationFollower,
+    metrics: PrometheusHandle,
     local_addr: SocketAddr,
 }
 
@@ -171,6 +176,7 @@ impl Application {
             RevocationFollower::start(Arc::clone(&core.sessions), live_revocations.clone())
                 .await
                 .context("loading the revocations in force")?;
+        let metrics = tessera_http::metrics::prometheus();
         let state = AppState {
             accounts: core.accounts,
             admin: core.admin,
@@ -181,7 +187,7 @@ impl Application {
             live_revocations,
             service_keys: Arc::new(ServiceKeys::new(&settings.service_keys)),
             health: core.stores.health,
-            metrics: tessera_http::metrics::prometheus(),
+            metrics: metrics.clone(),
             site: Arc::new(Site {
                 issuer,
                 public_url: settings.effective_public_url(local_addr),
@@ -193,6 +199,7 @@ impl Application {
             router: tessera_http::router(state),
             keys: core.keys,
             follower,
+            metrics,
             local_addr,
         })
     }
@@ -205,6 +212,7 @@ impl Application {
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let reload = tokio::spawn(reload_keys(Arc::clone(&self.keys)));
+        let upkeep = tokio::spawn(drain_histograms(self.metrics));
         let follower = self.follower.spawn();
         let service = self
             .router
@@ -217,8 +225,21 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await;
         reload.abort();
+        upkeep.abort();
         follower.abort();
         served.context("serving HTTP")
+    }
+}
+
+/// Folds the latency samples recorded since the last pass into the histograms. The recorder
+/// keeps every sample until then: without this, a server nobody scrapes would grow by some
+/// megabytes a minute under load.
+async fn drain_histograms(metrics: PrometheusHandle) {
+    let mut interval = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        metrics.run_upkeep();
     }
 }
 
