@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::runner::{self, Tally, Worker};
-use crate::scenarios::{LoadArgs, PASSWORD, client, email, log_in, status};
+use crate::scenarios::{LoadArgs, PASSWORD, client, email, log_in, status, verify_workers};
 
 /// A virtual user holding a session: it mostly calls the API, sometimes refreshes, rarely logs in.
 struct Mixed {
@@ -19,9 +19,15 @@ struct Mixed {
 }
 
 impl Mixed {
-    /// Keeps the tokens of a login or refresh answer.
-    async fn adopt(&mut self, response: reqwest::Result<reqwest::Response>) -> u16 {
-        let Ok(response) = response else { return 0 };
+    /// Posts `body` to `path` (a login or a refresh) and keeps the tokens of the answer.
+    async fn exchange(&mut self, path: &str, body: Value) -> u16 {
+        let sent = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await;
+        let Ok(response) = sent else { return 0 };
         let status = response.status().as_u16();
         if status != 200 {
             return status;
@@ -49,23 +55,11 @@ impl Worker for Mixed {
         match self.step % 50 {
             0 => {
                 let body = json!({ "email": email(self.user), "password": PASSWORD });
-                let sent = self
-                    .client
-                    .post(format!("{}/auth/login", self.url))
-                    .json(&body)
-                    .send()
-                    .await;
-                self.adopt(sent).await
+                self.exchange("/auth/login", body).await
             }
             1..=4 => {
                 let body = json!({ "refresh_token": self.refresh });
-                let sent = self
-                    .client
-                    .post(format!("{}/auth/refresh", self.url))
-                    .json(&body)
-                    .send()
-                    .await;
-                self.adopt(sent).await
+                self.exchange("/auth/refresh", body).await
             }
             _ => status(
                 self.client
@@ -112,37 +106,10 @@ pub struct FloodArgs {
     login_timeout: u64,
 }
 
-struct Verify {
-    client: reqwest::Client,
-    url: String,
-    token: String,
-}
-
-impl Worker for Verify {
-    async fn step(&mut self) -> u16 {
-        status(
-            self.client
-                .get(&self.url)
-                .bearer_auth(&self.token)
-                .send()
-                .await,
-        )
-    }
-}
-
 /// Verify clients in a closed loop while logins arrive at `login_rate` per second.
 pub async fn flood(args: FloodArgs) -> anyhow::Result<Value> {
     let load = &args.load;
-    let client = client(load.concurrency)?;
-    let mut workers = Vec::with_capacity(load.concurrency);
-    for worker in 0..load.concurrency {
-        let session = log_in(&client, &load.url, worker % load.users.max(1)).await?;
-        workers.push(Verify {
-            client: client.clone(),
-            url: format!("{}/users/me", load.url),
-            token: session["access_token"].as_str().unwrap_or_default().into(),
-        });
-    }
+    let workers = verify_workers(load, 1).await?;
     let logins = tokio::spawn(send_logins(
         reqwest::Client::builder()
             .timeout(Duration::from_secs(args.login_timeout))

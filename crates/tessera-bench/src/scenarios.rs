@@ -186,7 +186,7 @@ pub async fn refresh(args: LoadArgs) -> anyhow::Result<Value> {
     Ok(tally.report("refresh", json!({ "concurrency": args.concurrency })))
 }
 
-struct Verify {
+pub(crate) struct Verify {
     client: reqwest::Client,
     url: String,
     tokens: Vec<String>,
@@ -204,6 +204,22 @@ impl Worker for Verify {
 /// `GET /users/me`, each client with its own token (or a fresh one per request).
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
     let load = &args.load;
+    let workers = verify_workers(load, args.distinct.max(1)).await?;
+    let tally = runner::run(workers, load.seconds).await;
+    let scenario = if args.distinct > 0 {
+        "verify_distinct"
+    } else {
+        "verify"
+    };
+    Ok(tally.report(
+        scenario,
+        json!({ "concurrency": load.concurrency, "distinct": args.distinct }),
+    ))
+}
+
+/// `load.concurrency` clients of `GET /users/me`, each with `tokens` access tokens of its own
+/// session, used in turn.
+pub(crate) async fn verify_workers(load: &LoadArgs, tokens: usize) -> anyhow::Result<Vec<Verify>> {
     let client = client(load.concurrency)?;
     // Each client's tokens are made in parallel: with `--distinct`, that is many refreshes.
     let setups: Vec<_> = (0..load.concurrency)
@@ -212,7 +228,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
                 client.clone(),
                 load.url.clone(),
                 worker % load.users.max(1),
-                args.distinct.max(1),
+                tokens,
             ))
         })
         .collect();
@@ -225,16 +241,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
             next: 0,
         });
     }
-    let tally = runner::run(workers, load.seconds).await;
-    let scenario = if args.distinct > 0 {
-        "verify_distinct"
-    } else {
-        "verify"
-    };
-    Ok(tally.report(
-        scenario,
-        json!({ "concurrency": load.concurrency, "distinct": args.distinct }),
-    ))
+    Ok(workers)
 }
 
 /// `count` access tokens of one session of user `index`: one from the login, the others from

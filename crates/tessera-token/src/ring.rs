@@ -98,6 +98,25 @@ struct Keys {
     summaries: Vec<KeySummary>,
 }
 
+impl Keys {
+    /// Whether building from `stored` at `now` would give these keys again: same keys, same
+    /// ones published, same signer.
+    fn built_from(
+        &self,
+        stored: &[StoredKey],
+        settings: &TokenSettings,
+        now: OffsetDateTime,
+    ) -> bool {
+        self.stored == stored
+            && self
+                .summaries
+                .iter()
+                .zip(stored)
+                .all(|(summary, key)| summary.published == published(key, settings, now))
+            && signing_key(stored, settings, now).is_none_or(|key| key.kid == self.signer.kid())
+    }
+}
+
 /// Signing and verification keys, shared by every instance through the key store.
 pub struct KeyRing {
     store: Arc<dyn KeyStore>,
@@ -152,16 +171,7 @@ impl KeyRing {
     pub async fn reload(&self) -> Result<(), TokenError> {
         let stored = self.store.signing_keys().await?;
         let now = self.clock.now();
-        let unchanged =
-            {
-                let current = self.current();
-                current.stored == stored
-                    && current.summaries.iter().zip(&stored).all(|(summary, key)| {
-                        summary.published == published(key, &self.settings, now)
-                    })
-                    && signing_key(&stored, &self.settings, now)
-                        .is_none_or(|key| key.kid == current.signer.kid())
-            };
+        let unchanged = self.current().built_from(&stored, &self.settings, now);
         // Rebuilding the same keys would unseal them again and make the verifier check every
         // token's signature anew (its cache is per key-set).
         if unchanged {
@@ -379,7 +389,6 @@ fn build(
     })
 }
 
-/// The newest unretired key of the configured algorithm, or the HS256 secret.
 /// The stored key that signs at `now`: the newest of the configured algorithm published for at
 /// least [`KEY_ACTIVATION`] (so the key it replaces signs a few seconds past its retirement);
 /// with none that old, the oldest published one. `None` for HS256.
@@ -405,6 +414,7 @@ fn signing_key<'a>(
         })
 }
 
+/// The signer of [`signing_key`], or of the HS256 secret.
 fn signer(
     stored: &[StoredKey],
     master: &MasterKey,
@@ -419,13 +429,13 @@ fn signer(
             .ok_or(TokenError::MissingSecret)?;
         return Ok(Signer::hs256(HS256_KID, secret));
     }
-    let newest = signing_key(stored, settings, now).ok_or(TokenError::Key(
+    let key = signing_key(stored, settings, now).ok_or(TokenError::Key(
         "no signing key of the configured algorithm",
     ))?;
     let der = master
-        .open(&newest.kid, &newest.sealed_private_key)
+        .open(&key.kid, &key.sealed_private_key)
         .map_err(|_| TokenError::Unseal)?;
-    Signer::from_pkcs8(&newest.kid, algorithm, &der).map_err(TokenError::Key)
+    Signer::from_pkcs8(&key.kid, algorithm, &der).map_err(TokenError::Key)
 }
 
 #[cfg(test)]

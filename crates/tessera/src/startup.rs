@@ -30,7 +30,7 @@ use crate::follower::RevocationFollower;
 /// before any token it signed arrives; it signs here within 5 + 2 s of the rotation.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
-/// How often latency samples are folded into the histograms.
+/// How often latency samples are folded into the histograms (see `run_until_stopped`).
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What startup may replace, for tests.
@@ -211,8 +211,22 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let reload = tokio::spawn(reload_keys(Arc::clone(&self.keys)));
-        let upkeep = tokio::spawn(drain_histograms(self.metrics));
+        let keys = Arc::clone(&self.keys);
+        let reload = tokio::spawn(every(KEY_RELOAD_INTERVAL, move || {
+            let keys = Arc::clone(&keys);
+            async move {
+                if let Err(error) = keys.reload().await {
+                    tracing::warn!(%error, "reloading the signing keys failed; keeping the current ones");
+                }
+            }
+        }));
+        // The recorder keeps every latency sample until it is drained: without this, a server
+        // nobody scrapes would grow by megabytes a minute under load.
+        let metrics = self.metrics;
+        let upkeep = tokio::spawn(every(METRICS_UPKEEP_INTERVAL, move || {
+            metrics.run_upkeep();
+            std::future::ready(())
+        }));
         let follower = self.follower.spawn();
         let service = self
             .router
@@ -231,26 +245,17 @@ impl Application {
     }
 }
 
-/// Folds the latency samples recorded since the last pass into the histograms. The recorder
-/// keeps every sample until then: without this, a server nobody scrapes would grow by some
-/// megabytes a minute under load.
-async fn drain_histograms(metrics: PrometheusHandle) {
-    let mut interval = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+/// Runs `task` every `period`, from now on; a late run delays the next rather than bunching.
+async fn every<F, Fut>(period: Duration, mut task: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        metrics.run_upkeep();
-    }
-}
-
-async fn reload_keys(keys: Arc<KeyRing>) {
-    let mut interval = tokio::time::interval(KEY_RELOAD_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        if let Err(error) = keys.reload().await {
-            tracing::warn!(%error, "reloading the signing keys failed; keeping the current ones");
-        }
+        task().await;
     }
 }
 

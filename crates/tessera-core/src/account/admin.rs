@@ -105,44 +105,22 @@ impl Administration {
             None => None,
         };
         let mut user = self.user(id).await?;
-        let changed = self
-            .apply(id, &roles, &name, changes.disabled, &mut user)
-            .await;
-        self.profiles.forget(id);
-        changed?;
-        let detail = json!({
-            "roles": roles.map(|r| r.iter().map(Role::to_string).collect::<Vec<_>>()),
-            "disabled": changes.disabled,
-            "name_changed": name.is_some(),
-        });
-        self.record(actor, "user.update", id, Some(detail)).await?;
-        Ok(user)
-    }
-
-    async fn apply(
-        &self,
-        id: UserId,
-        roles: &Option<Vec<Role>>,
-        name: &Option<Option<String>>,
-        disabled: Option<bool>,
-        user: &mut User,
-    ) -> Result<(), AccountError> {
-        if let Some(roles) = roles {
-            *user = self
+        if let Some(roles) = &roles {
+            user = self
                 .users
                 .set_roles(id, roles)
                 .await?
                 .ok_or(AccountError::AccountGone)?;
         }
-        if let Some(name) = name {
-            *user = self
+        if let Some(name) = &name {
+            user = self
                 .users
                 .set_name(id, name.as_deref())
                 .await?
                 .ok_or(AccountError::AccountGone)?;
         }
-        if let Some(disabled) = disabled {
-            *user = self
+        if let Some(disabled) = changes.disabled {
+            user = self
                 .users
                 .set_disabled(id, disabled)
                 .await?
@@ -151,7 +129,14 @@ impl Administration {
                 self.sessions.revoke_user(id, "user_disabled").await?;
             }
         }
-        Ok(())
+        self.profiles.forget(id);
+        let detail = json!({
+            "roles": roles.map(|r| r.iter().map(Role::to_string).collect::<Vec<_>>()),
+            "disabled": changes.disabled,
+            "name_changed": name.is_some(),
+        });
+        self.record(actor, "user.update", id, Some(detail)).await?;
+        Ok(user)
     }
 
     /// Deletes user `id` and ends every session of theirs.

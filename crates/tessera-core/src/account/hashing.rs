@@ -50,7 +50,9 @@ thread_local! {
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// Work for a hashing thread; it is handed that thread's load, to count itself done before it
+/// answers.
+type Job = Box<dyn FnOnce(&AtomicUsize) + Send>;
 
 /// Size of the hashing pool.
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,7 +107,6 @@ pub struct PasswordHasher {
 
 struct Inner {
     workers: Vec<Worker>,
-    depth: AtomicUsize,
 }
 
 /// A hashing thread's bounded queue, and how many jobs it holds (waiting or running).
@@ -146,16 +147,17 @@ impl PasswordHasher {
             })
             .collect();
         Self {
-            inner: Arc::new(Inner {
-                workers,
-                depth: AtomicUsize::new(0),
-            }),
+            inner: Arc::new(Inner { workers }),
         }
     }
 
     /// Jobs waiting or running.
     pub fn queue_depth(&self) -> usize {
-        self.inner.depth.load(Ordering::Relaxed)
+        self.inner
+            .workers
+            .iter()
+            .map(|worker| worker.load.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Hashes `password` with argon2id (m=19456 KiB, t=2, p=1) into a PHC string.
@@ -186,15 +188,13 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashBusy> {
         let (reply, answer) = oneshot::channel();
-        let inner = Arc::clone(&self.inner);
         let span = tracing::Span::current();
-        let mut job: Job = Box::new(move || {
+        let mut job: Job = Box::new(move |load| {
             let _entered = span.enter();
             let result = work();
-            inner.depth.fetch_sub(1, Ordering::Relaxed);
+            load.fetch_sub(1, Ordering::Relaxed);
             let _ = reply.send(result);
         });
-        self.inner.depth.fetch_add(1, Ordering::Relaxed);
         // The least loaded thread first, so that no thread idles while another has a queue.
         let mut workers: Vec<&Worker> = self.inner.workers.iter().collect();
         workers.sort_by_key(|worker| worker.load.load(Ordering::Relaxed));
@@ -208,7 +208,6 @@ impl PasswordHasher {
                 }
             }
         }
-        self.inner.depth.fetch_sub(1, Ordering::Relaxed);
         Err(HashBusy)
     }
 }
@@ -217,10 +216,7 @@ fn work(receiver: &Receiver<Job>, load: &AtomicUsize) {
     yield_to_requests();
     loop {
         match receiver.recv_timeout(IDLE_RELEASE) {
-            Ok(job) => {
-                job();
-                load.fetch_sub(1, Ordering::Relaxed);
-            }
+            Ok(job) => job(load),
             Err(RecvTimeoutError::Timeout) => BLOCKS.with_borrow_mut(|blocks| *blocks = Vec::new()),
             Err(RecvTimeoutError::Disconnected) => return, // the hasher was dropped
         }

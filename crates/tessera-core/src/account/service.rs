@@ -283,9 +283,13 @@ impl Accounts {
     pub async fn rename(&self, id: UserId, name: Option<&str>) -> Result<User, AccountError> {
         let name = parse_name(name).map_err(|e| AccountError::Validation(vec![e]))?;
         self.user(id).await?;
-        let renamed = self.users.set_name(id, name.as_deref()).await;
+        let user = self
+            .users
+            .set_name(id, name.as_deref())
+            .await?
+            .ok_or(AccountError::AccountGone)?;
         self.profiles.forget(id);
-        renamed?.ok_or(AccountError::AccountGone)
+        Ok(user)
     }
 
     /// Changes the password after checking the current one; ends the user's other sessions.
