@@ -23,6 +23,8 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_ins
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v node >/dev/null || apt_install nodejs npm
+# The browser tests drive Debian's Chromium through playwright-core (its own download cannot work).
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 log "PostgreSQL on 127.0.0.1:5432"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -49,14 +51,26 @@ fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/test-requirements.txt
 export PATH="$PWD/$venv/bin:$PATH"
 
-log "Node packages for the documentation snippets"
+log "Node packages: the documentation snippets, the clients and the example web app"
 (cd docs/snippets && npm ci --no-audit --no-fund --loglevel=error)
+npm ci --no-audit --no-fund --loglevel=error
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+
+log "crate layers (dependencies point one way)"
+./scripts/check-layers.sh
 
 log "cargo clippy"
 cargo clippy -j2 --workspace --all-targets -- -D warnings
 
 log "cargo test"
 cargo test -j2 --workspace
+
+log "TypeScript packages: build (with their sizes) and unit tests"
+npm run build
+npm run test:clients
+
+log "Browser tests: examples/movies-web in headless Chromium against tessera and movies"
+# cargo test built both binaries (target/debug); the tests start them, and the built web app.
+npm run test:web

@@ -43,6 +43,13 @@ pub struct VerifyArgs {
     /// so no cache of verified tokens can help; 0: each client reuses one token.
     #[arg(long, default_value_t = 0)]
     distinct: usize,
+    /// Send the token as the browser-mode access cookie (named as the server names it:
+    /// `__Host-tessera_at`, or `tessera_at` with `--cookie-name`) instead of a bearer header.
+    #[arg(long)]
+    cookie: bool,
+    /// The access cookie's name, for a server in `cookies.dev_insecure` mode.
+    #[arg(long, default_value = "__Host-tessera_at")]
+    cookie_name: String,
 }
 
 pub(crate) fn email(index: usize) -> String {
@@ -191,25 +198,37 @@ pub(crate) struct Verify {
     url: String,
     tokens: Vec<String>,
     next: usize,
+    /// `Some(name)`: the token goes in cookie `name`, as a browser sends it.
+    cookie: Option<String>,
 }
 
 impl Worker for Verify {
     async fn step(&mut self) -> u16 {
         let token = &self.tokens[self.next % self.tokens.len()];
         self.next += 1;
-        status(self.client.get(&self.url).bearer_auth(token).send().await)
+        let request = self.client.get(&self.url);
+        let request = match &self.cookie {
+            Some(name) => request.header("cookie", format!("{name}={token}")),
+            None => request.bearer_auth(token),
+        };
+        status(request.send().await)
     }
 }
 
 /// `GET /users/me`, each client with its own token (or a fresh one per request).
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
     let load = &args.load;
-    let workers = verify_workers(load, args.distinct.max(1)).await?;
+    let mut workers = verify_workers(load, args.distinct.max(1)).await?;
+    if args.cookie {
+        for worker in &mut workers {
+            worker.cookie = Some(args.cookie_name.clone());
+        }
+    }
     let tally = runner::run(workers, load.seconds).await;
-    let scenario = if args.distinct > 0 {
-        "verify_distinct"
-    } else {
-        "verify"
+    let scenario = match (args.distinct > 0, args.cookie) {
+        (true, _) => "verify_distinct",
+        (false, true) => "verify_cookie",
+        (false, false) => "verify",
     };
     Ok(tally.report(
         scenario,
@@ -239,6 +258,7 @@ pub(crate) async fn verify_workers(load: &LoadArgs, tokens: usize) -> anyhow::Re
             url: format!("{}/users/me", load.url),
             tokens: setup.await??,
             next: 0,
+            cookie: None,
         });
     }
     Ok(workers)

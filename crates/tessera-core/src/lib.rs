@@ -7,6 +7,9 @@
 pub mod account;
 pub mod clock;
 pub mod error;
+#[cfg(test)]
+mod fakes;
+pub mod grant;
 pub mod ids;
 pub mod ports;
 pub mod secret;

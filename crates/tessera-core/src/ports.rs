@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{Email, NewUser, Role, User};
+use crate::grant::{AccessToken, IssueError};
 use crate::session::{RefreshState, Revocation, Session};
 use crate::{SessionId, StateError, StoreError, UserId};
 
@@ -212,4 +213,20 @@ pub trait SingleUseStore: Send + Sync {
     /// Removes and returns the value under `key`; whoever asks second, on any instance, gets
     /// `None`.
     async fn take(&self, key: &str) -> Result<Option<String>, StateError>;
+}
+
+/// Signs access tokens for sessions (`tessera-token`'s key ring). Only the grant path calls it.
+pub trait TokenIssuer: Send + Sync {
+    /// A new access token for `user` in `session`; it never outlives the session.
+    fn issue(&self, user: &User, session: &Session) -> Result<AccessToken, IssueError>;
+}
+
+/// The revocations this instance's token checks refuse: the same deny-set resource servers
+/// keep (`tessera-verify`), fed with every revocation this instance learns of.
+pub trait DenyList: Send + Sync {
+    /// Refuses from now on every token `revocation` covers; `now` is seconds since the Unix
+    /// epoch. Applying the same revocation twice changes nothing.
+    fn apply(&self, revocation: &Revocation, now: i64);
+    /// Forgets revocations whose tokens have all expired by `now`.
+    fn purge(&self, now: i64);
 }

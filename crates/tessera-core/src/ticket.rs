@@ -18,6 +18,8 @@ pub struct Ticket {
     pub user_id: UserId,
     /// The session the ticket was issued in.
     pub session_id: SessionId,
+    /// The `jti` of the access token it was traded for: revoking that token revokes it.
+    pub token_id: String,
     /// The user's roles at issue.
     pub roles: Vec<String>,
     /// When the ticket was issued, in seconds since the Unix epoch.
@@ -28,6 +30,10 @@ pub struct Ticket {
 struct Stored {
     user_id: String,
     session_id: String,
+    // Absent in tickets stored by an older version: a ticket lives seconds, so the window in
+    // which one is redeemed without it is as short.
+    #[serde(default)]
+    token_id: String,
     roles: Vec<String>,
     issued_at: i64,
     expires_at: i64,
@@ -51,11 +57,13 @@ impl Tickets {
         self.ttl
     }
 
-    /// A new ticket for `user` in `session`, with `roles`.
+    /// A new ticket for `user` in `session`, traded for the access token `token_id`, with
+    /// `roles`.
     pub async fn issue(
         &self,
         user_id: UserId,
         session_id: SessionId,
+        token_id: String,
         roles: Vec<String>,
     ) -> Result<String, StateError> {
         let token = random_token();
@@ -63,6 +71,7 @@ impl Tickets {
         let stored = Stored {
             user_id: user_id.to_string(),
             session_id: session_id.to_string(),
+            token_id,
             roles,
             issued_at: now,
             expires_at: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
@@ -93,6 +102,7 @@ impl Tickets {
         Ok(Some(Ticket {
             user_id,
             session_id,
+            token_id: stored.token_id,
             roles: stored.roles,
             issued_at: stored.issued_at,
         }))

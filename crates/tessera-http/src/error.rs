@@ -1,13 +1,17 @@
 //! The one API error: a stable `code` (API.md §1), rendered as RFC 9457 problem+json.
 //!
-//! The `source` of an error is logged once, here, and never put in the body.
+//! Rendering is pure: the `source` of a server-side error never goes in the body, but rides in
+//! the response's extensions to [`log_failure`], which the request's span middleware calls, so
+//! it is logged once, inside that span.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::account::{AccountError, FieldError, PasswordError};
+use tessera_core::grant::IssueError;
 use tessera_core::session::SessionError;
 use tessera_core::{StateError, StoreError};
 use tessera_verify::Rejection;
@@ -39,6 +43,8 @@ pub enum Code {
     /// 401
     RefreshReused,
     /// 403
+    CsrfFailed,
+    /// 403
     Forbidden,
     /// 403
     AccountDisabled,
@@ -67,6 +73,7 @@ impl Code {
             Self::TokenRevoked => "token_revoked",
             Self::RefreshInvalid => "refresh_invalid",
             Self::RefreshReused => "refresh_reused",
+            Self::CsrfFailed => "csrf_failed",
             Self::Forbidden => "forbidden",
             Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
@@ -89,7 +96,7 @@ impl Code {
             | Self::TokenRevoked
             | Self::RefreshInvalid
             | Self::RefreshReused => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::CsrfFailed | Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -110,6 +117,7 @@ impl Code {
             Self::TokenRevoked => "the access token has been revoked",
             Self::RefreshInvalid => "the refresh token is unknown, expired or revoked",
             Self::RefreshReused => "the refresh token was already used; the session has been ended",
+            Self::CsrfFailed => "the request failed the CSRF check",
             Self::Forbidden => "you lack the role this needs",
             Self::AccountDisabled => "this account is disabled",
             Self::NotFound => "no such resource",
@@ -200,13 +208,51 @@ impl ApiError {
         self.code
     }
 
-    /// Logs the cause of a server-side error, once, where it becomes a response.
-    pub fn report(&self) {
-        if let Some(source) = &self.source
-            && self.code.status().is_server_error()
-        {
-            tracing::error!(code = self.code.as_str(), error = %error_chain(source.as_ref()), "request failed");
+    /// A 500 caused by `source`, which is logged but not shown.
+    pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            source: Some(Box::new(source)),
+            ..Self::new(Code::Internal)
         }
+    }
+
+    /// The cause to log when this error is answered, for responses rendered another way
+    /// (the OAuth2 endpoints' RFC 6749 errors).
+    pub fn into_cause(self) -> Option<FailureCause> {
+        FailureCause::of(self.code, self.source)
+    }
+}
+
+/// Why a request failed on the server's side, carried from the response to [`log_failure`].
+#[derive(Clone)]
+pub struct FailureCause {
+    code: &'static str,
+    source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl FailureCause {
+    /// The cause of an answer with `code`; only server-side errors with a source have one
+    /// (a 4xx is the client's doing, not something to log as an error).
+    fn of(code: Code, source: Option<Box<dyn std::error::Error + Send + Sync>>) -> Option<Self> {
+        let source = source.filter(|_| code.status().is_server_error())?;
+        Some(Self {
+            code: code.as_str(),
+            source: Arc::from(source),
+        })
+    }
+
+    /// Attaches the cause to `response`, for [`log_failure`].
+    pub fn attach(self, response: &mut Response) {
+        response.extensions_mut().insert(self);
+    }
+}
+
+/// Logs the cause `response` carries, if any, with its whole chain, and takes it off the
+/// response. Called once per request, inside its span; nothing else logs errors that become
+/// responses.
+pub(crate) fn log_failure(response: &mut Response) {
+    if let Some(cause) = response.extensions_mut().remove::<FailureCause>() {
+        tracing::error!(code = cause.code, error = %error_chain(cause.source.as_ref()), "request failed");
     }
 }
 
@@ -230,10 +276,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => Self::unavailable(error),
-            other => Self {
-                source: Some(Box::new(other)),
-                ..Self::new(Code::Internal)
-            },
+            other => Self::internal(other),
         }
     }
 }
@@ -256,6 +299,7 @@ impl From<AccountError> for ApiError {
             }
             AccountError::Store(error) => error.into(),
             AccountError::State(error) => Self::unavailable(error),
+            AccountError::Token(error) => error.into(),
         }
     }
 }
@@ -268,7 +312,14 @@ impl From<SessionError> for ApiError {
             SessionError::NotFound => Code::NotFound.into(),
             SessionError::Store(error) => error.into(),
             SessionError::State(error) => error.into(),
+            SessionError::Token(error) => error.into(),
         }
+    }
+}
+
+impl From<IssueError> for ApiError {
+    fn from(error: IssueError) -> Self {
+        Self::internal(error)
     }
 }
 
@@ -288,7 +339,6 @@ fn weak_detail(reason: &PasswordError) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.report();
         let status = self.code.status();
         let problem = Problem {
             kind: "about:blank",
@@ -314,6 +364,9 @@ impl IntoResponse for ApiError {
         }
         if matches!(self.code, Code::Unavailable) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(cause) = FailureCause::of(self.code, self.source) {
+            cause.attach(&mut response);
         }
         response
     }

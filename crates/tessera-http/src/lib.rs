@@ -2,12 +2,14 @@
 //!
 //! Handlers extract, call one use case and map the result; they see ports only as `Arc<dyn …>`.
 
+pub mod browser;
 pub mod error;
 pub mod extract;
 pub mod metrics;
 mod openapi;
 pub mod routes;
 pub mod state;
+mod timeout;
 mod trace;
 pub mod views;
 
@@ -21,14 +23,32 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use browser::Browser;
 pub use error::{ApiError, Code};
-pub use state::{AppState, ServiceKeys, Site};
+pub use state::{AppState, ServiceKeys, Services, Site};
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_router().split_for_parts();
     let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi);
-    api.merge(docs)
+    let cors = state.browser.cors();
+    let routes = layered(api.merge(docs)).with_state(state);
+    // Outermost, so a preflight is answered before routing (which knows no OPTIONS).
+    match cors {
+        Some(cors) => routes
+            .layer(cors)
+            .layer(middleware::map_response(browser::no_cors_for_strangers)),
+        None => routes,
+    }
+}
+
+/// What every request goes through around its handler, innermost first: the time limit, the
+/// metrics, the span with the request id (which logs a failure's cause); then the fallbacks,
+/// problem+json for bare errors and panics. The limit sits inside the span and the metrics so a
+/// timed-out request is still counted and logged, with its 503.
+fn layered<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
+        .route_layer(timeout::layer())
         .route_layer(middleware::from_fn(metrics::track))
         .route_layer(middleware::from_fn(trace::span))
         .fallback(not_found)
@@ -37,7 +57,6 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(Code::Internal).into_response()
         }))
-        .with_state(state)
 }
 
 /// The OpenAPI document, for tools that want it without a server.
@@ -68,7 +87,8 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Errors produced below our handlers (a timeout, a rejection we did not write) come without a
-/// body; give them the problem+json every client expects.
+/// body; give them the problem+json every client expects, keeping their headers (the request
+/// id among them).
 async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
@@ -81,9 +101,13 @@ async fn problem_for_bare_errors(response: Response) -> Response {
         405 => Code::MethodNotAllowed,
         413 => Code::PayloadTooLarge,
         400..=499 => Code::ValidationError,
+        // Only the time limit answers a bare 503 (see `timeout`).
+        503 => Code::Unavailable,
         _ => Code::Internal,
     };
-    let mut problem = ApiError::new(code).into_response();
-    *problem.status_mut() = status;
-    problem
+    let (mut parts, _) = response.into_parts();
+    let (problem, body) = ApiError::new(code).into_response().into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(problem.headers);
+    Response::from_parts(parts, body)
 }

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Tessera", description = "Authentication server: accounts, tokens, sessions."),
     modifiers(&SecuritySchemes),
+    components(schemas(crate::browser::CookieGrantView)),
     tags(
         (name = "auth", description = "Signup and login"),
         (name = "sessions", description = "Refresh, logout, per-device sessions"),

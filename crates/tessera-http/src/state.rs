@@ -6,12 +6,15 @@ use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::Clock;
 use tessera_core::account::{Accounts, Administration};
+use tessera_core::grant::Grants;
 use tessera_core::ports::{Health, RevocationStore};
 use tessera_core::secret::{bytes_digest, secrets_equal};
 use tessera_core::session::{Revocation, Sessions};
 use tessera_core::ticket::Tickets;
 use tessera_token::KeyRing;
 use tokio::sync::broadcast;
+
+use crate::browser::Browser;
 
 /// Where this server is reached.
 #[derive(Debug, Clone)]
@@ -47,16 +50,37 @@ impl ServiceKeys {
     }
 }
 
-/// Everything handlers share.
+/// Everything handlers share, behind one `Arc`: each middleware layer clones the router's
+/// state for every request, so a clone must be one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Shares `services` with every handler.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The use cases, ports and settings handlers reach through [`AppState`].
+pub struct Services {
     /// Account use cases.
     pub accounts: Arc<Accounts>,
     /// Administration use cases.
     pub admin: Arc<Administration>,
-    /// Session use cases and the deny-set.
+    /// The grant path: refresh (logins and signup reach it through `accounts`).
+    pub grants: Arc<Grants>,
+    /// Session use cases.
     pub sessions: Arc<Sessions>,
-    /// Keys: signing, verification, JWKS.
+    /// Keys: signing, verification (revocations included), JWKS.
     pub keys: Arc<KeyRing>,
     /// WebSocket tickets.
     pub tickets: Arc<Tickets>,
@@ -74,6 +98,14 @@ pub struct AppState {
     pub site: Arc<Site>,
     /// The clock every rule reads.
     pub clock: Arc<dyn Clock>,
+    /// Browser (cookie) mode: cookie names and attributes, CSRF and CORS origins.
+    pub browser: Arc<Browser>,
+}
+
+impl FromRef<AppState> for Arc<Browser> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.browser)
+    }
 }
 
 impl FromRef<AppState> for Arc<KeyRing> {

@@ -4,12 +4,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::account::User;
-use tessera_core::session::{RefreshToken, Session};
-use tessera_token::KeyRing;
+use tessera_core::grant::Grant;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-
-use crate::error::ApiError;
 
 /// A user (API.md §2 "User object").
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,25 +62,17 @@ pub struct TokenResponse {
     pub user: UserView,
 }
 
-impl TokenResponse {
-    /// Signs an access token for `user` in `session` and assembles the response.
-    pub fn issue(
-        keys: &KeyRing,
-        user: &User,
-        session: &Session,
-        refresh_token: &RefreshToken,
-        now: OffsetDateTime,
-    ) -> Result<Self, ApiError> {
-        let access = keys.issue(user, session).map_err(ApiError::unavailable)?;
-        Ok(Self {
-            access_token: access.token,
+impl From<Grant> for TokenResponse {
+    fn from(grant: Grant) -> Self {
+        Self {
+            refresh_token: grant.refresh_token.encode(),
+            refresh_expires_in: grant.refresh_expires_in(),
+            session_id: grant.session.id.to_string(),
+            user: (&grant.user).into(),
             token_type: "Bearer",
-            expires_in: access.expires_in,
-            refresh_token: refresh_token.encode(),
-            refresh_expires_in: (session.idle_expires_at - now).whole_seconds().max(0),
-            session_id: session.id.to_string(),
-            user: user.into(),
-        })
+            expires_in: grant.access_token.expires_in(),
+            access_token: grant.access_token.into_string(),
+        }
     }
 }
 

@@ -12,10 +12,9 @@ use tessera_state::{MemoryBus, RedisBus};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use support::{
-    PATIENCE, RECOVERY_PATIENCE, RedisCluster, RedisServer, SHARED_REDIS_URL, eventually,
-    free_port, init_logs, next_revocation, session_revocation, unique_prefix,
-};
+use support::{PATIENCE, RECOVERY_PATIENCE, init_logs, next_revocation, session_revocation};
+use tessera_testkit::redis::{RedisCluster, RedisServer, shared_redis_url, unique_prefix};
+use tessera_testkit::{eventually, free_port};
 
 #[tokio::test]
 async fn the_memory_bus_delivers_every_revocation_to_every_subscriber() {
@@ -57,10 +56,10 @@ async fn a_revocation_published_on_one_instance_reaches_every_instance_with_the_
     init_logs();
     // Arrange
     let prefix = unique_prefix();
-    let a = RedisBus::connect(SHARED_REDIS_URL, &prefix)
+    let a = RedisBus::connect(&shared_redis_url(), &prefix)
         .await
         .expect("connect a");
-    let b = tessera_state::open(SHARED_REDIS_URL, &prefix)
+    let b = tessera_state::open(&shared_redis_url(), &prefix)
         .await
         .expect("connect b")
         .bus;
@@ -84,10 +83,10 @@ async fn instances_with_different_prefixes_do_not_hear_each_other() {
     init_logs();
     // Arrange
     let (first_prefix, second_prefix) = (unique_prefix(), unique_prefix());
-    let first = RedisBus::connect(SHARED_REDIS_URL, &first_prefix)
+    let first = RedisBus::connect(&shared_redis_url(), &first_prefix)
         .await
         .expect("connect");
-    let second = RedisBus::connect(SHARED_REDIS_URL, &second_prefix)
+    let second = RedisBus::connect(&shared_redis_url(), &second_prefix)
         .await
         .expect("connect");
     let (mut on_first, mut on_second) = (first.subscribe(), second.subscribe());
@@ -114,11 +113,11 @@ async fn a_malformed_message_on_the_channel_is_ignored() {
     init_logs();
     // Arrange
     let prefix = unique_prefix();
-    let bus = RedisBus::connect(SHARED_REDIS_URL, &prefix)
+    let bus = RedisBus::connect(&shared_redis_url(), &prefix)
         .await
         .expect("connect");
     let mut receiver = bus.subscribe();
-    let client = redis::Client::open(SHARED_REDIS_URL).expect("valid url");
+    let client = redis::Client::open(shared_redis_url()).expect("valid url");
     let mut raw = client
         .get_multiplexed_async_connection()
         .await
@@ -144,12 +143,12 @@ async fn dropping_every_clone_of_the_bus_ends_its_subscription() {
     // Arrange
     let prefix = unique_prefix();
     let channel = format!("{prefix}revocations");
-    let bus = RedisBus::connect(SHARED_REDIS_URL, &prefix)
+    let bus = RedisBus::connect(&shared_redis_url(), &prefix)
         .await
         .expect("connect");
     let clone = bus.clone();
     let mut receiver = bus.subscribe();
-    let client = redis::Client::open(SHARED_REDIS_URL).expect("valid url");
+    let client = redis::Client::open(shared_redis_url()).expect("valid url");
     assert_eq!(subscribers(&client, &channel).await, Some(1));
 
     // Act
@@ -337,10 +336,10 @@ async fn subscribers(client: &redis::Client, channel: &str) -> Option<i64> {
 #[tokio::test]
 async fn a_single_use_value_is_taken_once_across_instances() {
     let prefix = unique_prefix();
-    let a = tessera_state::open(SHARED_REDIS_URL, &prefix)
+    let a = tessera_state::open(&shared_redis_url(), &prefix)
         .await
         .expect("connect a");
-    let b = tessera_state::open(SHARED_REDIS_URL, &prefix)
+    let b = tessera_state::open(&shared_redis_url(), &prefix)
         .await
         .expect("connect b");
     let ttl = std::time::Duration::from_secs(30);
@@ -354,7 +353,7 @@ async fn a_single_use_value_is_taken_once_across_instances() {
 
     assert_eq!(first.as_deref(), Some("value"));
     assert_eq!(second, None);
-    let other = tessera_state::open(SHARED_REDIS_URL, &unique_prefix())
+    let other = tessera_state::open(&shared_redis_url(), &unique_prefix())
         .await
         .expect("other prefix");
     a.single_use
@@ -370,7 +369,7 @@ async fn a_single_use_value_is_taken_once_across_instances() {
 
 #[tokio::test]
 async fn a_single_use_value_expires() {
-    let a = tessera_state::open(SHARED_REDIS_URL, &unique_prefix())
+    let a = tessera_state::open(&shared_redis_url(), &unique_prefix())
         .await
         .expect("connect");
     a.single_use

@@ -87,6 +87,7 @@ use std::sync::Arc;
 
 use tessera_core::ports::{AuditStore, Health, KeyStore, RevocationStore, SessionStore, UserStore};
 
+pub use location::{Engine, PASSWORD_MASK, mask_url_password};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -261,7 +262,7 @@ mod tests {
         assert!(matches!(err, OpenError::Connect { .. }), "{err:?}");
         let chain = error_chain(&err);
         assert!(
-            chain.contains("postgres://tessera:***@127.0.0.1:1/tessera"),
+            chain.contains("postgres://tessera:********@127.0.0.1:1/tessera"),
             "{chain}"
         );
         assert!(!chain.contains("hunter2"), "{chain}");

@@ -6,10 +6,12 @@
 mod algorithm;
 mod der;
 mod keygen;
+mod revoked;
 mod ring;
 mod signer;
 
 pub use algorithm::SigningAlgorithm;
 pub use algorithm::UnknownAlgorithm;
-pub use ring::{IssuedToken, KeyRing, KeySummary, TokenError, TokenSettings};
-pub use tessera_verify::{AccessClaims, Rejection};
+pub use revoked::{RevokedTokens, feed_item};
+pub use ring::{KeyRing, KeySummary, TokenError, TokenSettings};
+pub use tessera_verify::{AccessClaims, DenySet, Rejection};

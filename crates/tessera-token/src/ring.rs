@@ -9,7 +9,8 @@ use std::time::Duration;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use tessera_core::account::User;
-use tessera_core::ports::{KeyStore, StoredKey};
+use tessera_core::grant::{AccessToken, IssueError};
+use tessera_core::ports::{KeyStore, StoredKey, TokenIssuer};
 use tessera_core::secret::MasterKey;
 use tessera_core::session::Session;
 use tessera_core::{Clock, StoreError};
@@ -18,6 +19,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::revoked::RevokedTokens;
 use crate::signer::Signer;
 use crate::{SigningAlgorithm, keygen};
 
@@ -44,17 +46,6 @@ pub struct TokenSettings {
     pub algorithm: SigningAlgorithm,
     /// Shared secret, required for HS256.
     pub hs256_secret: Option<Zeroizing<Vec<u8>>>,
-}
-
-/// A signed access token.
-#[derive(Debug, Clone)]
-pub struct IssuedToken {
-    /// The compact JWT.
-    pub token: String,
-    /// Seconds until it expires.
-    pub expires_in: i64,
-    /// What it says.
-    pub claims: AccessClaims,
 }
 
 /// A key as `tessera keys list` shows it.
@@ -123,6 +114,7 @@ pub struct KeyRing {
     master: Arc<MasterKey>,
     settings: TokenSettings,
     verifier: Verifier,
+    revoked: Arc<RevokedTokens>,
     clock: Arc<dyn Clock>,
     keys: RwLock<Arc<Keys>>,
 }
@@ -162,6 +154,7 @@ impl KeyRing {
             master,
             settings,
             verifier,
+            revoked: Arc::default(),
             clock,
             keys: RwLock::new(Arc::new(keys)),
         })
@@ -220,38 +213,22 @@ impl KeyRing {
         summary.ok_or(TokenError::Key("the new key was not loaded"))
     }
 
-    /// Signs an access token for `user` in `session`. It never outlives the session.
-    pub fn issue(&self, user: &User, session: &Session) -> Result<IssuedToken, TokenError> {
-        let keys = self.current();
-        let now = self.clock.now();
-        let ttl_end = now + self.settings.access_ttl;
-        let exp = ttl_end.min(session.absolute_expires_at).unix_timestamp();
-        let iat = now.unix_timestamp();
-        let claims = AccessClaims {
-            iss: self.settings.issuer.clone(),
-            sub: user.id.to_string(),
-            aud: self.settings.audience.clone(),
-            exp,
-            iat,
-            nbf: None,
-            jti: Uuid::now_v7().to_string(),
-            sid: session.id.to_string(),
-            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-            email: user.email.as_str().to_owned(),
-        };
-        let token = keys.signer.sign(&claims).map_err(TokenError::Key)?;
-        Ok(IssuedToken {
-            token,
-            expires_in: exp - iat,
-            claims,
-        })
+    /// The deny-set [`verify`](Self::verify) checks: revocations applied to it are refused by
+    /// this instance at once.
+    pub fn revoked(&self) -> &Arc<RevokedTokens> {
+        &self.revoked
     }
 
-    /// Verifies an access token's signature and claims, in memory.
+    /// Verifies an access token's signature and claims, then refuses it if revoked: all in
+    /// memory, with the code resource servers run (`tessera-verify`).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, Rejection> {
         let keys = self.current();
-        self.verifier
-            .verify(&keys.verification, token, self.clock.unix())
+        self.verifier.verify_unrevoked(
+            &keys.verification,
+            Some(self.revoked.deny_set()),
+            token,
+            self.clock.unix(),
+        )
     }
 
     /// The public keys that can still verify a live token.
@@ -281,6 +258,31 @@ impl KeyRing {
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         )
+    }
+}
+
+impl TokenIssuer for KeyRing {
+    /// Signs an access token for `user` in `session`. It never outlives the session.
+    fn issue(&self, user: &User, session: &Session) -> Result<AccessToken, IssueError> {
+        let keys = self.current();
+        let now = self.clock.now();
+        let ttl_end = now + self.settings.access_ttl;
+        let exp = ttl_end.min(session.absolute_expires_at).unix_timestamp();
+        let iat = now.unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: self.settings.audience.clone(),
+            exp,
+            iat,
+            nbf: None,
+            jti: Uuid::now_v7().to_string(),
+            sid: session.id.to_string(),
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            email: user.email.as_str().to_owned(),
+        };
+        let token = keys.signer.sign(&claims).map_err(IssueError)?;
+        Ok(AccessToken::new(token, exp - iat))
     }
 }
 

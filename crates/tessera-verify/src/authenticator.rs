@@ -6,7 +6,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{AccessClaims, Clock, DenySet, Expectations, KeySet, Rejection, SystemClock, Verifier};
+use crate::{
+    AccessClaims, Clock, CookiePolicy, DenySet, Expectations, KeySet, Rejection, SystemClock,
+    Verifier,
+};
 
 /// Verifies access tokens against a key set (fixed, or fetched from the issuer's JWKS) and,
 /// optionally, a deny-set of revoked sessions and users.
@@ -22,6 +25,7 @@ struct Inner {
     keys: Keys,
     verifier: Verifier,
     deny: Option<Arc<DenySet>>,
+    cookies: Option<Arc<CookiePolicy>>,
     clock: Arc<dyn Clock>,
     // Held so the feed's task runs as long as an authenticator uses its deny-set.
     #[cfg(feature = "fetch")]
@@ -63,6 +67,17 @@ impl Authenticator {
         })
     }
 
+    /// The same authenticator, also taking the access token from Tessera's access cookie (browser
+    /// mode), under `policy`'s CSRF rules. Without it only `Authorization: Bearer` counts.
+    pub fn with_cookies(self, policy: CookiePolicy) -> Self {
+        self.map(|inner| inner.cookies = Some(Arc::new(policy)))
+    }
+
+    /// The browser rules, when cookies are accepted.
+    pub fn cookie_policy(&self) -> Option<&CookiePolicy> {
+        self.inner.cookies.as_deref()
+    }
+
     /// The same authenticator reading the time from `clock` instead of the system clock.
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         self.map(|inner| inner.clock = clock)
@@ -90,16 +105,9 @@ impl Authenticator {
                 jwks.key_set_for(&kid).await
             }
         };
-        let now = inner.clock.unix();
-        let claims = inner.verifier.verify(&keys, token, now)?;
-        if inner
-            .deny
-            .as_ref()
-            .is_some_and(|deny| deny.is_revoked(&claims, now))
-        {
-            return Err(Rejection::Revoked);
-        }
-        Ok(claims)
+        inner
+            .verifier
+            .verify_unrevoked(&keys, inner.deny.as_deref(), token, inner.clock.unix())
     }
 
     fn with_keys(keys: Keys, expect: Expectations) -> Self {
@@ -108,6 +116,7 @@ impl Authenticator {
                 keys,
                 verifier: Verifier::new(expect),
                 deny: None,
+                cookies: None,
                 clock: Arc::new(SystemClock),
                 #[cfg(feature = "fetch")]
                 _feed: None,

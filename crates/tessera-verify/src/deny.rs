@@ -87,14 +87,20 @@ impl DenySet {
     /// Whether the token with `claims` is revoked at `now`: its `sid` or `jti` is listed, or its
     /// user is listed with a `revoked_at` at or after the token's `iat`.
     pub fn is_revoked(&self, claims: &AccessClaims, now: i64) -> bool {
+        self.denies(&claims.sid, &claims.jti, &claims.sub, claims.iat, now)
+    }
+
+    /// [`is_revoked`](Self::is_revoked) for what is left of a token elsewhere (e.g. a
+    /// WebSocket ticket): its `sid`, `jti`, `sub` and `iat`.
+    pub fn denies(&self, sid: &str, jti: &str, sub: &str, iat: i64, now: i64) -> bool {
         let entries = self.read();
         let live = |until: &i64| *until > now;
-        entries.sessions.get(&claims.sid).is_some_and(live)
-            || entries.tokens.get(&claims.jti).is_some_and(live)
+        entries.sessions.get(sid).is_some_and(live)
+            || entries.tokens.get(jti).is_some_and(live)
             || entries
                 .users
-                .get(&claims.sub)
-                .is_some_and(|(revoked_at, until)| live(until) && claims.iat <= *revoked_at)
+                .get(sub)
+                .is_some_and(|(revoked_at, until)| live(until) && iat <= *revoked_at)
     }
 
     /// Drops the entries whose `until` is at or before `now`.

@@ -1,4 +1,6 @@
-//! axum extractors: [`AuthUser`] for any valid access token, [`RequireRole`] for one with a role.
+//! axum extractors: [`AuthUser`] for any valid access token, [`RequireRole`] for one with a role,
+//! and [`request_credential`], the one reading of a request's token (bearer header, or the
+//! access cookie under the CSRF rules) that Tessera's own server uses too.
 //!
 //! Refusals are RFC 9457 problem documents with the codes of Tessera's own API (API.md §1), so
 //! a client handles a resource server exactly like Tessera: refresh on `token_expired`, and so on.
@@ -7,14 +9,21 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, ORIGIN, WWW_AUTHENTICATE,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::{AccessClaims, Authenticator, Rejection};
+use crate::{
+    AccessClaims, Authenticator, CSRF_HEADER, CookiePolicy, CsrfFailure, Rejection, RequestOrigin,
+    find_cookie, is_unsafe_method,
+};
 
-/// The claims of the request's valid `Authorization: Bearer` access token.
+/// The claims of the request's valid access token: from `Authorization: Bearer`, or from
+/// Tessera's access cookie when the [`Authenticator`] accepts cookies
+/// ([`Authenticator::with_cookies`]).
 ///
 /// The [`Authenticator`] comes from the router's state through [`FromRef`]: use it as the state,
 /// or implement `FromRef<YourState> for Authenticator`. `Option<AuthUser>` is `None` without a
@@ -35,6 +44,68 @@ pub enum AuthRejection {
     /// A valid token without the required role: 403 `forbidden`.
     #[error("you lack the role this needs")]
     Forbidden,
+    /// A cookie-authenticated unsafe request that fails the CSRF rules: 403 `csrf_failed`.
+    #[error(transparent)]
+    Csrf(#[from] CsrfFailure),
+}
+
+/// Where a request's access token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The access cookie (browser mode); the CSRF rules held.
+    Cookie,
+}
+
+/// A request's access token, not yet verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential<'a> {
+    /// The compact JWT.
+    pub token: &'a str,
+    /// Where it came from.
+    pub source: TokenSource,
+}
+
+/// The access token of a request: the bearer header when there is one (it never needs CSRF);
+/// else, with `cookies`, the access cookie, refused as [`AuthRejection::Csrf`] when the method
+/// is unsafe and the CSRF rules fail. `None` without either.
+pub fn request_credential<'a>(
+    parts: &'a Parts,
+    cookies: Option<&CookiePolicy>,
+) -> Result<Option<Credential<'a>>, AuthRejection> {
+    if let Some(token) = bearer_token(&parts.headers)? {
+        return Ok(Some(Credential {
+            token,
+            source: TokenSource::Bearer,
+        }));
+    }
+    let Some(policy) = cookies else {
+        return Ok(None);
+    };
+    let jar = || parts.headers.get_all(COOKIE).iter().map(|v| v.as_bytes());
+    let Some(token) = find_cookie(jar(), policy.names().access).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if is_unsafe_method(parts.method.as_str()) {
+        policy.check_unsafe(
+            request_origin(&parts.headers),
+            parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()),
+            find_cookie(jar(), policy.names().csrf),
+        )?;
+    }
+    Ok(Some(Credential {
+        token,
+        source: TokenSource::Cookie,
+    }))
+}
+
+/// The `Origin` and `Sec-Fetch-Site` of a request.
+pub fn request_origin(headers: &HeaderMap) -> RequestOrigin<'_> {
+    RequestOrigin {
+        origin: headers.get(ORIGIN).map(|v| v.as_bytes()),
+        fetch_site: headers.get("sec-fetch-site").map(|v| v.as_bytes()),
+    }
 }
 
 /// A valid token lacks a role: 403 problem+json `forbidden`.
@@ -104,9 +175,10 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthRejection> {
-        let token = bearer_token(&parts.headers)?.ok_or(AuthRejection::Missing)?;
-        let claims = Authenticator::from_ref(state).verify(token).await?;
-        Ok(Self(claims))
+        let auth = Authenticator::from_ref(state);
+        let credential =
+            request_credential(parts, auth.cookie_policy())?.ok_or(AuthRejection::Missing)?;
+        Ok(Self(auth.verify(credential.token).await?))
     }
 }
 
@@ -121,11 +193,11 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, AuthRejection> {
-        let Some(token) = bearer_token(&parts.headers)? else {
+        let auth = Authenticator::from_ref(state);
+        let Some(credential) = request_credential(parts, auth.cookie_policy())? else {
             return Ok(None);
         };
-        let claims = Authenticator::from_ref(state).verify(token).await?;
-        Ok(Some(Self(claims)))
+        Ok(Some(Self(auth.verify(credential.token).await?)))
     }
 }
 
@@ -184,7 +256,7 @@ impl AuthRejection {
     /// The HTTP status: 401, or 403 for [`AuthRejection::Forbidden`].
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::Csrf(_) => StatusCode::FORBIDDEN,
             Self::Missing | Self::Token(_) => StatusCode::UNAUTHORIZED,
         }
     }
@@ -197,6 +269,7 @@ impl AuthRejection {
             Self::Token(Rejection::Expired) => "token_expired",
             Self::Token(Rejection::Revoked) => "token_revoked",
             Self::Forbidden => "forbidden",
+            Self::Csrf(_) => "csrf_failed",
         }
     }
 
@@ -207,6 +280,7 @@ impl AuthRejection {
             Self::Token(Rejection::Expired) => "the access token has expired",
             Self::Token(Rejection::Revoked) => "the access token has been revoked",
             Self::Forbidden => "you lack the role this needs",
+            Self::Csrf(_) => "the request failed the CSRF check",
         }
     }
 
@@ -215,7 +289,7 @@ impl AuthRejection {
         match self {
             Self::Missing => Some("Bearer"),
             Self::Token(_) => Some(r#"Bearer error="invalid_token""#),
-            Self::Forbidden => None,
+            Self::Forbidden | Self::Csrf(_) => None,
         }
     }
 }
@@ -252,18 +326,10 @@ impl IntoResponse for Forbidden {
 
 /// The token of an `Authorization: Bearer` header; `None` without one or with another scheme.
 fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthRejection> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| Rejection::Invalid)?;
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return Ok(None);
-    };
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Ok(None);
+    match headers.get(AUTHORIZATION) {
+        Some(value) => Ok(crate::bearer_token(value.as_bytes())?),
+        None => Ok(None),
     }
-    Ok(Some(token))
 }
 
 #[cfg(test)]
@@ -485,6 +551,114 @@ mod tests {
 
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(body["code"], "forbidden");
+    }
+
+    fn cookie_router(key: &TestKey) -> Router {
+        let auth = Authenticator::new(key.key_set(), expectations())
+            .with_clock(ManualClock::at(NOW))
+            .with_cookies(CookiePolicy::new(
+                crate::CookieNames::SECURE,
+                &["https://app.example.com"],
+            ));
+        Router::new()
+            .route("/me", get(me).post(me))
+            .with_state(auth)
+    }
+
+    async fn cookie_call(router: &Router, method: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = Request::builder().method(method).uri("/me");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_access_cookie_authenticates_safe_requests_and_unsafe_ones_with_the_csrf_token() {
+        let key = TestKey::ed25519("k1");
+        let router = cookie_router(&key);
+        let token = key.sign(&claims(NOW));
+        let jar = format!("__Host-tessera_at={token}; tessera_csrf=c5rf");
+
+        let read = cookie_call(&router, "GET", &[("cookie", &jar)]).await;
+        let write = cookie_call(
+            &router,
+            "POST",
+            &[
+                ("cookie", &jar),
+                ("x-csrf-token", "c5rf"),
+                ("origin", "https://app.example.com"),
+            ],
+        )
+        .await;
+
+        assert_eq!(read.status(), StatusCode::OK);
+        assert_eq!(write.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn an_unsafe_cookie_request_failing_the_csrf_rules_is_csrf_failed() {
+        let key = TestKey::ed25519("k1");
+        let router = cookie_router(&key);
+        let token = key.sign(&claims(NOW));
+        let jar = format!("__Host-tessera_at={token}; tessera_csrf=c5rf");
+        let cases: [&[(&str, &str)]; 4] = [
+            &[("cookie", &jar)],
+            &[("cookie", &jar), ("x-csrf-token", "other")],
+            &[
+                ("cookie", &jar),
+                ("x-csrf-token", "c5rf"),
+                ("origin", "https://evil.example.net"),
+            ],
+            &[
+                ("cookie", &jar),
+                ("x-csrf-token", "c5rf"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ];
+
+        for headers in cases {
+            let (status, challenge, body) =
+                problem(cookie_call(&router, "POST", headers).await).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+            assert_eq!(challenge, None);
+            assert_eq!(body["code"], "csrf_failed");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bearer_token_needs_no_csrf_and_cookies_count_only_when_enabled() {
+        let key = TestKey::ed25519("k1");
+        let token = key.sign(&claims(NOW));
+        let bearer_only =
+            Authenticator::new(key.key_set(), expectations()).with_clock(ManualClock::at(NOW));
+        let plain = Router::new().route("/me", get(me)).with_state(bearer_only);
+        let jar = format!("__Host-tessera_at={token}");
+
+        let by_bearer = cookie_call(
+            &cookie_router(&key),
+            "POST",
+            &[
+                ("authorization", &bearer(&token)),
+                ("origin", "https://evil.example.net"),
+            ],
+        )
+        .await;
+        let cookie_ignored = cookie_call(&plain, "GET", &[("cookie", &jar)]).await;
+        let wrong_name = cookie_call(
+            &cookie_router(&key),
+            "GET",
+            &[("cookie", &format!("tessera_at={token}"))],
+        )
+        .await;
+
+        assert_eq!(by_bearer.status(), StatusCode::OK);
+        assert_eq!(problem(cookie_ignored).await.2["code"], "token_missing");
+        assert_eq!(problem(wrong_name).await.2["code"], "token_missing");
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use crate::fetch::{fetch_json, send_checked};
 use crate::sse::{SseEvent, SseParser};
 use crate::{Clock, DenySet, FetchError, Revocation, SystemClock};
 
@@ -193,20 +194,12 @@ impl Follower {
     async fn read_backlog(&self) -> Result<i64, FetchError> {
         let mut cursor = 0;
         loop {
-            let response = self
+            let request = self
                 .http
                 .get(format!("{}/auth/revocations?since={cursor}", self.base_url))
                 .header(reqwest::header::AUTHORIZATION, &self.authorization)
-                .timeout(PAGE_TIMEOUT)
-                .send()
-                .await
-                .map_err(FetchError::Transport)?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(FetchError::Status(status.as_u16()));
-            }
-            let body = response.bytes().await.map_err(FetchError::Transport)?;
-            let page: Page = serde_json::from_slice(&body).map_err(FetchError::Malformed)?;
+                .timeout(PAGE_TIMEOUT);
+            let page: Page = fetch_json(request, |body| serde_json::from_slice(body)).await?;
             let now = self.clock.unix();
             for revocation in &page.items {
                 self.deny.apply(revocation, now);
@@ -221,20 +214,14 @@ impl Follower {
 
     /// Follows the stream from `cursor` until it ends, advancing `cursor` past every event.
     async fn follow_stream(&mut self, cursor: &mut i64) -> Result<(), FetchError> {
-        let mut response = self
+        let request = self
             .http
             .get(format!("{}/auth/revocations/stream", self.base_url))
             .header(reqwest::header::AUTHORIZATION, &self.authorization)
             .header(reqwest::header::ACCEPT, "text/event-stream")
             // The server replays what came after this cursor, so nothing falls in the gap.
-            .header("last-event-id", cursor.to_string())
-            .send()
-            .await
-            .map_err(FetchError::Transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(FetchError::Status(status.as_u16()));
-        }
+            .header("last-event-id", cursor.to_string());
+        let mut response = send_checked(request).await?;
         self.backoff.reset();
         let mut parser = SseParser::default();
         loop {

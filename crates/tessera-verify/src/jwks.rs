@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use crate::fetch::fetch_json;
 use crate::{Clock, FetchError, KeySet, SystemClock};
 
 /// Default of [`JwksClientBuilder::min_refetch_interval`].
@@ -236,19 +237,8 @@ impl Inner {
     /// Fetches and swaps in the keys; the caller holds `fetching`.
     async fn fetch(&self, now: i64) -> Result<(), FetchError> {
         self.update(|cache| cache.attempted_at = Some(now));
-        let response = self
-            .http
-            .get(&self.url)
-            .timeout(FETCH_TIMEOUT)
-            .send()
-            .await
-            .map_err(FetchError::Transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(FetchError::Status(status.as_u16()));
-        }
-        let body = response.bytes().await.map_err(FetchError::Transport)?;
-        let keys = KeySet::from_jwks_json(&body).map_err(FetchError::Malformed)?;
+        let request = self.http.get(&self.url).timeout(FETCH_TIMEOUT);
+        let keys = fetch_json(request, KeySet::from_jwks_json).await?;
         self.update(|cache| {
             cache.keys = Arc::new(keys);
             cache.fetched_at = Some(now);

@@ -66,6 +66,8 @@
 #![warn(missing_docs)]
 
 mod authenticator;
+mod bearer;
+mod browser;
 mod cache;
 mod claims;
 mod clock;
@@ -76,6 +78,8 @@ mod error;
 mod extract;
 #[cfg(feature = "fetch")]
 mod feed;
+#[cfg(feature = "fetch")]
+mod fetch;
 #[cfg(feature = "fetch")]
 mod jwks;
 mod keys;
@@ -88,13 +92,21 @@ mod ticket;
 mod verifier;
 
 pub use authenticator::Authenticator;
+pub use bearer::bearer_token;
+pub use browser::{
+    CSRF_HEADER, CookieNames, CookiePolicy, CsrfFailure, RequestOrigin, find_cookie,
+    is_unsafe_method, origin_of,
+};
 pub use claims::AccessClaims;
 pub use clock::{Clock, SystemClock};
 pub use deny::{DenySet, Revocation};
 #[cfg(feature = "fetch")]
 pub use error::FetchError;
 #[cfg(feature = "axum")]
-pub use extract::{Admin, AuthRejection, AuthUser, Forbidden, RequireRole, RoleName};
+pub use extract::{
+    Admin, AuthRejection, AuthUser, Credential, Forbidden, RequireRole, RoleName, TokenSource,
+    request_credential, request_origin,
+};
 #[cfg(feature = "fetch")]
 pub use feed::{RevocationFeed, RevocationFeedBuilder};
 pub use jsonwebtoken::Algorithm;

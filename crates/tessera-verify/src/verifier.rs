@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jsonwebtoken::{Validation, decode, decode_header};
 
 use crate::cache::VerifiedCache;
-use crate::{ACCESS_TOKEN_TYPE, AccessClaims, KeySet};
+use crate::{ACCESS_TOKEN_TYPE, AccessClaims, DenySet, KeySet};
 
 /// What a valid token must say.
 #[derive(Debug, Clone)]
@@ -101,6 +101,23 @@ impl Verifier {
         let claims = self.check_signed(keys, token)?;
         self.check_time(&claims, now)?;
         self.cache.insert(slot, keys, &claims);
+        Ok(claims)
+    }
+
+    /// [`verify`](Self::verify), then [`Rejection::Revoked`] for a token `deny` lists: the
+    /// whole check of a token from memory, as [`Authenticator`](crate::Authenticator) and the
+    /// Tessera server itself run it.
+    pub fn verify_unrevoked(
+        &self,
+        keys: &KeySet,
+        deny: Option<&DenySet>,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessClaims, Rejection> {
+        let claims = self.verify(keys, token, now)?;
+        if deny.is_some_and(|deny| deny.is_revoked(&claims, now)) {
+            return Err(Rejection::Revoked);
+        }
         Ok(claims)
     }
 

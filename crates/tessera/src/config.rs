@@ -1,6 +1,8 @@
 //! The one door for configuration: defaults, then a TOML file, then `TESSERA_*` variables
 //! (API.md §6). The environment is passed in, never read here from the process.
 
+mod secret;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
@@ -8,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tessera_store::Engine;
 use tessera_token::SigningAlgorithm;
+
+pub use secret::{Secret, SecretUrl};
 
 /// Every setting, typed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,7 +24,7 @@ pub struct Settings {
     /// Directory for the SQLite file, the generated master key and mail.
     pub data_dir: PathBuf,
     /// Empty: SQLite in `data_dir`; or `postgres://…`.
-    pub database_url: String,
+    pub database_url: SecretUrl,
     /// `iss` of tokens; empty: `http://<listen>`.
     pub issuer: String,
     /// Where browsers reach this server; empty: the issuer.
@@ -27,17 +32,39 @@ pub struct Settings {
     /// `aud` of tokens.
     pub audience: String,
     /// Base64 of 32 bytes; empty: generated into `data_dir/master.key`.
-    pub master_key: String,
+    pub master_key: Secret,
     /// Empty: in-process state; `redis://…` or `redis+cluster://host:port,…`.
-    pub redis_url: String,
+    pub redis_url: SecretUrl,
     /// Every Redis key and channel starts with it.
     pub redis_prefix: String,
     /// Secrets accepted from back ends on `/internal/*`, `/auth/introspect` and the feed.
-    pub service_keys: Vec<String>,
+    pub service_keys: Vec<Secret>,
     /// Access tokens and sessions.
     pub tokens: TokenConfig,
     /// Password rules and hashing.
     pub passwords: PasswordConfig,
+    /// Browser (cookie) mode.
+    pub cookies: CookieConfig,
+    /// Pages of other origins allowed to call this server from a browser.
+    pub cors: CorsConfig,
+}
+
+/// `[cookies]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CookieConfig {
+    /// Plain-http development: cookies without `Secure` and without the `__Host-`/`__Secure-`
+    /// prefixes (which need it).
+    pub dev_insecure: bool,
+}
+
+/// `[cors]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Origins (`https://app.example.com`) whose pages may call this server with credentials;
+    /// their pages may also use the cookies. Never `*`.
+    pub allowed_origins: Vec<String>,
 }
 
 /// `[tokens]`
@@ -45,9 +72,10 @@ pub struct Settings {
 #[serde(deny_unknown_fields, default)]
 pub struct TokenConfig {
     /// EdDSA | ES256 | RS256 | HS256.
-    pub signing_alg: String,
+    #[serde(with = "algorithm_name")]
+    pub signing_alg: SigningAlgorithm,
     /// Shared secret for HS256 (at least 32 bytes).
-    pub hs256_secret: String,
+    pub hs256_secret: Secret,
     /// Access-token lifetime.
     #[serde(with = "duration_text")]
     pub access_ttl: Duration,
@@ -85,16 +113,18 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
-            database_url: String::new(),
+            database_url: SecretUrl::default(),
             issuer: String::new(),
             public_url: String::new(),
             audience: "tessera".into(),
-            master_key: String::new(),
-            redis_url: String::new(),
+            master_key: Secret::default(),
+            redis_url: SecretUrl::default(),
             redis_prefix: "tessera:".into(),
             service_keys: Vec::new(),
             tokens: TokenConfig::default(),
             passwords: PasswordConfig::default(),
+            cookies: CookieConfig::default(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -102,8 +132,8 @@ impl Default for Settings {
 impl Default for TokenConfig {
     fn default() -> Self {
         Self {
-            signing_alg: "EdDSA".into(),
-            hs256_secret: String::new(),
+            signing_alg: SigningAlgorithm::EdDSA,
+            hs256_secret: Secret::default(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_idle_ttl: Duration::from_secs(30 * 86_400),
             refresh_absolute_ttl: Duration::from_secs(90 * 86_400),
@@ -228,12 +258,12 @@ impl Settings {
     /// Checks rules across fields, reporting every problem with its fix.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
-        match self.signing_algorithm() {
-            Err(e) => problems.push(format!("tokens.signing_alg: {e}")),
-            Ok(SigningAlgorithm::HS256) if self.tokens.hs256_secret.len() < 32 => problems.push(
+        if self.tokens.signing_alg == SigningAlgorithm::HS256
+            && self.tokens.hs256_secret.expose_secret().len() < 32
+        {
+            problems.push(
                 "tokens.signing_alg = HS256 needs a secret of at least 32 bytes: set tokens.hs256_secret or TESSERA_TOKENS__HS256_SECRET".into(),
-            ),
-            Ok(_) => {}
+            );
         }
         if self.tokens.access_ttl < Duration::from_secs(1) {
             problems.push("tokens.access_ttl must be at least 1s".into());
@@ -245,10 +275,14 @@ impl Settings {
         if !(1..=256).contains(&self.passwords.min_length) {
             problems.push("passwords.min_length must be between 1 and 256".into());
         }
-        if self.service_keys.iter().any(|key| key.len() < 16) {
+        if self
+            .service_keys
+            .iter()
+            .any(|key| key.expose_secret().len() < 16)
+        {
             problems.push("every entry of service_keys must have at least 16 characters".into());
         }
-        let redis = self.redis_url.as_str();
+        let redis = self.redis_url.expose_secret();
         if !(redis.is_empty()
             || redis.starts_with("redis://")
             || redis.starts_with("redis+cluster://"))
@@ -256,20 +290,20 @@ impl Settings {
             problems.push("redis_url must be empty (in-process state), redis://… or redis+cluster://host:port,…".into());
         }
         if !self.master_key.is_empty()
-            && tessera_core::secret::MasterKey::from_base64(&self.master_key).is_err()
+            && tessera_core::secret::MasterKey::from_base64(self.master_key.expose_secret())
+                .is_err()
         {
             problems.push("master_key must be base64 of 32 bytes (e.g. `openssl rand -base64 32`), or empty to generate one into data_dir".into());
         }
-        let url = self.database_url.as_str();
-        if !(url.is_empty()
-            || url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            problems.push(
-                "database_url must be empty (SQLite in data_dir), sqlite://FILE or postgres://…"
-                    .into(),
-            );
+        for origin in &self.cors.allowed_origins {
+            if !is_origin(origin) {
+                problems.push(format!(
+                    "cors.allowed_origins: {origin:?} is not an origin like https://app.example.com (\"*\" is never allowed: the cookies are credentials)"
+                ));
+            }
+        }
+        if let Err(error) = Engine::of(self.database_url.expose_secret()) {
+            problems.push(format!("database_url: {error}"));
         }
         if problems.is_empty() {
             Ok(())
@@ -281,13 +315,16 @@ impl Settings {
     /// Advice that does not stop the server.
     fn advice(&self) -> Vec<String> {
         let mut advice = Vec::new();
-        if self.database_url.starts_with("postgres") {
-            for (key, value) in [
-                ("issuer", &self.issuer),
-                ("public_url", &self.public_url),
-                ("master_key", &self.master_key),
+        if matches!(
+            Engine::of(self.database_url.expose_secret()),
+            Ok(Engine::Postgres)
+        ) {
+            for (key, is_empty) in [
+                ("issuer", self.issuer.is_empty()),
+                ("public_url", self.public_url.is_empty()),
+                ("master_key", self.master_key.is_empty()),
             ] {
-                if value.is_empty() {
+                if is_empty {
                     advice.push(format!(
                         "{key} is empty with PostgreSQL: every instance sharing the database needs the same {key}"
                     ));
@@ -295,11 +332,6 @@ impl Settings {
             }
         }
         advice
-    }
-
-    /// The configured signing algorithm.
-    pub fn signing_algorithm(&self) -> Result<SigningAlgorithm, tessera_token::UnknownAlgorithm> {
-        self.tokens.signing_alg.parse()
     }
 
     /// `issuer`, or `http://<listen>` when empty.
@@ -321,62 +353,14 @@ impl Settings {
     }
 }
 
-/// The effective configuration as TOML, with every secret masked.
+/// The effective configuration as TOML, with every secret masked (the secret types serialize
+/// masked).
 pub struct Masked<'a>(pub &'a Settings);
 
 impl fmt::Display for Masked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut copy = self.0.clone();
-        mask(&mut copy.master_key);
-        mask(&mut copy.tokens.hs256_secret);
-        copy.service_keys.iter_mut().for_each(mask);
-        copy.redis_url = mask_url_password(&copy.redis_url);
-        copy.database_url = mask_url_password(&copy.database_url);
-        let text = toml::to_string(&copy).map_err(|_| fmt::Error)?;
+        let text = toml::to_string(self.0).map_err(|_| fmt::Error)?;
         f.write_str(&text)
-    }
-}
-
-fn mask(secret: &mut String) {
-    if !secret.is_empty() {
-        *secret = "********".into();
-    }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`; a `password=` query
-/// parameter (`postgres://user@host/db?password=secret`) is masked too.
-pub fn mask_url_password(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((head, query)) => (head, Some(query)),
-        None => (url, None),
-    };
-    let mut masked = mask_user_info(head);
-    if let Some(query) = query {
-        let parameters: Vec<String> = query
-            .split('&')
-            .map(|parameter| match parameter.split_once('=') {
-                Some((name, _)) if name.eq_ignore_ascii_case("password") => {
-                    format!("{name}=********")
-                }
-                _ => parameter.to_owned(),
-            })
-            .collect();
-        masked.push('?');
-        masked.push_str(&parameters.join("&"));
-    }
-    masked
-}
-
-fn mask_user_info(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
-        None => url.to_owned(),
     }
 }
 
@@ -402,10 +386,41 @@ fn known_keys() -> BTreeMap<String, bool> {
     keys
 }
 
+/// `scheme://host[:port]`, nothing more (a trailing `/` is tolerated).
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', '*', '@', ' '])
+}
+
 fn describe(error: config::ConfigError, file: Option<&Path>) -> String {
     match file {
         Some(file) => format!("{}: {error}", file.display()),
         None => error.to_string(),
+    }
+}
+
+/// Algorithms by their JWS name (`EdDSA`, `ES256`, `RS256`, `HS256`), exactly as tokens carry it.
+mod algorithm_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tessera_token::SigningAlgorithm;
+
+    pub fn serialize<S: Serializer>(
+        value: &SigningAlgorithm,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<SigningAlgorithm, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.trim().parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -524,7 +539,11 @@ mod tests {
             .unwrap()
             .settings;
         assert_eq!(
-            settings.service_keys,
+            settings
+                .service_keys
+                .iter()
+                .map(Secret::expose_secret)
+                .collect::<Vec<_>>(),
             vec!["first-service-key-1", "second-service-key-2"]
         );
         let vars = env(&[("TESSERA_SERVICE_KEYS", "short")]);
@@ -545,8 +564,79 @@ mod tests {
         );
         assert!(text.contains("postgres://app:********@db/tessera"));
         assert_eq!(
-            mask_url_password("postgres://app@db/t?sslmode=disable&password=hunter2"),
+            tessera_store::mask_url_password(
+                "postgres://app@db/t?sslmode=disable&password=hunter2"
+            ),
             "postgres://app@db/t?sslmode=disable&password=********"
         );
+    }
+
+    #[test]
+    fn debug_of_the_settings_shows_no_secret() {
+        let secrets = [
+            "c2VjcmV0LW1hc3Rlci1rZXk=",
+            "hs256-secret-that-is-long-enough-0123456789",
+            "first-service-key-1",
+            "db-hunter2",
+            "redis-hunter2",
+        ];
+        let mut settings = Settings {
+            master_key: secrets[0].into(),
+            service_keys: vec![secrets[2].into()],
+            database_url: format!("postgres://app:{}@db/tessera", secrets[3]).into(),
+            redis_url: format!("redis://:{}@cache:6379", secrets[4]).into(),
+            ..Settings::default()
+        };
+        settings.tokens.hs256_secret = secrets[1].into();
+
+        let debug = format!("{settings:?}");
+
+        for secret in secrets {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(
+            debug.contains("postgres://app:********@db/tessera"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn the_signing_algorithm_is_read_by_its_jws_name() {
+        let vars = env(&[("TESSERA_TOKENS__SIGNING_ALG", "ES256")]);
+        let settings = Settings::load(None, vars, Strictness::Strict)
+            .unwrap()
+            .settings;
+        assert_eq!(settings.tokens.signing_alg, SigningAlgorithm::ES256);
+        assert_eq!(
+            Settings::default().tokens.signing_alg,
+            SigningAlgorithm::EdDSA
+        );
+    }
+
+    #[test]
+    fn an_unknown_signing_algorithm_names_the_choices() {
+        let vars = env(&[("TESSERA_TOKENS__SIGNING_ALG", "RS512")]);
+        let error = Settings::load(None, vars, Strictness::Strict)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("RS512"), "{error}");
+        assert!(error.contains("EdDSA, ES256, RS256 or HS256"), "{error}");
+        assert!(error.contains("signing_alg"), "{error}");
+    }
+
+    #[test]
+    fn database_urls_are_checked_by_the_store_rules() {
+        let load = |url: &str| {
+            Settings::load(
+                None,
+                env(&[("TESSERA_DATABASE_URL", url)]),
+                Strictness::Strict,
+            )
+        };
+        assert!(load("POSTGRESQL://app@db/tessera").is_ok());
+        assert!(load("sqlite:data/t.db").is_ok());
+        let error = load("mysql://root:hunter2@db/app").unwrap_err().to_string();
+        assert!(error.contains("mysql://root:********@db/app"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
     }
 }

@@ -2,45 +2,40 @@
 //! bus (Redis pub/sub, or in-process) within milliseconds, and a read-back of the database
 //! feed every second heals anything the bus missed (a dropped connection, a restart).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_core::StoreError;
-use tessera_core::session::{Revocation, Sessions};
+use tessera_core::ports::RevocationStore;
+use tessera_core::session::{Revocation, RevocationStream, Sessions};
+use tessera_core::{Clock, StoreError};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 /// How often the database feed is read back.
 const CATCH_UP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Relayed cursors remembered, so a revocation seen on the bus and again in the read-back is
-/// relayed to SSE subscribers once.
-const REMEMBERED: usize = 100_000;
-
 /// The task that applies revocations to the deny-set and relays them to SSE subscribers.
 pub struct RevocationFollower {
     sessions: Arc<Sessions>,
     live: broadcast::Sender<Revocation>,
-    bus: broadcast::Receiver<Revocation>,
-    cursor: i64,
-    relayed: BTreeSet<i64>,
+    // A revocation seen on the bus and again in the read-back comes out of it once.
+    revocations: RevocationStream,
 }
 
 impl RevocationFollower {
-    /// Subscribes to the bus, then loads every revocation still in force, so that nothing
-    /// published in between is lost.
+    /// Subscribes to the bus, then loads every revocation still in force from `feed`, so that
+    /// nothing published in between is lost.
     pub async fn start(
         sessions: Arc<Sessions>,
+        feed: Arc<dyn RevocationStore>,
+        clock: Arc<dyn Clock>,
         live: broadcast::Sender<Revocation>,
     ) -> Result<Self, StoreError> {
-        let bus = sessions.bus().subscribe();
+        let revocations = RevocationStream::new(feed, clock, sessions.bus().subscribe(), 0);
         let mut follower = Self {
             sessions,
             live,
-            bus,
-            cursor: 0,
-            relayed: BTreeSet::new(),
+            revocations,
         };
         follower.catch_up().await?;
         Ok(follower)
@@ -56,11 +51,10 @@ impl RevocationFollower {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                message = self.bus.recv() => match message {
-                    Ok(revocation) => self.relay(revocation),
-                    // Fell behind the bus: the next read-back fills the gap.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return,
+                // What it missed by falling behind the bus, the next read-back fills in.
+                next = self.revocations.next_live() => match next {
+                    Some(revocation) => relay(&self.sessions, &self.live, revocation),
+                    None => return,
                 },
                 _ = tick.tick() => {
                     if let Err(error) = self.catch_up().await {
@@ -73,28 +67,19 @@ impl RevocationFollower {
     }
 
     async fn catch_up(&mut self) -> Result<(), StoreError> {
-        loop {
-            let page = self.sessions.revocations_after(self.cursor).await?;
-            let full = page.len() >= 1_000;
-            for revocation in page {
-                self.cursor = self.cursor.max(revocation.cursor);
-                self.relay(revocation);
-            }
-            if !full {
-                return Ok(());
-            }
-        }
+        let Self {
+            sessions,
+            live,
+            revocations,
+        } = self;
+        revocations
+            .catch_up(|revocation| relay(sessions, live, revocation))
+            .await
     }
+}
 
-    fn relay(&mut self, revocation: Revocation) {
-        self.sessions.apply(&revocation);
-        if self.relayed.insert(revocation.cursor) {
-            let _ = self.live.send(revocation);
-        }
-        if self.relayed.len() > REMEMBERED {
-            self.relayed = self
-                .relayed
-                .split_off(&(revocation.cursor - (REMEMBERED / 2) as i64));
-        }
-    }
+/// Applies `revocation` here and passes it on to SSE subscribers.
+fn relay(sessions: &Sessions, live: &broadcast::Sender<Revocation>, revocation: Revocation) {
+    sessions.apply(&revocation);
+    let _ = live.send(revocation);
 }

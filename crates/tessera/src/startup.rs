@@ -11,18 +11,20 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::account::{
     Accounts, Administration, HashPoolSettings, PasswordHasher, PasswordPolicy,
 };
+use tessera_core::grant::Grants;
+use tessera_core::ports::TokenIssuer;
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
 use tessera_core::ticket::Tickets;
 use tessera_core::{Clock, SystemClock};
-use tessera_http::{AppState, ServiceKeys, Site};
+use tessera_http::{AppState, Browser, ServiceKeys, Services, Site};
 use tessera_store::Stores;
-use tessera_token::{KeyRing, TokenSettings};
+use tessera_token::{DenySet, KeyRing, TokenSettings};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::follower::RevocationFollower;
 
 /// How often a running server re-reads the signing keys. A key made by `tessera keys rotate`
@@ -38,12 +40,16 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Overrides {
     /// The clock every rule reads.
     pub clock: Arc<dyn Clock>,
+    /// Signs access tokens instead of the key ring (which still verifies them and serves the
+    /// JWKS): a way to make signing fail.
+    pub token_issuer: Option<Arc<dyn TokenIssuer>>,
 }
 
 impl Default for Overrides {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
+            token_issuer: None,
         }
     }
 }
@@ -56,6 +62,8 @@ pub struct Core {
     pub keys: Arc<KeyRing>,
     /// Account use cases.
     pub accounts: Arc<Accounts>,
+    /// The grant path every login, signup and refresh ends in.
+    pub grants: Arc<Grants>,
     /// Administration use cases.
     pub admin: Arc<Administration>,
     /// Session use cases and the deny-set.
@@ -71,13 +79,14 @@ impl Core {
     /// key ring.
     pub async fn open(
         settings: &Settings,
-        clock: Arc<dyn Clock>,
+        overrides: Overrides,
         issuer: String,
     ) -> anyhow::Result<Self> {
-        let stores = tessera_store::open(&settings.database_url, &settings.data_dir)
+        let clock = overrides.clock;
+        let stores = tessera_store::open(settings.database_url.expose_secret(), &settings.data_dir)
             .await
             .context("opening the database")?;
-        let state = tessera_state::open(&settings.redis_url, &settings.redis_prefix)
+        let state = tessera_state::open(settings.redis_url.expose_secret(), &settings.redis_prefix)
             .await
             .context("connecting to Redis")?;
         let master = Arc::new(master_key(settings)?);
@@ -87,18 +96,20 @@ impl Core {
             audience: settings.audience.clone(),
             access_ttl: tokens.access_ttl,
             leeway: tokens.leeway,
-            algorithm: settings.signing_algorithm()?,
+            algorithm: tokens.signing_alg,
             hs256_secret: (!tokens.hs256_secret.is_empty())
-                .then(|| Zeroizing::new(tokens.hs256_secret.as_bytes().to_vec())),
+                .then(|| Zeroizing::new(tokens.hs256_secret.expose_secret().as_bytes().to_vec())),
         };
-        let keys = KeyRing::open(
-            Arc::clone(&stores.keys),
-            Arc::clone(&master),
-            token_settings,
-            Arc::clone(&clock),
-        )
-        .await
-        .context("loading the signing keys")?;
+        let keys = Arc::new(
+            KeyRing::open(
+                Arc::clone(&stores.keys),
+                Arc::clone(&master),
+                token_settings,
+                Arc::clone(&clock),
+            )
+            .await
+            .context("loading the signing keys")?,
+        );
         let session_settings = SessionSettings {
             lifetimes: SessionLifetimes {
                 idle: tokens.refresh_idle_ttl,
@@ -111,6 +122,7 @@ impl Core {
             Arc::clone(&stores.sessions),
             Arc::clone(&stores.revocations),
             state.bus,
+            Arc::clone(keys.revoked()) as _,
             RefreshKey::derive(&master),
             session_settings,
             Arc::clone(&clock),
@@ -119,9 +131,17 @@ impl Core {
             threads: settings.passwords.hash_threads,
             queue: settings.passwords.hash_queue,
         });
+        let token_issuer = overrides
+            .token_issuer
+            .unwrap_or_else(|| Arc::clone(&keys) as Arc<dyn TokenIssuer>);
+        let grants = Arc::new(Grants::new(
+            Arc::clone(&sessions),
+            token_issuer,
+            Arc::clone(&clock),
+        ));
         let accounts = Accounts::new(
             Arc::clone(&stores.users),
-            Arc::clone(&sessions),
+            Arc::clone(&grants),
             hasher,
             PasswordPolicy {
                 min_length: settings.passwords.min_length,
@@ -137,8 +157,9 @@ impl Core {
         );
         Ok(Self {
             stores,
-            keys: Arc::new(keys),
+            keys,
             accounts: Arc::new(accounts),
+            grants,
             admin: Arc::new(admin),
             sessions,
             tickets: Arc::new(Tickets::new(
@@ -170,30 +191,39 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let issuer = settings.effective_issuer(local_addr);
-        let core = Core::open(settings, overrides.clock, issuer.clone()).await?;
+        let core = Core::open(settings, overrides, issuer.clone()).await?;
         let (live_revocations, _) = broadcast::channel(4_096);
-        let follower =
-            RevocationFollower::start(Arc::clone(&core.sessions), live_revocations.clone())
-                .await
-                .context("loading the revocations in force")?;
+        let follower = RevocationFollower::start(
+            Arc::clone(&core.sessions),
+            Arc::clone(&core.stores.revocations),
+            Arc::clone(&core.clock),
+            live_revocations.clone(),
+        )
+        .await
+        .context("loading the revocations in force")?;
         let metrics = tessera_http::metrics::prometheus();
-        let state = AppState {
+        let public_url = settings.effective_public_url(local_addr);
+        let browser = Browser::new(
+            settings.cookies.dev_insecure,
+            &public_url,
+            &settings.cors.allowed_origins,
+        );
+        let state = AppState::new(Services {
             accounts: core.accounts,
             admin: core.admin,
+            grants: core.grants,
             sessions: core.sessions,
             keys: Arc::clone(&core.keys),
             tickets: core.tickets,
             feed: core.stores.revocations,
             live_revocations,
-            service_keys: Arc::new(ServiceKeys::new(&settings.service_keys)),
+            service_keys: Arc::new(service_keys(settings)),
             health: core.stores.health,
             metrics: metrics.clone(),
-            site: Arc::new(Site {
-                issuer,
-                public_url: settings.effective_public_url(local_addr),
-            }),
+            site: Arc::new(Site { issuer, public_url }),
             clock: core.clock,
-        };
+            browser: Arc::new(browser),
+        });
         Ok(Self {
             listener,
             router: tessera_http::router(state),
@@ -207,6 +237,11 @@ impl Application {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The deny-set this server checks every token against (`tessera-verify`'s).
+    pub fn deny_set(&self) -> Arc<DenySet> {
+        Arc::clone(self.keys.revoked().deny_set())
     }
 
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
@@ -283,11 +318,22 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// The configured service keys; only their digests are kept.
+fn service_keys(settings: &Settings) -> ServiceKeys {
+    let keys: Vec<&str> = settings
+        .service_keys
+        .iter()
+        .map(Secret::expose_secret)
+        .collect();
+    ServiceKeys::new(&keys)
+}
+
 /// The configured master key, or the one in `data_dir/master.key`, generated (mode 0600) on
 /// first use.
 fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     if !settings.master_key.is_empty() {
-        return MasterKey::from_base64(&settings.master_key).context("reading master_key");
+        return MasterKey::from_base64(settings.master_key.expose_secret())
+            .context("reading master_key");
     }
     let path = settings.data_dir.join("master.key");
     if !path.exists() {

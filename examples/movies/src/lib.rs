@@ -11,7 +11,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{delete, get};
-use tessera_verify::{Authenticator, Expectations, JwksClient, RevocationFeed};
+use tessera_verify::{
+    Authenticator, CookieNames, CookiePolicy, Expectations, JwksClient, RevocationFeed,
+};
 
 pub use catalog::Catalog;
 
@@ -24,6 +26,20 @@ pub struct Settings {
     pub service_key: String,
     /// The `aud` Tessera puts in tokens.
     pub audience: String,
+    /// Browser mode: accept Tessera's access cookie from pages of these origins (with the CSRF
+    /// rules); `None`: bearer tokens only.
+    pub browser_origins: Option<Vec<String>>,
+}
+
+/// The cookie rules for pages of `origins`: a page served over plain http can only hold the
+/// cookies of Tessera's development mode (the `__Host-` prefix needs `Secure`).
+fn cookie_policy(origins: &[String]) -> CookiePolicy {
+    let names = if origins.iter().all(|origin| origin.starts_with("http://")) {
+        CookieNames::DEV_INSECURE
+    } else {
+        CookieNames::SECURE
+    };
+    CookiePolicy::new(names, origins)
 }
 
 /// What handlers share.
@@ -49,7 +65,10 @@ pub async fn app(settings: Settings) -> anyhow::Result<Router> {
     // Serve only once the revocations still in force are known.
     tokio::time::timeout(std::time::Duration::from_secs(10), feed.caught_up()).await?;
     let expect = Expectations::new(&settings.tessera_url, settings.audience.clone());
-    let auth = Authenticator::from_jwks(jwks, expect).with_revocation_feed(feed);
+    let mut auth = Authenticator::from_jwks(jwks, expect).with_revocation_feed(feed);
+    if let Some(origins) = &settings.browser_origins {
+        auth = auth.with_cookies(cookie_policy(origins));
+    }
     let state = AppState {
         auth,
         catalog: Arc::new(Catalog::with_classics()),

@@ -1,7 +1,9 @@
 //! `movies`: serve the movie service. Configuration from the environment:
 //! `TESSERA_URL` (Tessera's issuer, default http://127.0.0.1:8080), `MOVIES_SERVICE_KEY` (one of
 //! Tessera's `service_keys`), `MOVIES_LISTEN` (default 127.0.0.1:3000), `TESSERA_AUDIENCE`
-//! (default `tessera`).
+//! (default `tessera`), `MOVIES_COOKIES=true` to accept Tessera's access cookie from browsers
+//! (with the CSRF rules) besides bearer tokens, and `MOVIES_ALLOWED_ORIGINS` (comma-separated)
+//! for the pages that may use it.
 
 use std::collections::HashMap;
 
@@ -24,6 +26,14 @@ async fn main() -> anyhow::Result<()> {
             .cloned()
             .context("set MOVIES_SERVICE_KEY to one of Tessera's service_keys")?,
         audience: get("TESSERA_AUDIENCE", "tessera"),
+        browser_origins: (get("MOVIES_COOKIES", "false") == "true").then(|| {
+            get("MOVIES_ALLOWED_ORIGINS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|origin| !origin.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }),
     };
     let listen = get("MOVIES_LISTEN", "127.0.0.1:3000");
     let app = movies::app(settings)

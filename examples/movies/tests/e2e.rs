@@ -2,34 +2,16 @@
 //! and WebSocket. Run by `cargo test --workspace`, which builds both binaries.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tessera_testkit::{Running, TesseraProcess, eventually, free_port, tessera_command};
 use tokio_tungstenite::tungstenite::Message;
 
 const SERVICE_KEY: &str = "movies-service-key-0123456789";
-
-/// A child process killed when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `tessera` sits next to `movies` in the target directory when the workspace is built.
 fn tessera_binary() -> PathBuf {
@@ -43,56 +25,17 @@ fn tessera_binary() -> PathBuf {
     tessera
 }
 
-/// The `tessera` command on `data_dir`, with no inherited configuration.
-fn tessera(data_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(tessera_binary());
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("TESSERA_")) {
-        command.env_remove(name);
-    }
-    command
-        .env("TESSERA_DATA_DIR", data_dir)
-        .env("TESSERA_SERVICE_KEYS", SERVICE_KEY);
-    command
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tutorial_flow_works_end_to_end_and_a_logout_is_refused_within_a_second() {
     // Arrange: Tessera, then the movie service trusting it.
-    let data_dir = tempfile::tempdir().unwrap();
-    let (tessera_port, movies_port) = (free_port(), free_port());
-    let auth = format!("http://127.0.0.1:{tessera_port}");
+    let tessera = TesseraProcess::builder(tessera_binary())
+        .env("TESSERA_SERVICE_KEYS", SERVICE_KEY)
+        .start()
+        .await;
+    let movies_port = free_port();
+    let auth = tessera.base_url().to_owned();
     let movies = format!("http://127.0.0.1:{movies_port}");
-    let _tessera = Running(
-        tessera(data_dir.path())
-            .args(["serve", "--listen", &format!("127.0.0.1:{tessera_port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let http = reqwest::Client::new();
-    eventually("tessera to be ready", || async {
-        http.get(format!("{auth}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
     let _movies = Running(
         Command::new(env!("CARGO_BIN_EXE_movies"))
             .env("TESSERA_URL", &auth)
@@ -103,11 +46,9 @@ async fn the_tutorial_flow_works_end_to_end_and_a_logout_is_refused_within_a_sec
             .spawn()
             .unwrap(),
     );
-    eventually("movies to be ready", || async {
-        http.get(format!("{movies}/movies"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
+    eventually(Duration::from_secs(15), "movies to be ready", || async {
+        let response = http.get(format!("{movies}/movies")).send().await;
+        response.is_ok_and(|r| r.status() == 200).then_some(())
     })
     .await;
 
@@ -171,7 +112,9 @@ async fn the_tutorial_flow_works_end_to_end_and_a_logout_is_refused_within_a_sec
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
-    let output = tessera(data_dir.path())
+    let output = tessera_command(tessera_binary())
+        .env("TESSERA_DATA_DIR", tessera.data_dir())
+        .env("TESSERA_SERVICE_KEYS", SERVICE_KEY)
         .args(["user", "set-roles", &user_id, "admin"])
         .output()
         .unwrap();

@@ -189,3 +189,292 @@ impl Administration {
 fn validation(field: &'static str, message: String) -> AccountError {
     AccountError::Validation(vec![FieldError::new(field, message)])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::Core;
+    use crate::session::{Revocation, RevocationTarget};
+
+    fn targets(revocations: &[Revocation]) -> Vec<RevocationTarget> {
+        revocations.iter().map(|r| r.target).collect()
+    }
+
+    #[tokio::test]
+    async fn invalid_roles_are_a_validation_error_and_change_nothing() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        core.sign_in(&user).await;
+        let changes = UserChanges {
+            roles: Some(vec!["Admin".to_owned()]),
+            disabled: Some(true),
+            name: Some(Some("Alice".to_owned())),
+        };
+
+        // Act
+        let refused = core.admin.update(admin.id, user.id, changes).await;
+
+        // Assert
+        let Err(AccountError::Validation(errors)) = refused else {
+            panic!("expected a validation error, got {refused:?}");
+        };
+        assert_eq!(errors[0].field, "roles");
+        assert_eq!(core.store.user(user.id), Some(user));
+        assert!(core.store.sessions().iter().all(|s| s.revoked_at.is_none()));
+        assert!(core.store.feed().is_empty());
+        assert!(core.store.audit().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_invalid_name_is_a_validation_error_and_changes_nothing() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        let changes = UserChanges {
+            roles: Some(vec!["editor".to_owned()]),
+            disabled: None,
+            name: Some(Some("Alice\u{7}".to_owned())),
+        };
+
+        // Act
+        let refused = core.admin.update(admin.id, user.id, changes).await;
+
+        // Assert
+        let Err(AccountError::Validation(errors)) = refused else {
+            panic!("expected a validation error, got {refused:?}");
+        };
+        assert_eq!(errors[0].field, "name");
+        assert_eq!(core.store.user(user.id), Some(user));
+        assert!(core.store.audit().is_empty());
+    }
+
+    #[tokio::test]
+    async fn changing_roles_and_name_is_audited_with_the_actor() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        let changes = UserChanges {
+            roles: Some(vec!["editor".to_owned(), "admin".to_owned()]),
+            disabled: None,
+            name: Some(Some("  Alice  ".to_owned())),
+        };
+
+        // Act
+        let changed = core.admin.update(admin.id, user.id, changes).await.unwrap();
+
+        // Assert
+        let roles: Vec<&str> = changed.roles.iter().map(Role::as_str).collect();
+        assert_eq!(roles, ["admin", "editor"]);
+        assert_eq!(changed.name.as_deref(), Some("Alice"));
+        assert_eq!(core.store.user(user.id), Some(changed));
+        let audit = core.store.audit();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor, Some(admin.id));
+        assert_eq!(audit[0].action, "user.update");
+        assert_eq!(audit[0].target, Some(user.id.to_string()));
+        assert_eq!(audit[0].at, core.clock.now());
+        assert_eq!(
+            audit[0].detail,
+            Some(json!({ "roles": ["admin", "editor"], "disabled": null, "name_changed": true }))
+        );
+        assert!(
+            core.store.feed().is_empty(),
+            "a role change revokes nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admin_change_shows_at_once_in_the_owner_s_profile() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        core.accounts.profile(user.id).await.unwrap();
+        let changes = UserChanges {
+            name: Some(Some("Alice".to_owned())),
+            ..UserChanges::default()
+        };
+
+        // Act
+        core.admin.update(admin.id, user.id, changes).await.unwrap();
+
+        // Assert
+        let profile = core.accounts.profile(user.id).await.unwrap();
+        assert_eq!(profile.name.as_deref(), Some("Alice"));
+    }
+
+    #[tokio::test]
+    async fn disabling_a_user_ends_every_session_and_revokes_their_tokens() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        let (phone, _) = core.sign_in(&user).await;
+        let (laptop, _) = core.sign_in(&user).await;
+        let (admins, _) = core.sign_in(&admin).await;
+        let changes = UserChanges {
+            disabled: Some(true),
+            ..UserChanges::default()
+        };
+
+        // Act
+        let disabled = core.admin.update(admin.id, user.id, changes).await.unwrap();
+
+        // Assert
+        assert!(disabled.disabled);
+        for id in [phone.id, laptop.id] {
+            let ended = core.store.session(id).unwrap();
+            assert_eq!(ended.revoke_reason.as_deref(), Some("user_disabled"));
+        }
+        assert!(core.store.session(admins.id).unwrap().revoked_at.is_none());
+        let feed = core.store.feed();
+        assert_eq!(
+            targets(&feed),
+            [
+                RevocationTarget::Session(phone.id),
+                RevocationTarget::Session(laptop.id),
+                RevocationTarget::User(user.id),
+            ]
+        );
+        assert_eq!(core.deny.applied(), feed);
+        assert_eq!(core.bus.published(), feed);
+        let audit = core.store.audit();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor, Some(admin.id));
+        assert_eq!(audit[0].detail.as_ref().unwrap()["disabled"], json!(true));
+    }
+
+    #[tokio::test]
+    async fn re_enabling_a_user_revokes_nothing() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        core.store.set_disabled(user.id, true).await.unwrap();
+        let changes = UserChanges {
+            disabled: Some(false),
+            ..UserChanges::default()
+        };
+
+        // Act
+        let enabled = core.admin.update(admin.id, user.id, changes).await.unwrap();
+
+        // Assert
+        assert!(!enabled.disabled);
+        assert!(core.store.feed().is_empty());
+        assert_eq!(core.store.audit().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn deleting_a_user_removes_them_and_revokes_their_tokens() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        let (session, _) = core.sign_in(&user).await;
+
+        // Act
+        core.admin.delete(admin.id, user.id).await.unwrap();
+
+        // Assert
+        assert_eq!(core.store.user(user.id), None);
+        assert_eq!(core.store.session(session.id), None);
+        let feed = core.store.feed();
+        assert_eq!(
+            targets(&feed),
+            [
+                RevocationTarget::Session(session.id),
+                RevocationTarget::User(user.id),
+            ]
+        );
+        assert_eq!(core.deny.applied(), feed);
+        assert_eq!(core.bus.published(), feed);
+        let audit = core.store.audit();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor, Some(admin.id));
+        assert_eq!(audit[0].action, "user.delete");
+        assert_eq!(audit[0].target, Some(user.id.to_string()));
+    }
+
+    #[tokio::test]
+    async fn ending_a_user_s_sessions_is_audited_with_how_many_ended() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        core.sign_in(&user).await;
+        core.sign_in(&user).await;
+
+        // Act
+        core.admin.end_sessions(admin.id, user.id).await.unwrap();
+
+        // Assert
+        assert!(core.admin.sessions(user.id).await.unwrap().is_empty());
+        assert_eq!(core.deny.applied().len(), 2);
+        assert_eq!(core.bus.published().len(), 2);
+        let audit = core.store.audit();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor, Some(admin.id));
+        assert_eq!(audit[0].action, "user.sessions.end");
+        assert_eq!(audit[0].detail, Some(json!({ "ended": 2 })));
+        assert!(!core.store.user(user.id).unwrap().disabled);
+    }
+
+    #[tokio::test]
+    async fn acting_on_an_unknown_user_is_account_gone_and_records_nothing() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let unknown = UserId::new();
+        let changes = UserChanges {
+            disabled: Some(true),
+            ..UserChanges::default()
+        };
+
+        // Act
+        let results = [
+            core.admin.update(admin.id, unknown, changes).await.err(),
+            core.admin.delete(admin.id, unknown).await.err(),
+            core.admin.end_sessions(admin.id, unknown).await.err(),
+            core.admin.sessions(unknown).await.err(),
+            core.admin.user(unknown).await.err(),
+        ];
+
+        // Assert
+        for result in results {
+            assert!(
+                matches!(result, Some(AccountError::AccountGone)),
+                "{result:?}"
+            );
+        }
+        assert!(core.store.feed().is_empty());
+        assert!(core.store.audit().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_search_page_says_whether_more_users_follow() {
+        // Arrange
+        let core = Core::new();
+        for name in ["ann", "bob", "anna", "annie"] {
+            core.add_user(&format!("{name}@example.test"));
+        }
+
+        // Act
+        let first = core.admin.search(Some(" ANN "), None, 2).await.unwrap();
+        let after = first.users.last().map(|u| u.id);
+        let second = core.admin.search(Some("ann"), after, 2).await.unwrap();
+
+        // Assert
+        let emails = |page: &SearchPage| -> Vec<String> {
+            page.users.iter().map(|u| u.email.to_string()).collect()
+        };
+        assert_eq!(emails(&first), ["ann@example.test", "anna@example.test"]);
+        assert!(first.more);
+        assert_eq!(emails(&second), ["annie@example.test"]);
+        assert!(!second.more);
+    }
+}

@@ -2,18 +2,20 @@
 
 mod admin;
 mod email;
-mod hashing;
+mod hash_pool;
 mod password;
 mod profiles;
 mod role;
 mod service;
+mod stored_hash;
 mod user;
 
 pub use admin::{Administration, MAX_PAGE, SearchPage, UserChanges};
 pub use email::{Email, EmailError};
-pub use hashing::{HashBusy, HashPoolSettings, PasswordHasher, StoredHash, Verified};
+pub use hash_pool::{HashBusy, HashPoolSettings, PasswordHasher};
 pub use password::{Password, PasswordError, PasswordPolicy};
 pub use profiles::{PROFILE_TTL, Profiles};
 pub use role::{Role, RoleError};
-pub use service::{AccountError, Accounts, Device, FieldError, Login, Signup, TokenSubject};
+pub use service::{AccountError, Accounts, Device, FieldError, Login, Signup};
+pub use stored_hash::{StoredHash, Verified};
 pub use user::{DisplayName, NewUser, User};

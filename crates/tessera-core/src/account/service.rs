@@ -6,8 +6,9 @@ use super::{
     DisplayName, Email, NewUser, Password, PasswordError, PasswordHasher, PasswordPolicy, Profiles,
     Role, User,
 };
+use crate::grant::{Grant, Grants, IssueError};
 use crate::ports::{UserStore, UserWithHash};
-use crate::session::{RefreshToken, Session, SessionError, Sessions};
+use crate::session::{SessionError, Sessions};
 use crate::{Clock, Conflict, SessionId, StateError, StoreError, UserId};
 
 /// Where a login comes from; stored on the session.
@@ -66,17 +67,6 @@ pub struct Login {
     pub device: Device,
 }
 
-/// A user and the session just created for them: what tokens are issued for.
-#[derive(Debug, Clone)]
-pub struct TokenSubject {
-    /// The user.
-    pub user: User,
-    /// The new session.
-    pub session: Session,
-    /// The session's first refresh token.
-    pub refresh_token: RefreshToken,
-}
-
 /// A field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -126,6 +116,9 @@ pub enum AccountError {
     /// Ending sessions could not be announced to other instances.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The new session's access token could not be signed.
+    #[error(transparent)]
+    Token(#[from] IssueError),
 }
 
 impl From<SessionError> for AccountError {
@@ -133,6 +126,7 @@ impl From<SessionError> for AccountError {
         match error {
             SessionError::Store(error) => Self::Store(error),
             SessionError::State(error) => Self::State(error),
+            SessionError::Token(error) => Self::Token(error),
             // Ending sessions by user never meets refresh or lookup failures.
             SessionError::RefreshInvalid | SessionError::RefreshReused | SessionError::NotFound => {
                 Self::AccountGone
@@ -150,7 +144,7 @@ impl From<super::HashBusy> for AccountError {
 /// The account use cases.
 pub struct Accounts {
     users: Arc<dyn UserStore>,
-    sessions: Arc<Sessions>,
+    grants: Arc<Grants>,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
     clock: Arc<dyn Clock>,
@@ -161,18 +155,19 @@ impl Accounts {
     /// Wires the use cases to their ports.
     pub fn new(
         users: Arc<dyn UserStore>,
-        sessions: Arc<Sessions>,
+        grants: Arc<Grants>,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let profiles = Arc::new(Profiles::new(Arc::clone(&clock)));
         Self {
             users,
-            sessions,
+            grants,
             hasher,
             policy,
             clock,
-            profiles: Arc::default(),
+            profiles,
         }
     }
 
@@ -189,7 +184,7 @@ impl Accounts {
 
     /// Creates an account and its first session.
     #[tracing::instrument(skip_all)]
-    pub async fn signup(&self, input: Signup) -> Result<TokenSubject, AccountError> {
+    pub async fn signup(&self, input: Signup) -> Result<Grant, AccountError> {
         let mut errors = Vec::new();
         let email = Email::parse(&input.email)
             .map_err(|e| errors.push(FieldError::new("email", e.to_string())));
@@ -222,21 +217,22 @@ impl Accounts {
                 StoreError::Conflict(Conflict::Email) => AccountError::EmailTaken,
                 other => other.into(),
             })?;
-        let (session, refresh_token) = self.sessions.start(&user, input.device.bounded()).await?;
         tracing::info!(user_id = %user.id, "account created");
-        Ok(TokenSubject {
-            user,
-            session,
-            refresh_token,
-        })
+        self.grants.start(user, input.device.bounded()).await
     }
 
     /// Checks an email and password and starts a session.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, input: Login) -> Result<TokenSubject, AccountError> {
-        let email = Email::parse(&input.email)
+    pub async fn login(&self, input: Login) -> Result<Grant, AccountError> {
+        let checked = self.check_password(&input.email, &input.password).await;
+        self.grants.login(checked, input.device.bounded()).await
+    }
+
+    /// The user whose email and password these are, if they may log in.
+    async fn check_password(&self, email: &str, password: &str) -> Result<User, AccountError> {
+        let email = Email::parse(email)
             .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
-        let password = login_password(&input.password)?;
+        let password = login_password(password)?;
         let found = self.users.find_by_email(&email).await?;
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         // Hash anyway so unknown emails cost the same time as wrong passwords (API.md §1).
@@ -250,12 +246,7 @@ impl Accounts {
         if verified.needs_rehash {
             self.rehash(&user, &password).await;
         }
-        let (session, refresh_token) = self.sessions.start(&user, input.device.bounded()).await?;
-        Ok(TokenSubject {
-            user,
-            session,
-            refresh_token,
-        })
+        Ok(user)
     }
 
     /// The live account `id`.
@@ -308,7 +299,7 @@ impl Accounts {
             .set_password_hash(id, &hash, self.clock.now())
             .await?;
         Ok(self
-            .sessions
+            .sessions()
             .end_all(id, Some(current_session), "password_changed")
             .await?)
     }
@@ -317,7 +308,7 @@ impl Accounts {
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn delete(&self, id: UserId, password: &str) -> Result<(), AccountError> {
         self.confirm_password(id, password).await?;
-        self.sessions.revoke_user(id, "account_deleted").await?;
+        self.sessions().revoke_user(id, "account_deleted").await?;
         self.users.delete_user(id).await?;
         self.profiles.forget(id);
         tracing::info!("account deleted");
@@ -355,6 +346,10 @@ impl Accounts {
                 StoreError::Conflict(Conflict::Email) => AccountError::EmailTaken,
                 other => other.into(),
             })
+    }
+
+    fn sessions(&self) -> &Sessions {
+        self.grants.sessions()
     }
 
     async fn confirm_password(&self, id: UserId, password: &str) -> Result<User, AccountError> {
@@ -427,5 +422,129 @@ fn parse_name(raw: Option<&str>) -> Result<Option<String>, FieldError> {
     match raw {
         None => Ok(None),
         Some(raw) => DisplayName::parse(raw).map_err(|m| FieldError::new("name", m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::Core;
+    use crate::session::RevocationTarget;
+
+    /// A bcrypt hash of `password` at the lowest cost: verified fast, and never re-hashed by
+    /// the paths that only confirm a password.
+    fn cheap_hash(password: &str) -> String {
+        bcrypt::hash(password, 4).unwrap()
+    }
+
+    fn login(email: &str, password: &str) -> Login {
+        Login {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            device: Device::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_invalid_credentials_and_starts_no_session() {
+        // Arrange
+        let core = Core::new();
+        core.add_user_with_hash("alice@example.test", &cheap_hash("right password"));
+
+        // Act
+        let refused = core
+            .accounts
+            .login(login("alice@example.test", "wrong password"))
+            .await;
+
+        // Assert
+        assert!(matches!(refused, Err(AccountError::InvalidCredentials)));
+        assert!(core.store.sessions().is_empty());
+        assert_eq!(core.issuer.issued(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_account_cannot_log_in_even_with_its_password() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user_with_hash("alice@example.test", &cheap_hash("right password"));
+        core.store.set_disabled(user.id, true).await.unwrap();
+
+        // Act
+        let refused = core
+            .accounts
+            .login(login("alice@example.test", "right password"))
+            .await;
+
+        // Assert
+        assert!(matches!(refused, Err(AccountError::AccountDisabled)));
+        assert!(core.store.sessions().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_signup_whose_token_cannot_be_signed_keeps_the_account_but_stores_no_session() {
+        // Arrange
+        let core = Core::new();
+        core.issuer.fail(true);
+        let signup = Signup {
+            email: "alice@example.test".to_owned(),
+            password: "a long and unusual passphrase".to_owned(),
+            name: None,
+            device: Device::default(),
+        };
+
+        // Act
+        let failed = core.accounts.signup(signup).await;
+
+        // Assert
+        assert!(matches!(failed, Err(AccountError::Token(_))));
+        assert!(core.store.sessions().is_empty());
+        let email = Email::parse("alice@example.test").unwrap();
+        assert!(core.store.find_by_email(&email).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn deleting_an_account_ends_its_sessions_and_revokes_its_tokens() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user_with_hash("alice@example.test", &cheap_hash("right password"));
+        let (session, _) = core.sign_in(&user).await;
+
+        // Act
+        core.accounts
+            .delete(user.id, "right password")
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(core.store.user(user.id), None);
+        let feed = core.store.feed();
+        let targets: Vec<_> = feed.iter().map(|r| r.target).collect();
+        assert_eq!(
+            targets,
+            [
+                RevocationTarget::Session(session.id),
+                RevocationTarget::User(user.id),
+            ]
+        );
+        assert_eq!(core.deny.applied(), feed);
+        assert_eq!(core.bus.published(), feed);
+    }
+
+    #[tokio::test]
+    async fn deleting_an_account_with_a_wrong_password_changes_nothing() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user_with_hash("alice@example.test", &cheap_hash("right password"));
+        let (session, _) = core.sign_in(&user).await;
+
+        // Act
+        let refused = core.accounts.delete(user.id, "wrong password").await;
+
+        // Assert
+        assert!(matches!(refused, Err(AccountError::InvalidCredentials)));
+        assert_eq!(core.store.user(user.id), Some(user));
+        assert_eq!(core.store.session(session.id), Some(session));
+        assert!(core.store.feed().is_empty());
     }
 }

@@ -4,9 +4,11 @@
 mod record;
 mod refresh;
 mod revocation;
+mod revocation_stream;
 mod service;
 
 pub use record::{RefreshState, Session, SessionLifetimes};
 pub use refresh::{RefreshKey, RefreshToken};
-pub use revocation::{DenySet, Revocation, RevocationTarget};
-pub use service::{Refreshed, SessionError, SessionSettings, Sessions};
+pub use revocation::{Revocation, RevocationTarget};
+pub use revocation_stream::RevocationStream;
+pub use service::{SessionError, SessionSettings, Sessions};

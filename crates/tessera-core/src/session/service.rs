@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{
-    DenySet, RefreshKey, RefreshState, RefreshToken, Revocation, Session, SessionLifetimes,
-};
+use super::{RefreshKey, RefreshState, RefreshToken, Revocation, Session, SessionLifetimes};
 use crate::account::{Device, User};
-use crate::ports::{RevocationBus, RevocationStore, SessionStore};
+use crate::grant::IssueError;
+use crate::ports::{DenyList, RevocationBus, RevocationStore, SessionStore};
 use crate::secret::secrets_equal;
 use crate::{Clock, SessionId, StateError, StoreError, UserId};
 
@@ -29,9 +28,9 @@ pub struct SessionSettings {
     pub token_horizon: Duration,
 }
 
-/// The result of a successful refresh.
+/// The result of a successful refresh, before its access token is issued.
 #[derive(Debug, Clone)]
-pub struct Refreshed {
+pub(crate) struct Refreshed {
     /// The user, as stored now (roles may have changed).
     pub user: User,
     /// The session after rotation.
@@ -59,6 +58,9 @@ pub enum SessionError {
     /// here; others catch up from the database).
     #[error(transparent)]
     State(#[from] StateError),
+    /// The access token of a refreshed session could not be signed.
+    #[error(transparent)]
+    Token(#[from] IssueError),
 }
 
 /// Where a presented refresh token stands in its session's chain.
@@ -79,18 +81,20 @@ pub struct Sessions {
     store: Arc<dyn SessionStore>,
     feed: Arc<dyn RevocationStore>,
     bus: Arc<dyn RevocationBus>,
-    deny: Arc<DenySet>,
+    deny: Arc<dyn DenyList>,
     key: RefreshKey,
     settings: SessionSettings,
     clock: Arc<dyn Clock>,
 }
 
 impl Sessions {
-    /// Wires the use cases to their ports.
+    /// Wires the use cases to their ports; revocations are applied to `deny` here at once,
+    /// and announced to the other instances on `bus`.
     pub fn new(
         store: Arc<dyn SessionStore>,
         feed: Arc<dyn RevocationStore>,
         bus: Arc<dyn RevocationBus>,
+        deny: Arc<dyn DenyList>,
         key: RefreshKey,
         settings: SessionSettings,
         clock: Arc<dyn Clock>,
@@ -99,16 +103,11 @@ impl Sessions {
             store,
             feed,
             bus,
-            deny: Arc::new(DenySet::new()),
+            deny,
             key,
             settings,
             clock,
         }
-    }
-
-    /// The deny-set the hot path checks.
-    pub fn deny_set(&self) -> &Arc<DenySet> {
-        &self.deny
     }
 
     /// The bus revocations travel on.
@@ -116,26 +115,21 @@ impl Sessions {
         &self.bus
     }
 
-    /// Whether a token of `user` in `session` issued at `issued_at` is revoked. In memory.
-    pub fn is_revoked(&self, session: SessionId, user: UserId, issued_at: i64) -> bool {
-        self.deny.is_revoked(session, user, issued_at)
+    /// A new session for `user` on `device`, with its first refresh token; nothing is stored
+    /// until [`record`](Self::record).
+    pub fn begin(&self, user: &User, device: Device) -> (Session, RefreshToken) {
+        Session::start(user.id, device, self.settings.lifetimes, self.clock.now())
     }
 
-    /// Starts a session for `user` and returns it with its first refresh token.
-    pub async fn start(
-        &self,
-        user: &User,
-        device: Device,
-    ) -> Result<(Session, RefreshToken), StoreError> {
-        let (session, token) =
-            Session::start(user.id, device, self.settings.lifetimes, self.clock.now());
-        self.store.create_session(&session).await?;
-        Ok((session, token))
+    /// Stores a session made by [`begin`](Self::begin): from now on its refresh token works.
+    pub async fn record(&self, session: &Session) -> Result<(), StoreError> {
+        self.store.create_session(session).await
     }
 
-    /// Exchanges a refresh token for its successor (API.md §2).
+    /// Exchanges a refresh token for its successor (API.md §2). Only the grant path calls it,
+    /// so that every refresh also gets its access token.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, presented: &str) -> Result<Refreshed, SessionError> {
+    pub(crate) async fn refresh(&self, presented: &str) -> Result<Refreshed, SessionError> {
         let token = RefreshToken::parse(presented).ok_or(SessionError::RefreshInvalid)?;
         let now = self.clock.now();
         let (session, user) = self.live_session(token.session_id(), now).await?;
@@ -206,14 +200,6 @@ impl Sessions {
         self.announce(revoked).await
     }
 
-    /// One page (oldest first) of the revocations recorded after `cursor` that are still in
-    /// force: how an instance catches up with what the bus may have missed.
-    pub async fn revocations_after(&self, cursor: i64) -> Result<Vec<Revocation>, StoreError> {
-        self.feed
-            .revocations_after(cursor, self.clock.unix(), 1_000)
-            .await
-    }
-
     /// Forgets revocations whose tokens have all expired.
     pub fn purge_expired_revocations(&self) {
         self.deny.purge(self.clock.unix());
@@ -221,7 +207,7 @@ impl Sessions {
 
     /// Applies `revocation` to this instance's deny-set (a message from the bus).
     pub fn apply(&self, revocation: &Revocation) {
-        self.deny.apply(revocation);
+        self.deny.apply(revocation, self.clock.unix());
     }
 
     async fn live_session(
@@ -382,8 +368,9 @@ impl Sessions {
 
     /// Applies revocations here at once, then tells the other instances.
     async fn announce(&self, revocations: Vec<Revocation>) -> Result<(), SessionError> {
+        let now = self.clock.unix();
         for revocation in &revocations {
-            self.deny.apply(revocation);
+            self.deny.apply(revocation, now);
         }
         if revocations.is_empty() {
             return Ok(());
@@ -396,5 +383,373 @@ impl Sessions {
 
     fn until(&self, now: OffsetDateTime) -> i64 {
         (now + self.settings.token_horizon).unix_timestamp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{Core, REUSE_GRACE, SETTINGS};
+    use crate::ports::UserStore;
+    use crate::session::RevocationTarget;
+
+    const SECOND: Duration = Duration::from_secs(1);
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// `token` with its session id replaced by `session`: a token of one session presented
+    /// as another's.
+    fn moved_to(token: &RefreshToken, session: SessionId) -> RefreshToken {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut bytes = URL_SAFE_NO_PAD.decode(token.encode()).unwrap();
+        bytes[..16].copy_from_slice(session.0.as_bytes());
+        RefreshToken::parse(&URL_SAFE_NO_PAD.encode(bytes)).unwrap()
+    }
+
+    /// Asserts that nothing was revoked: no session ended, nothing denied or published.
+    fn assert_nothing_revoked(core: &Core) {
+        assert!(core.store.sessions().iter().all(|s| s.revoked_at.is_none()));
+        assert!(core.store.feed().is_empty());
+        assert!(core.deny.applied().is_empty());
+        assert!(core.bus.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_current_refresh_token_rotates_to_its_successor() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        core.clock.advance(DAY);
+
+        // Act
+        let refreshed = core.sessions.refresh(&first.encode()).await.unwrap();
+
+        // Assert
+        let second = first.successor(&core.key());
+        assert_eq!(refreshed.refresh_token, second);
+        assert_eq!(refreshed.user, user);
+        let stored = core.store.session(session.id).unwrap();
+        assert_eq!(refreshed.session, stored);
+        assert_eq!(
+            stored.refresh,
+            RefreshState {
+                generation: 1,
+                digest: second.digest(),
+                previous_digest: Some(first.digest()),
+                rotated_at: core.clock.now(),
+            }
+        );
+        assert_eq!(stored.last_used_at, core.clock.now());
+        assert_eq!(stored.idle_expires_at, core.clock.now() + 30 * DAY);
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn the_previous_token_inside_the_grace_window_gets_the_same_successor_again() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        let rotated = core.sessions.refresh(&first.encode()).await.unwrap();
+        core.clock.advance(REUSE_GRACE - SECOND);
+
+        // Act
+        let replayed = core.sessions.refresh(&first.encode()).await.unwrap();
+
+        // Assert
+        assert_eq!(replayed.refresh_token, rotated.refresh_token);
+        assert_eq!(core.store.session(session.id).unwrap(), rotated.session);
+        assert_eq!(replayed.session.refresh.generation, 1, "rotated only once");
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn the_successor_handed_out_again_in_the_grace_window_still_rotates() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (_, first) = core.sign_in(&user).await;
+        core.sessions.refresh(&first.encode()).await.unwrap();
+        let replayed = core.sessions.refresh(&first.encode()).await.unwrap();
+
+        // Act
+        let next = core
+            .sessions
+            .refresh(&replayed.refresh_token.encode())
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(next.session.refresh.generation, 2);
+        assert_eq!(
+            next.refresh_token,
+            replayed.refresh_token.successor(&core.key())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_lost_the_rotation_race_answers_like_the_winner() {
+        // Arrange: this request read the session before a concurrent one rotated the token.
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (before, first) = core.sign_in(&user).await;
+        let winner = core.sessions.refresh(&first.encode()).await.unwrap();
+        core.store.serve_stale_session_once(before.clone());
+        core.clock.advance(SECOND);
+
+        // Act
+        let loser = core.sessions.refresh(&first.encode()).await.unwrap();
+
+        // Assert
+        assert_eq!(loser.refresh_token, winner.refresh_token);
+        assert_eq!(core.store.session(before.id).unwrap(), winner.session);
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn the_previous_token_after_the_grace_window_is_reuse_that_ends_the_session() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        let second = core.sessions.refresh(&first.encode()).await.unwrap();
+        // The window is half open: its last instant is already outside.
+        core.clock.advance(REUSE_GRACE);
+
+        // Act
+        let reuse = core.sessions.refresh(&first.encode()).await;
+
+        // Assert
+        assert!(matches!(reuse, Err(SessionError::RefreshReused)));
+        let ended = core.store.session(session.id).unwrap();
+        assert_eq!(ended.revoked_at, Some(core.clock.now()));
+        assert_eq!(ended.revoke_reason.as_deref(), Some("refresh_reused"));
+        let feed = core.store.feed();
+        assert_eq!(feed.len(), 1);
+        assert_eq!(feed[0].target, RevocationTarget::Session(session.id));
+        assert_eq!(
+            feed[0].until,
+            (core.clock.now() + SETTINGS.token_horizon).unix_timestamp()
+        );
+        assert_eq!(core.deny.applied(), feed);
+        assert_eq!(core.bus.published(), feed);
+        let current = core.sessions.refresh(&second.refresh_token.encode()).await;
+        assert!(matches!(current, Err(SessionError::RefreshInvalid)));
+    }
+
+    #[tokio::test]
+    async fn a_token_two_generations_behind_is_reuse() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        let second = core.sessions.refresh(&first.encode()).await.unwrap();
+        core.sessions
+            .refresh(&second.refresh_token.encode())
+            .await
+            .unwrap();
+
+        // Act: inside the grace window of the last rotation, but not the previous token.
+        let reuse = core.sessions.refresh(&first.encode()).await;
+
+        // Assert
+        assert!(matches!(reuse, Err(SessionError::RefreshReused)));
+        let ended = core.store.session(session.id).unwrap();
+        assert_eq!(ended.revoke_reason.as_deref(), Some("refresh_reused"));
+        assert_eq!(core.deny.applied().len(), 1);
+        assert_eq!(core.bus.published().len(), 1);
+    }
+
+    /// Stores `session` as if its chain had rotated `rotations` times past `first`, without
+    /// going through as many refreshes.
+    fn rotate_far(core: &Core, session: &Session, first: &RefreshToken, rotations: u64) {
+        let key = core.key();
+        let (mut previous, mut current) = (first.clone(), first.successor(&key));
+        for _ in 1..rotations {
+            let next = current.successor(&key);
+            previous = std::mem::replace(&mut current, next);
+        }
+        let mut far = session.clone();
+        far.refresh = RefreshState {
+            generation: rotations,
+            digest: current.digest(),
+            previous_digest: Some(previous.digest()),
+            rotated_at: core.clock.now(),
+        };
+        core.store.put_session(far);
+    }
+
+    #[tokio::test]
+    async fn a_token_as_far_behind_as_the_walk_bound_is_still_reuse() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        rotate_far(&core, &session, &first, MAX_REUSE_WALK);
+
+        // Act
+        let reuse = core.sessions.refresh(&first.encode()).await;
+
+        // Assert
+        assert!(matches!(reuse, Err(SessionError::RefreshReused)));
+        assert!(core.store.session(session.id).unwrap().revoked_at.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_token_further_behind_than_the_walk_bound_is_invalid_and_the_session_lives_on() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        rotate_far(&core, &session, &first, MAX_REUSE_WALK + 1);
+        let before = core.store.session(session.id).unwrap();
+
+        // Act
+        let refused = core.sessions.refresh(&first.encode()).await;
+
+        // Assert
+        assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        assert_eq!(core.store.session(session.id).unwrap(), before);
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn a_token_of_another_session_is_invalid_and_changes_nothing() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (mine, _) = core.sign_in(&user).await;
+        let (_, theirs) = core.sign_in(&user).await;
+        let before = core.store.sessions();
+
+        // Act
+        let refused = core
+            .sessions
+            .refresh(&moved_to(&theirs, mine.id).encode())
+            .await;
+
+        // Assert
+        assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        assert_eq!(core.store.sessions(), before);
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn a_forged_token_is_invalid_and_changes_nothing() {
+        // Arrange: after three rotations, a forger guesses secrets for the session's id at an
+        // older generation (walked forward), at the one just rotated away and at the current.
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        let mut token = first;
+        for _ in 0..3 {
+            token = core
+                .sessions
+                .refresh(&token.encode())
+                .await
+                .unwrap()
+                .refresh_token;
+        }
+        let before = core.store.sessions();
+        let mut forged = RefreshToken::first(session.id);
+
+        for _ in 1..=3 {
+            forged = forged.successor(&core.key());
+
+            // Act
+            let refused = core.sessions.refresh(&forged.encode()).await;
+
+            // Assert
+            assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        }
+        assert!(matches!(
+            core.sessions.refresh("not a refresh token").await,
+            Err(SessionError::RefreshInvalid)
+        ));
+        assert_eq!(core.store.sessions(), before);
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn the_token_of_a_session_unused_past_its_idle_lifetime_is_invalid() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (_, first) = core.sign_in(&user).await;
+        core.clock.advance(30 * DAY);
+
+        // Act
+        let refused = core.sessions.refresh(&first.encode()).await;
+
+        // Assert
+        assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn a_session_refreshed_often_still_ends_at_its_absolute_lifetime() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, mut token) = core.sign_in(&user).await;
+        for _ in 0..3 {
+            core.clock.advance(29 * DAY);
+            token = core
+                .sessions
+                .refresh(&token.encode())
+                .await
+                .unwrap()
+                .refresh_token;
+        }
+        let stored = core.store.session(session.id).unwrap();
+        assert_eq!(stored.idle_expires_at, session.absolute_expires_at);
+        core.clock.advance(3 * DAY);
+
+        // Act
+        let refused = core.sessions.refresh(&token.encode()).await;
+
+        // Assert
+        assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        assert_nothing_revoked(&core);
+    }
+
+    #[tokio::test]
+    async fn the_token_of_an_ended_session_is_invalid() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        core.sessions
+            .end(user.id, session.id, "logout")
+            .await
+            .unwrap();
+
+        // Act
+        let refused = core.sessions.refresh(&first.encode()).await;
+
+        // Assert
+        assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        let ended = core.store.session(session.id).unwrap();
+        assert_eq!(ended.revoke_reason.as_deref(), Some("logout"));
+        assert_eq!(core.store.feed().len(), 1, "ended once, by the logout");
+        assert_eq!(core.bus.published().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_token_of_a_disabled_user_is_invalid() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        core.store.set_disabled(user.id, true).await.unwrap();
+
+        // Act
+        let refused = core.sessions.refresh(&first.encode()).await;
+
+        // Assert
+        assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        assert_eq!(core.store.session(session.id).unwrap(), session);
+        assert_nothing_revoked(&core);
     }
 }

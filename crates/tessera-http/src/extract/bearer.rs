@@ -1,17 +1,19 @@
-//! The caller of a protected endpoint, from `Authorization: Bearer <access token>`.
+//! The caller of a protected endpoint, from `Authorization: Bearer <access token>` or, in
+//! browser mode, the access cookie under the CSRF rules.
 //!
-//! The hot path, all in memory: signature with the key's pinned algorithm, claims, then the
-//! deny-set of revoked sessions and users. No database or network call.
+//! The hot path, all in memory and through `tessera-verify`, the code resource servers run:
+//! the header parsed one way, the signature with the key's pinned algorithm, the claims, then
+//! the deny-set of revoked sessions, tokens and users. No database or network call.
 
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
-use tessera_core::session::Sessions;
 use tessera_core::{SessionId, UserId};
 use tessera_token::{AccessClaims, KeyRing};
+use tessera_verify::{AuthRejection, TokenSource, request_credential};
 
+use crate::browser::Browser;
 use crate::error::{ApiError, Code};
 
 /// An authenticated caller.
@@ -23,55 +25,52 @@ pub struct Caller {
     pub session_id: SessionId,
     /// Every claim of the token.
     pub claims: AccessClaims,
+    /// Whether the token came in the access cookie (browser mode).
+    pub by_cookie: bool,
 }
 
 impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync,
     Arc<KeyRing>: FromRef<S>,
-    Arc<Sessions>: FromRef<S>,
+    Arc<Browser>: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?.ok_or(Code::TokenMissing)?;
-        let caller = authenticate(
-            &Arc::<KeyRing>::from_ref(state),
-            &Arc::<Sessions>::from_ref(state),
-            token,
-        )?;
-        tracing::Span::current().record("user_id", tracing::field::display(&caller.user_id));
+        let browser = Arc::<Browser>::from_ref(state);
+        let credential = request_credential(parts, Some(browser.policy()))
+            .map_err(ApiError::from)?
+            .ok_or(Code::TokenMissing)?;
+        let mut caller = authenticate(&Arc::<KeyRing>::from_ref(state), credential.token)?;
+        caller.by_cookie = credential.source == TokenSource::Cookie;
+        let span = tracing::Span::current();
+        span.record("user_id", tracing::field::display(&caller.user_id));
+        span.record("session_id", tracing::field::display(&caller.session_id));
         Ok(caller)
     }
 }
 
-/// Verifies `token` and checks it against the deny-set.
-pub fn authenticate(keys: &KeyRing, sessions: &Sessions, token: &str) -> Result<Caller, ApiError> {
+/// Verifies `token`, revocations included.
+pub fn authenticate(keys: &KeyRing, token: &str) -> Result<Caller, ApiError> {
     let claims = keys.verify(token)?;
     let user_id = claims.sub.parse().map_err(|_| Code::TokenInvalid)?;
     let session_id = claims.sid.parse().map_err(|_| Code::TokenInvalid)?;
-    if sessions.is_revoked(session_id, user_id, claims.iat) {
-        return Err(Code::TokenRevoked.into());
-    }
     Ok(Caller {
         user_id,
         session_id,
         claims,
+        by_cookie: false,
     })
 }
 
-/// The token of an `Authorization: Bearer` header; `None` without one.
-pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| Code::TokenInvalid)?;
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return Ok(None);
-    };
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Ok(None);
+impl From<AuthRejection> for ApiError {
+    fn from(rejection: AuthRejection) -> Self {
+        match rejection {
+            AuthRejection::Missing => Code::TokenMissing.into(),
+            AuthRejection::Token(rejection) => rejection.into(),
+            AuthRejection::Forbidden => Code::Forbidden.into(),
+            AuthRejection::Csrf(failure) => failure.into(),
+        }
     }
-    Ok(Some(token))
 }

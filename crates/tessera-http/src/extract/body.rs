@@ -2,7 +2,7 @@
 //! `validation_error` naming the field (never axum's plain-text rejections).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
@@ -27,15 +27,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
-        if is_form(request.headers()) {
-            return Err(ApiError::validation([(
-                "body".into(),
-                "expected application/json".into(),
-            )]));
-        }
-        let length = declared_length(request.headers());
-        let bytes = read_limited(request.into_body(), length).await?;
+        let bytes = json_bytes(request).await?;
         parse_json(&bytes).map(Json)
+    }
+}
+
+/// `Option<Json<T>>`: `None` for an empty body (`POST /auth/refresh` by cookie), else as
+/// [`Json`].
+impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        let bytes = json_bytes(request).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        parse_json(&bytes).map(|body| Some(Json(body)))
     }
 }
 
@@ -83,6 +90,18 @@ pub async fn read_limited(body: Body, declared: Option<u64>) -> Result<Bytes, Ap
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| Code::PayloadTooLarge.into())
+}
+
+/// The bytes of a body that must be JSON (a form is refused), within the limit.
+async fn json_bytes(request: Request) -> Result<Bytes, ApiError> {
+    if is_form(request.headers()) {
+        return Err(ApiError::validation([(
+            "body".into(),
+            "expected application/json".into(),
+        )]));
+    }
+    let length = declared_length(request.headers());
+    read_limited(request.into_body(), length).await
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {

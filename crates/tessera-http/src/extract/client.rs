@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use tessera_core::account::Device;
 
 /// The client's address and user agent; never fails.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +15,17 @@ pub struct ClientInfo {
     pub ip: Option<String>,
     /// `User-Agent`.
     pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The device a new session records: this client, named `name` by itself.
+    pub fn device(self, name: Option<String>) -> Device {
+        Device {
+            name,
+            user_agent: self.user_agent,
+            ip: self.ip,
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {

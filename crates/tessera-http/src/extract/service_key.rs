@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header;
 use axum::http::request::Parts;
 
-use super::bearer::bearer_token;
 use crate::error::{ApiError, Code};
 use crate::state::ServiceKeys;
 
@@ -22,7 +22,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let key = bearer_token(parts)?.ok_or(Code::TokenMissing)?;
+        let key = match parts.headers.get(header::AUTHORIZATION) {
+            Some(value) => tessera_verify::bearer_token(value.as_bytes())?,
+            None => None,
+        }
+        .ok_or(Code::TokenMissing)?;
         if Arc::<ServiceKeys>::from_ref(state).accepts(key) {
             Ok(Self)
         } else {

@@ -1,23 +1,26 @@
-//! Signup and login.
+//! Signup and login, answering with a token response or, with `"cookie": true`, cookies.
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
-use tessera_core::account::{AccountError, Device, Login, Signup, TokenSubject};
+use tessera_core::account::{Login, Signup};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::browser::{BrowserRequest, CsrfView};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ClientInfo, Json, JsonOrForm};
 use crate::state::AppState;
-use crate::views::{NoStore, TokenResponse};
+use crate::views::TokenResponse;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(signup))
         .routes(routes!(login))
+        .routes(routes!(csrf))
 }
 
 /// Body of `POST /auth/signup`.
@@ -27,6 +30,9 @@ pub struct SignupRequest {
     password: String,
     name: Option<String>,
     device_name: Option<String>,
+    /// Browser mode: the tokens go into HttpOnly cookies, not the body.
+    #[serde(default)]
+    cookie: bool,
 }
 
 /// Body of `POST /auth/login`: JSON, or the OAuth2 password form (`username`, `password`).
@@ -36,12 +42,16 @@ pub struct LoginRequest {
     email: String,
     password: String,
     device_name: Option<String>,
+    /// Browser mode: the tokens go into HttpOnly cookies, not the body.
+    #[serde(default)]
+    cookie: bool,
 }
 
 /// Creates an account and its first session.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
     responses(
-        (status = 201, body = TokenResponse),
+        (status = 201, description = "the token response; with `\"cookie\": true`, Set-Cookie for the three cookies and a `CookieGrantView` body", body = TokenResponse),
+        (status = 403, description = "csrf_failed: cookie mode from a foreign page", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "email_taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "weak_password or validation_error", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable", body = Problem, content_type = "application/problem+json"),
@@ -49,17 +59,19 @@ pub struct LoginRequest {
 async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
+    browser: BrowserRequest,
     Json(body): Json<SignupRequest>,
-) -> Result<NoStore<TokenResponse>, ApiError> {
-    let device = device(body.device_name, client);
+) -> Result<Response, ApiError> {
+    let delivery = browser.login_delivery(body.cookie)?;
+    let device = client.device(body.device_name);
     let input = Signup {
         email: body.email,
         password: body.password,
         name: body.name,
         device,
     };
-    let subject = state.accounts.signup(input).await?;
-    issue(&state, &subject, StatusCode::CREATED)
+    let grant = state.accounts.signup(input).await?;
+    Ok(delivery.reply(StatusCode::CREATED, grant))
 }
 
 /// Checks an email and password and starts a session.
@@ -69,58 +81,32 @@ async fn signup(
         (LoginRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 200, body = TokenResponse),
+        (status = 200, description = "the token response; with `\"cookie\": true`, Set-Cookie for the three cookies and a `CookieGrantView` body", body = TokenResponse),
         (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "account_disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "account_disabled, or csrf_failed (cookie mode from a foreign page)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_error", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable (hashing queue full or database down)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
+    browser: BrowserRequest,
     JsonOrForm(body): JsonOrForm<LoginRequest>,
-) -> Result<NoStore<TokenResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let delivery = browser.login_delivery(body.cookie)?;
     let input = Login {
         email: body.email,
         password: body.password,
-        device: device(body.device_name, client),
+        device: client.device(body.device_name),
     };
-    let result = state.accounts.login(input).await;
-    metrics::counter!("tessera_logins_total", "result" => login_result(&result)).increment(1);
-    issue(&state, &result?, StatusCode::OK)
+    let grant = state.accounts.login(input).await?;
+    Ok(delivery.reply(StatusCode::OK, grant))
 }
 
-fn device(name: Option<String>, client: ClientInfo) -> Device {
-    Device {
-        name,
-        user_agent: client.user_agent,
-        ip: client.ip,
-    }
-}
-
-fn issue(
-    state: &AppState,
-    subject: &TokenSubject,
-    status: StatusCode,
-) -> Result<NoStore<TokenResponse>, ApiError> {
-    let now = state.clock.now();
-    let response = TokenResponse::issue(
-        &state.keys,
-        &subject.user,
-        &subject.session,
-        &subject.refresh_token,
-        now,
-    )?;
-    Ok(NoStore(status, response))
-}
-
-fn login_result<T>(result: &Result<T, AccountError>) -> &'static str {
-    match result {
-        Ok(_) => "success",
-        Err(AccountError::InvalidCredentials) => "invalid_credentials",
-        Err(AccountError::AccountDisabled) => "account_disabled",
-        Err(AccountError::Validation(_)) => "validation_error",
-        Err(AccountError::Busy) => "busy",
-        Err(_) => "error",
-    }
+/// The browser's CSRF token (the `tessera_csrf` cookie), set when it has none: for pages on
+/// another origin, which cannot read the cookie. Only allowed origins can read the answer.
+#[utoipa::path(get, path = "/auth/csrf", tag = "auth",
+    responses((status = 200, body = CsrfView)))]
+async fn csrf(browser: BrowserRequest) -> Response {
+    browser.csrf_token()
 }

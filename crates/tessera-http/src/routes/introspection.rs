@@ -58,7 +58,7 @@ async fn introspect(
     _service: ServiceCaller,
     Form(form): Form<IntrospectRequest>,
 ) -> Result<NoStore<Introspection>, ApiError> {
-    if let Ok(caller) = authenticate(&state.keys, &state.sessions, &form.token) {
+    if let Ok(caller) = authenticate(&state.keys, &form.token) {
         let claims = caller.claims;
         return Ok(NoStore(
             axum::http::StatusCode::OK,

@@ -6,15 +6,14 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tessera_core::account::{AccountError, Device, Login};
+use tessera_core::account::{AccountError, Login};
 use tessera_core::session::SessionError;
 use tessera_verify::Rejection;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::sessions::{refresh_counted, refreshed_response};
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, Code, FailureCause};
 use crate::extract::{ClientInfo, Form};
 use crate::state::AppState;
 use crate::views::{NoStore, TokenResponse};
@@ -42,12 +41,16 @@ pub struct RevokeRequest {
 }
 
 /// An RFC 6749 §5.2 error.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct OAuthError {
     error: &'static str,
     error_description: String,
     #[serde(skip)]
     status: u16,
+    /// Why a server-side failure happened, for the log (never the body).
+    #[serde(skip)]
+    #[schema(ignore)]
+    cause: Option<FailureCause>,
 }
 
 impl OAuthError {
@@ -56,18 +59,39 @@ impl OAuthError {
             error,
             error_description: description.into(),
             status,
+            cause: None,
         }
+    }
+
+    /// The RFC 6749 form of an error of ours that is not the client's doing: 503
+    /// `temporarily_unavailable` for a backend that is down, else 500 `server_error`.
+    fn server_side(error: ApiError) -> Self {
+        let mut answer = if error.code() == Code::Unavailable {
+            Self::new(
+                503,
+                "temporarily_unavailable",
+                "a required backend is unavailable; try again shortly",
+            )
+        } else {
+            Self::new(500, "server_error", "an internal error occurred")
+        };
+        answer.cause = error.into_cause();
+        answer
     }
 }
 
 impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let cause = self.cause.take();
         let mut response = (status, axum::Json(&self)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(cause) = cause {
+            cause.attach(&mut response);
         }
         response
     }
@@ -92,40 +116,20 @@ async fn token(
                     "username and password are required",
                 ));
             };
-            let device = Device {
-                name: None,
-                user_agent: client.user_agent,
-                ip: client.ip,
+            let login = Login {
+                email,
+                password,
+                device: client.device(None),
             };
-            let result = state
-                .accounts
-                .login(Login {
-                    email,
-                    password,
-                    device,
-                })
-                .await;
-            let subject = result.map_err(account_error)?;
-            let now = state.clock.now();
-            let response = TokenResponse::issue(
-                &state.keys,
-                &subject.user,
-                &subject.session,
-                &subject.refresh_token,
-                now,
-            )
-            .map_err(|_| unavailable())?;
-            Ok(NoStore(StatusCode::OK, response))
+            let grant = state.accounts.login(login).await.map_err(account_error)?;
+            Ok(NoStore(StatusCode::OK, TokenResponse::from(grant)))
         }
         Some("refresh_token") => {
             let token = form.refresh_token.ok_or_else(|| {
                 OAuthError::new(400, "invalid_request", "refresh_token is required")
             })?;
-            let refreshed = refresh_counted(&state, &token)
-                .await
-                .map_err(session_error)?;
-            let response = refreshed_response(&state, &refreshed).map_err(|_| unavailable())?;
-            Ok(NoStore(StatusCode::OK, response))
+            let grant = state.grants.refresh(&token).await.map_err(session_error)?;
+            Ok(NoStore(StatusCode::OK, TokenResponse::from(grant)))
         }
         Some(_) => Err(OAuthError::new(
             400,
@@ -183,14 +187,6 @@ fn detail(error: ApiError) -> String {
     }
 }
 
-fn unavailable() -> OAuthError {
-    OAuthError::new(
-        503,
-        "temporarily_unavailable",
-        "a required backend is unavailable; try again shortly",
-    )
-}
-
 fn account_error(error: AccountError) -> OAuthError {
     match error {
         AccountError::InvalidCredentials => {
@@ -202,10 +198,7 @@ fn account_error(error: AccountError) -> OAuthError {
         AccountError::Validation(_) => {
             OAuthError::new(400, "invalid_request", "username or password is malformed")
         }
-        other => {
-            ApiError::from(other).report();
-            unavailable()
-        }
+        other => OAuthError::server_side(other.into()),
     }
 }
 
@@ -221,9 +214,6 @@ fn session_error(error: SessionError) -> OAuthError {
             "invalid_grant",
             "the refresh token was already used; the session has been ended",
         ),
-        other => {
-            ApiError::from(other).report();
-            unavailable()
-        }
+        other => OAuthError::server_side(other.into()),
     }
 }

@@ -1,17 +1,16 @@
 //! The revocation feed for resource servers that keep their own deny-set: a cursor-paged list
 //! and a Server-Sent Events stream whose event ids are the same cursors.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use tessera_core::session::{Revocation, RevocationTarget};
-use tokio::sync::broadcast;
+use tessera_core::session::{Revocation, RevocationStream};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -54,17 +53,15 @@ pub struct RevocationView {
 }
 
 impl From<&Revocation> for RevocationView {
+    /// The item as the server's own deny-set gets it, so the feed and the server agree.
     fn from(revocation: &Revocation) -> Self {
-        let (sid, user_id) = match revocation.target {
-            RevocationTarget::Session(id) => (Some(id.to_string()), None),
-            RevocationTarget::User(id) => (None, Some(id.to_string())),
-        };
+        let item = tessera_token::feed_item(revocation);
         Self {
-            cursor: revocation.cursor,
-            sid,
-            user_id,
-            revoked_at: revocation.revoked_at,
-            until: revocation.until,
+            cursor: item.cursor,
+            sid: item.sid,
+            user_id: item.user_id,
+            revoked_at: item.revoked_at,
+            until: item.until,
         }
     }
 }
@@ -111,60 +108,31 @@ async fn stream(
     _service: ServiceCaller,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    // Subscribe before reading the backlog so nothing falls between the two.
-    let live = state.live_revocations.subscribe();
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
-    let mut backlog = Vec::new();
-    if let Some(mut cursor) = last_id {
-        loop {
-            let page = state
-                .feed
-                .revocations_after(cursor, state.clock.unix(), PAGE)
-                .await?;
-            cursor = page.last().map_or(cursor, |r| r.cursor);
-            let done = page.len() < PAGE as usize;
-            backlog.extend(page);
-            if done {
-                break;
-            }
-        }
-    }
-    let sent: BTreeSet<i64> = backlog.iter().map(|r| r.cursor).collect();
-    let replayed_up_to = sent.last().copied().unwrap_or(i64::MIN);
-    let stream = futures_util::stream::unfold(
-        (backlog.into_iter(), live, sent, replayed_up_to),
-        |(mut backlog, mut live, mut sent, replayed_up_to)| async move {
-            if let Some(revocation) = backlog.next() {
-                return Some((
-                    Ok(event(&revocation)),
-                    (backlog, live, sent, replayed_up_to),
-                ));
-            }
-            loop {
-                match live.recv().await {
-                    // The same revocation can arrive from the bus and from the database read-back.
-                    Ok(revocation)
-                        if revocation.cursor <= replayed_up_to
-                            || !sent.insert(revocation.cursor) => {}
-                    Ok(revocation) => {
-                        if sent.len() > 100_000 {
-                            sent = sent.split_off(&(revocation.cursor - 50_000));
-                        }
-                        return Some((
-                            Ok(event(&revocation)),
-                            (backlog, live, sent, replayed_up_to),
-                        ));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        },
+    // Subscribe before reading the backlog so nothing falls between the two.
+    let mut revocations = RevocationStream::new(
+        Arc::clone(&state.feed),
+        Arc::clone(&state.clock),
+        state.live_revocations.subscribe(),
+        last_id.unwrap_or_default(),
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let mut backlog = Vec::new();
+    if last_id.is_some() {
+        revocations
+            .catch_up(|revocation| backlog.push(revocation))
+            .await?;
+    }
+    let live = futures_util::stream::unfold(revocations, |mut revocations| async move {
+        let revocation = revocations.next_live().await?;
+        Some((revocation, revocations))
+    });
+    let events = futures_util::stream::iter(backlog)
+        .chain(live)
+        .map(|revocation| Ok(event(&revocation)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn event(revocation: &Revocation) -> Event {

@@ -2,17 +2,19 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tessera_core::session::{Refreshed, Session, SessionError};
+use tessera_core::session::Session;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code, Problem};
 use crate::extract::{Caller, Json};
 use crate::state::AppState;
-use crate::views::{NoStore, TokenResponse};
+use crate::views::TokenResponse;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -24,10 +26,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_session))
 }
 
-/// Body of `POST /auth/refresh`.
+/// Body of `POST /auth/refresh`; without `refresh_token` (or with no body at all) the refresh
+/// cookie is used, in browser mode.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    refresh_token: Option<String>,
+    /// With a `refresh_token`: answer with cookies instead of a token response.
+    #[serde(default)]
+    cookie: bool,
 }
 
 /// One session (device) of the caller.
@@ -69,73 +75,73 @@ impl SessionView {
     }
 }
 
-/// Exchanges a refresh token for a new access token and a rotated refresh token.
-#[utoipa::path(post, path = "/auth/refresh", tag = "sessions", request_body = RefreshRequest,
+/// Exchanges a refresh token for a new access token and a rotated refresh token: the one in
+/// the body, or the refresh cookie (browser mode, with the CSRF header).
+#[utoipa::path(post, path = "/auth/refresh", tag = "sessions", request_body = Option<RefreshRequest>,
     responses(
-        (status = 200, body = TokenResponse),
-        (status = 401, description = "refresh_invalid, or refresh_reused (the session is ended)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the token response; by cookie, Set-Cookie for the three cookies and a `CookieGrantView` body", body = TokenResponse),
+        (status = 401, description = "refresh_invalid, or refresh_reused (the session is ended); by cookie, the cookies are cleared", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "csrf_failed: a refresh by cookie without the CSRF header, or from a foreign page", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn refresh(
     State(state): State<AppState>,
-    Json(body): Json<RefreshRequest>,
-) -> Result<NoStore<TokenResponse>, ApiError> {
-    let refreshed = refresh_counted(&state, &body.refresh_token).await?;
-    Ok(NoStore(
-        StatusCode::OK,
-        refreshed_response(&state, &refreshed)?,
-    ))
-}
-
-/// Refreshes and counts the outcome (`tessera_refreshes_total`, `tessera_refresh_reuse_total`).
-pub async fn refresh_counted(state: &AppState, token: &str) -> Result<Refreshed, SessionError> {
-    let result = state.sessions.refresh(token).await;
-    let outcome = match &result {
-        Ok(_) => "success",
-        Err(SessionError::RefreshInvalid) => "invalid",
-        Err(SessionError::RefreshReused) => "reused",
-        Err(_) => "error",
+    browser: BrowserRequest,
+    body: Option<Json<RefreshRequest>>,
+) -> Result<Response, ApiError> {
+    let (token, cookie) = match body {
+        Some(Json(RefreshRequest {
+            refresh_token: Some(token),
+            cookie,
+        })) => (token, cookie),
+        _ => {
+            let (token, delivery) = browser.cookie_refresh()?;
+            return Ok(match state.grants.refresh(&token).await {
+                Ok(grant) => delivery.reply(StatusCode::OK, grant),
+                Err(error) => browser.refresh_failed(error.into()),
+            });
+        }
     };
-    metrics::counter!("tessera_refreshes_total", "result" => outcome).increment(1);
-    if matches!(result, Err(SessionError::RefreshReused)) {
-        metrics::counter!("tessera_refresh_reuse_total").increment(1);
-    }
-    result
-}
-
-/// The token response for a refresh.
-pub fn refreshed_response(
-    state: &AppState,
-    refreshed: &Refreshed,
-) -> Result<TokenResponse, ApiError> {
-    let now = state.clock.now();
-    TokenResponse::issue(
-        &state.keys,
-        &refreshed.user,
-        &refreshed.session,
-        &refreshed.refresh_token,
-        now,
-    )
+    let delivery = browser.login_delivery(cookie)?;
+    let grant = state.grants.refresh(&token).await?;
+    Ok(delivery.reply(StatusCode::OK, grant))
 }
 
 /// Ends the current session: its refresh token stops working and its access tokens are
 /// refused with `token_revoked` everywhere.
 #[utoipa::path(post, path = "/auth/logout", tag = "sessions", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
-async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    browser: BrowserRequest,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     state.sessions.end_any(caller.session_id, "logout").await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(signed_out(&browser, &caller))
 }
 
 /// Ends every session of the caller.
 #[utoipa::path(post, path = "/auth/logout-all", tag = "sessions", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
-async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+async fn logout_all(
+    State(state): State<AppState>,
+    browser: BrowserRequest,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     state
         .sessions
         .end_all(caller.user_id, None, "logout_all")
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(signed_out(&browser, &caller))
+}
+
+/// 204, clearing the cookies of a browser that was signed in by them.
+fn signed_out(browser: &BrowserRequest, caller: &Caller) -> Response {
+    if caller.by_cookie {
+        (browser.cleared(), StatusCode::NO_CONTENT).into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    }
 }
 
 /// The caller's live sessions, newest first.

@@ -64,7 +64,12 @@ async fn issue(
 ) -> Result<NoStore<TicketResponse>, ApiError> {
     let token = state
         .tickets
-        .issue(caller.user_id, caller.session_id, caller.claims.roles)
+        .issue(
+            caller.user_id,
+            caller.session_id,
+            caller.claims.jti,
+            caller.claims.roles,
+        )
         .await?;
     let response = TicketResponse {
         ticket: token,
@@ -115,10 +120,15 @@ async fn redeem_live(state: &AppState, token: &str) -> Result<Ticket, ApiError> 
         .redeem(token)
         .await?
         .ok_or(Code::TokenInvalid)?;
-    if state
-        .sessions
-        .is_revoked(ticket.session_id, ticket.user_id, ticket.issued_at)
-    {
+    let deny = state.keys.revoked().deny_set();
+    let (sid, sub) = (ticket.session_id.to_string(), ticket.user_id.to_string());
+    if deny.denies(
+        &sid,
+        &ticket.token_id,
+        &sub,
+        ticket.issued_at,
+        state.clock.unix(),
+    ) {
         return Err(Code::TokenRevoked.into());
     }
     Ok(ticket)

@@ -19,7 +19,7 @@ use tessera_core::ports::Health;
 
 use crate::OpenError;
 use crate::error::store_error;
-use crate::location::redact_url;
+use crate::location::mask_url_password;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -36,7 +36,7 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to the database named by a `postgres://` URL and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
-        let target = redact_url(url);
+        let target = mask_url_password(url);
         let options = PgConnectOptions::from_str(url).map_err(|source| OpenError::InvalidUrl {
             url: target.clone(),
             source: Box::new(source),

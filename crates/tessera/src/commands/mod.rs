@@ -8,14 +8,12 @@ mod serve;
 mod user;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
-use tessera_core::SystemClock;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Loaded, Settings, Strictness};
-use crate::startup::Core;
+use crate::startup::{Core, Overrides};
 use crate::telemetry;
 
 /// Runs the command `cli` names, with `env` as the process environment.
@@ -76,5 +74,5 @@ async fn open(settings: &Settings) -> anyhow::Result<Core> {
         )
     })?;
     let issuer = settings.effective_issuer(settings.listen);
-    Core::open(settings, Arc::new(SystemClock), issuer).await
+    Core::open(settings, Overrides::default(), issuer).await
 }

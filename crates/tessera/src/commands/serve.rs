@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use crate::config::{Settings, mask_url_password};
+use crate::config::Settings;
 use crate::startup::{Application, Overrides};
 
 /// Builds the server, says where things are, and serves until stopped.
@@ -21,7 +21,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             settings.data_dir.join("tessera.db").display()
         )
     } else {
-        mask_url_password(&settings.database_url)
+        settings.database_url.masked()
     };
     println!("Tessera listening on http://{}", app.local_addr());
     println!("  API docs:  {base}/docs");

@@ -3,13 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_core::account::{Email, HashPoolSettings, PasswordHasher, PasswordPolicy};
+use tessera_testkit::Running;
 
 use crate::both_backends;
 use crate::helpers::{
@@ -586,16 +587,4 @@ async fn login(app: &TestApp, email: &str, password: &str) -> Value {
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "login of {email}: {body}");
     body
-}
-
-/// A child process killed if the test ends early.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 }

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use tessera::config::Settings;
 use tessera::startup::{Application, Overrides};
 use tessera_core::ManualClock;
+use tessera_token::DenySet;
+// The kit's pieces the test files use, under the names they have always had here.
+pub use tessera_testkit::{CliOutput, PgDatabase, eventually, run_cli};
 
 /// Which SQL store a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,67 +54,6 @@ pub struct TestApp {
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// A PostgreSQL database of one test, dropped with it.
-pub struct PgDatabase {
-    pub name: String,
-}
-
-/// The server's base URL for the admin connection; override with `TESSERA_TEST_PG`.
-pub fn pg_server_url() -> String {
-    std::env::vars()
-        .find(|(k, _)| k == "TESSERA_TEST_PG")
-        .map_or_else(
-            || "postgres://postgres@127.0.0.1:5432".to_owned(),
-            |(_, v)| v,
-        )
-}
-
-impl PgDatabase {
-    pub async fn create() -> Self {
-        use sqlx::Connection;
-        let name = format!("tessera_test_{:016x}", rand::random::<u64>());
-        let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", pg_server_url()))
-            .await
-            .expect(
-                "PostgreSQL must run on 127.0.0.1:5432 for the tests (the test command starts it)",
-            );
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        Self { name }
-    }
-
-    pub fn url(&self) -> String {
-        format!("{}/{}", pg_server_url(), self.name)
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async; use a runtime of our own on a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut admin) =
-                    sqlx::PgConnection::connect(&format!("{}/postgres", pg_server_url())).await
-                {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// Builds settings for `backend` in a fresh directory; `customise` may change them.
 pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Option<PgDatabase>) {
     let data_dir = tempfile::tempdir().unwrap();
@@ -120,7 +62,7 @@ pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir, Op
         Backend::Sqlite => None,
         Backend::Postgres => {
             let database = PgDatabase::create().await;
-            settings.database_url = database.url();
+            settings.database_url = database.url().into();
             Some(database)
         }
     };
@@ -132,21 +74,29 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_deny_set(backend, customise).await.0
+}
+
+/// A server, with the deny-set it checks tokens against.
+pub async fn spawn_app_with_deny_set(
+    backend: Backend,
+    customise: impl FnOnce(&mut Settings),
+) -> (TestApp, Arc<DenySet>) {
     init_logs();
     let (mut settings, data_dir, database) = test_settings(backend).await;
     customise(&mut settings);
     let clock = Arc::new(ManualClock::starting_now());
-    let app = Application::build(
-        &settings,
-        Overrides {
-            clock: clock.clone(),
-        },
-    )
-    .await
-    .expect("the server builds");
+    let overrides = Overrides {
+        clock: clock.clone(),
+        ..Overrides::default()
+    };
+    let app = Application::build(&settings, overrides)
+        .await
+        .expect("the server builds");
+    let deny_set = app.deny_set();
     let address = format!("http://{}", app.local_addr());
     let server = tokio::spawn(app.run_until_stopped());
-    TestApp {
+    let app = TestApp {
         address,
         client: test_client(),
         clock,
@@ -154,7 +104,8 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
         data_dir,
         _database: database,
         server,
-    }
+    };
+    (app, deny_set)
 }
 
 fn test_client() -> reqwest::Client {
@@ -165,9 +116,7 @@ fn test_client() -> reqwest::Client {
 }
 
 fn init_logs() {
-    if std::env::vars().any(|(k, _)| k == "TEST_LOG") {
-        tessera::telemetry::init(tessera::telemetry::LogFormat::Text, "debug");
-    }
+    tessera_testkit::init_logs("debug");
 }
 
 /// A signed-up user.
@@ -301,9 +250,12 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
 impl TestApp {
     /// Opens the server's own database beside it, to arrange or inspect what HTTP cannot.
     pub async fn open_stores(&self) -> tessera_store::Stores {
-        tessera_store::open(&self.settings.database_url, &self.settings.data_dir)
-            .await
-            .expect("the test opens the server's database")
+        tessera_store::open(
+            self.settings.database_url.expose_secret(),
+            &self.settings.data_dir,
+        )
+        .await
+        .expect("the test opens the server's database")
     }
 
     pub async fn get_readyz(&self) -> Response {
@@ -311,55 +263,9 @@ impl TestApp {
     }
 }
 
-/// Polls `check` until it yields a value, for at most `timeout`; panics after that.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not within {timeout:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// What a finished run of the `tessera` binary printed.
-#[derive(Debug)]
-pub struct CliOutput {
-    pub status: std::process::ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 /// The real `tessera` binary, without inherited `TESSERA_*` or `RUST_LOG` variables.
 pub fn tessera_command() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TESSERA_") || name == "RUST_LOG" {
-            command.env_remove(name);
-        }
-    }
-    command
-}
-
-/// Runs `command` to completion off the async workers (a running `TestApp` keeps serving).
-pub async fn run_cli(mut command: std::process::Command) -> CliOutput {
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("the tessera binary runs");
-    CliOutput {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    tessera_testkit::tessera_command(env!("CARGO_BIN_EXE_tessera"))
 }
 
 impl TestApp {
@@ -369,7 +275,10 @@ impl TestApp {
         command
             .args(args)
             .env("TESSERA_DATA_DIR", &self.settings.data_dir)
-            .env("TESSERA_DATABASE_URL", &self.settings.database_url)
+            .env(
+                "TESSERA_DATABASE_URL",
+                self.settings.database_url.expose_secret(),
+            )
             .current_dir(self.data_dir.path());
         run_cli(command).await
     }
@@ -492,6 +401,7 @@ impl TestApp {
             &settings,
             Overrides {
                 clock: clock.clone(),
+                ..Overrides::default()
             },
         )
         .await

@@ -5,10 +5,12 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod browser;
 mod cli;
 mod docs;
 mod errors;
 mod feed;
+mod grants;
 mod oauth;
 mod ops;
 mod sessions;

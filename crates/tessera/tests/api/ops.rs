@@ -1,4 +1,5 @@
-//! Operations and discovery: health, readiness, metrics, OpenAPI, Swagger UI, metadata.
+//! Operations and discovery: health, readiness, metrics, OpenAPI, Swagger UI, metadata, request
+//! ids.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,9 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::both_backends;
-use crate::helpers::{
-    Backend, assert_problem, eventually, pg_server_url, spawn_app, spawn_app_with,
-};
+use crate::helpers::{Backend, assert_problem, eventually, spawn_app, spawn_app_with};
 
 both_backends!(
     healthz_and_readyz_answer_200,
@@ -203,7 +202,7 @@ impl CuttableProxy {
 
 /// `host:port` of the PostgreSQL server the tests use.
 fn pg_host_and_port() -> String {
-    let url = pg_server_url();
+    let url = tessera_testkit::postgres_admin_url();
     let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
     let after_user = after_scheme
         .rsplit_once('@')
@@ -218,10 +217,19 @@ async fn readiness_follows_postgres_going_down_and_up_without_a_restart() {
     let proxy = CuttableProxy::start(upstream.clone()).await;
     let via_proxy = proxy.address.to_string();
     let app = spawn_app_with(Backend::Postgres, |s| {
-        s.database_url = s.database_url.replacen(&upstream, &via_proxy, 1);
+        s.database_url = s
+            .database_url
+            .expose_secret()
+            .replacen(&upstream, &via_proxy, 1)
+            .into();
     })
     .await;
-    assert!(app.settings.database_url.contains(&via_proxy));
+    assert!(
+        app.settings
+            .database_url
+            .expose_secret()
+            .contains(&via_proxy)
+    );
     let user = app.signup_test_user().await;
     assert_eq!(app.get_readyz().await.status(), StatusCode::OK);
 
@@ -266,4 +274,85 @@ async fn readiness_follows_postgres_going_down_and_up_without_a_restart() {
         app.get_me(&user.access_token).await.status(),
         StatusCode::OK
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request ids
+
+#[tokio::test]
+async fn a_request_id_sent_by_the_client_is_echoed() {
+    // Arrange
+    let app = spawn_app(Backend::Sqlite).await;
+    let user = app.signup_test_user().await;
+
+    // Act
+    let me = app
+        .client
+        .get(app.url("/users/me"))
+        .bearer_auth(&user.access_token)
+        .header("x-request-id", "edge-7f3a:42")
+        .send()
+        .await
+        .unwrap();
+    let problem = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("x-request-id", "edge-7f3a:43")
+        .json(&json!({ "email": user.email, "password": "wrong password" }))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.headers()["x-request-id"], "edge-7f3a:42");
+    assert_eq!(problem.headers()["x-request-id"], "edge-7f3a:43");
+    assert_problem(problem, 401, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn a_request_without_an_id_gets_a_new_one_on_every_request() {
+    // Arrange
+    let app = spawn_app(Backend::Sqlite).await;
+
+    // Act
+    let first = app.get("/healthz").await;
+    let second = app.get("/healthz").await;
+
+    // Assert
+    let id = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first, second) = (id(&first), id(&second));
+    assert!(!first.is_empty() && first.len() <= 64, "{first}");
+    assert_ne!(first, second);
+}
+
+#[tokio::test]
+async fn a_request_id_unfit_for_logs_is_replaced() {
+    // Arrange
+    let app = spawn_app(Backend::Sqlite).await;
+    let too_long = "a".repeat(65);
+
+    for unfit in ["two words", "quote\"d", too_long.as_str()] {
+        // Act
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .header("x-request-id", unfit)
+            .send()
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::OK);
+        let echoed = response.headers()["x-request-id"].to_str().unwrap();
+        assert!(
+            !echoed.is_empty() && echoed != unfit,
+            "{unfit} became {echoed}"
+        );
+    }
 }

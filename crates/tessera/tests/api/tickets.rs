@@ -364,10 +364,10 @@ async fn instance(database: &PgDatabase, prefix: &str, master_key: &str) -> Test
     let (url, prefix, master_key) = (database.url(), prefix.to_owned(), master_key.to_owned());
     // The settings start as SQLite's (no database of their own); the shared one replaces it.
     spawn_app_with(Backend::Sqlite, move |s| {
-        s.database_url = url;
+        s.database_url = url.into();
         s.redis_url = "redis://127.0.0.1:6379".into();
         s.redis_prefix = prefix;
-        s.master_key = master_key;
+        s.master_key = master_key.into();
         s.issuer = "http://tessera.test".into();
         s.public_url = "http://tessera.test".into();
         s.service_keys = vec![SERVICE_KEY.into()];

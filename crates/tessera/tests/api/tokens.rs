@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_core::Clock;
 use tessera_core::secret::MasterKey;
+use tessera_token::SigningAlgorithm;
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, eventually, run_cli, spawn_app, spawn_app_with};
@@ -93,7 +94,10 @@ async fn pyjwt_verifies_rs256_tokens_knowing_only_the_jwks_url(backend: Backend)
 
 async fn pyjwt_verifies(backend: Backend, algorithm: &str) {
     // Arrange
-    let app = spawn_app_with(backend, |s| s.tokens.signing_alg = algorithm.to_owned()).await;
+    let app = spawn_app_with(backend, |s| {
+        s.tokens.signing_alg = algorithm.parse().unwrap()
+    })
+    .await;
     let user = app.signup_test_user().await;
     assert_eq!(header_of(&user.access_token)["alg"], algorithm);
 
@@ -116,7 +120,7 @@ async fn hs256_tokens_verify_with_the_shared_secret_and_the_jwks_is_empty(backen
     // Arrange
     let secret = "0123456789abcdef0123456789abcdef-shared";
     let app = spawn_app_with(backend, |s| {
-        s.tokens.signing_alg = "HS256".into();
+        s.tokens.signing_alg = SigningAlgorithm::HS256;
         s.tokens.hs256_secret = secret.into();
     })
     .await;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::Value;
+use tessera_testkit::redis::shared_redis_url;
 use tokio::time::Instant;
 
-use crate::support::redis::shared_redis_url;
 use crate::support::server::Deployment;
 
 /// The `kid` in an access token's header.

@@ -9,36 +9,31 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use tessera_testkit::redis::shared_redis_url;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::support::redis::shared_redis_url;
 use crate::support::server::{Deployment, Instance, Tokens, assert_problem};
 use crate::support::{PROPAGATION_BOUND, millis};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_refresh_token_on_another_instance_gets_the_same_successor_in_grace_and_is_reuse_after()
  {
-    // Arrange
-    const GRACE: Duration = Duration::from_secs(1);
+    // Arrange: a grace window far longer than a refresh round trip, so that the replay right
+    // after the rotation falls inside it however busy the machine is
+    const GRACE: Duration = Duration::from_secs(3);
     let mut deployment = Deployment::new(&shared_redis_url()).await;
-    deployment.set("TESSERA_TOKENS__REFRESH_REUSE_GRACE", "1s");
+    deployment.set("TESSERA_TOKENS__REFRESH_REUSE_GRACE", "3s");
     let instances = deployment.start_all(&["a", "b"]).await;
     let (a, b) = (&instances[0], &instances[1]);
     let first = a.signup().await;
 
     // Act: rotate on a, replay on b inside the grace window
-    let started = Instant::now();
     let second = a.refresh(&first.refresh_token).await;
     let rotated = Instant::now();
     let replayed = b.refresh(&first.refresh_token).await;
 
     // Assert: the same successor
-    assert!(
-        started.elapsed() < GRACE,
-        "the replay on b came {} after the rotation: not inside the grace window; the machine is too slow for this test",
-        millis(started.elapsed())
-    );
     assert_eq!(replayed.refresh_token, second.refresh_token);
     assert_eq!(replayed.session_id, second.session_id);
     a.assert_accepts(&replayed.access_token).await;

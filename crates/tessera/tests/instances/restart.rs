@@ -2,7 +2,8 @@
 //! key, and stopping and starting one (a rolling deploy) keeps every session, since the keys,
 //! the sessions and the revocations are in the database, not in the process.
 
-use crate::support::redis::shared_redis_url;
+use tessera_testkit::redis::shared_redis_url;
+
 use crate::support::server::{Deployment, assert_problem};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

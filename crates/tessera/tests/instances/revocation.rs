@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use tessera_testkit::eventually;
+use tessera_testkit::redis::{RedisCluster, RedisServer, redis_cli, shared_redis_url};
 use tokio::time::Instant;
 
-use crate::support::redis::{RedisCluster, RedisServer, redis_cli, shared_redis_url};
 use crate::support::server::{Deployment, assert_problem};
-use crate::support::{PROPAGATION_BOUND, eventually, millis, percentile};
+use crate::support::{PROPAGATION_BOUND, millis, percentile};
 
 /// How long a poll for a revocation goes on before it gives up (well past the bound, so that a
 /// slow propagation is measured and reported rather than cut off).

@@ -1,22 +1,16 @@
 //! Real `tessera serve` processes: a [`Deployment`] is what several instances share (one fresh
 //! PostgreSQL database, a Redis, a key prefix, the issuer and the master key), an [`Instance`] is
-//! one child process with its own port and data directory, killed (SIGKILL) when dropped.
+//! one test-kit `TesseraProcess` with its own port and data directory, killed when dropped.
 
-use std::fs::{File, OpenOptions};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use base64::Engine;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tempfile::TempDir;
+use tessera_testkit::redis::unique_prefix;
+use tessera_testkit::{CliOutput, PgDatabase, TesseraProcess, run_cli, tessera_command};
 use tokio::time::Instant;
-
-use super::postgres::PgDatabase;
-use super::redis::unique_prefix;
-use super::{PATIENCE, free_port};
 
 /// What every instance of a deployment is given: API.md §5 asks for the same issuer, public URL
 /// and master key on every instance sharing a database.
@@ -65,22 +59,14 @@ impl Deployment {
     }
 
     /// Runs a `tessera` command with this deployment's settings, as an operator would.
-    pub async fn cli(&self, args: &[&str]) -> std::process::Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("TESSERA_") {
-                command.env_remove(&name);
-            }
-        }
+    pub async fn cli(&self, args: &[&str]) -> CliOutput {
+        let mut command = tessera_command(env!("CARGO_BIN_EXE_tessera"));
         let data_dir = tempfile::tempdir().expect("a data directory");
         command
             .args(args)
             .env("TESSERA_DATA_DIR", data_dir.path())
             .envs(self.env.iter().map(|(key, value)| (key, value)));
-        tokio::task::spawn_blocking(move || command.output())
-            .await
-            .expect("the command's thread")
-            .expect("the tessera binary runs")
+        run_cli(command).await
     }
 
     /// Starts one instance and waits until it is ready.
@@ -135,183 +121,63 @@ impl Tokens {
     }
 }
 
-/// One `tessera serve` child process.
+/// One `tessera serve` child process of a deployment, with methods named after endpoints.
 pub struct Instance {
     pub name: String,
-    env: Vec<(String, String)>,
-    dir: TempDir,
-    child: Mutex<Option<Child>>,
-    base: String,
-    client: reqwest::Client,
-}
-
-/// Why a start attempt did not give a ready instance.
-enum StartFailure {
-    /// Another process took the port in between: try another one.
-    PortTaken,
+    process: TesseraProcess,
 }
 
 impl Instance {
     async fn start(name: &str, env: Vec<(String, String)>) -> Self {
-        let mut instance = Self {
+        let process = TesseraProcess::builder(env!("CARGO_BIN_EXE_tessera"))
+            .name(name)
+            .envs(env)
+            .start()
+            .await;
+        Self {
             name: name.to_owned(),
-            env,
-            dir: tempfile::tempdir().expect("a data directory"),
-            child: Mutex::new(None),
-            base: String::new(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(2))
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("an HTTP client"),
-        };
-        instance.launch().await;
-        instance
+            process,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.process.url(path)
     }
 
     /// SIGKILL, like a crash or an OOM kill: no request gets finished.
     pub fn kill(&self) {
-        if let Some(mut child) = self.take_child() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn take_child(&self) -> Option<Child> {
-        self.child
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
+        self.process.kill();
     }
 
     /// SIGTERM, like an orchestrator stopping a pod; waits (bounded) for the exit status.
     pub async fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.take_child().expect("the instance is running");
-        let pid = child.id().to_string();
-        // The shell's builtin `kill`: no extra package needed.
-        let signalled = Command::new("sh")
-            .args(["-c", "kill -TERM \"$1\"", "sh", &pid])
-            .status()
-            .expect("sh runs");
-        assert!(signalled.success(), "sending SIGTERM to {}", self.name);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = child.try_wait().expect("waiting for the child") {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{} did not exit within {PATIENCE:?} of SIGTERM:\n{}",
-                    self.name,
-                    self.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.process.terminate().await
     }
 
     /// Starts the process again with the same data directory and settings (on a new port), and
     /// waits until it is ready.
     pub async fn restart(&mut self) {
-        self.kill();
-        self.launch().await;
+        self.process.restart().await;
     }
 
     /// What the process wrote to stdout and stderr, in every run so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+        self.process.log()
     }
 
-    async fn launch(&mut self) {
-        for _ in 0..5 {
-            match self.try_launch(free_port()).await {
-                Ok(()) => return,
-                Err(StartFailure::PortTaken) => continue,
-            }
-        }
-        panic!("{}: no free port after 5 attempts", self.name);
-    }
-
-    async fn try_launch(&mut self, port: u16) -> Result<(), StartFailure> {
-        let log = open_log(self.dir.path());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        for (name, _) in std::env::vars_os() {
-            let text = name.to_string_lossy();
-            if text.starts_with("TESSERA_") || text == "RUST_LOG" {
-                command.env_remove(&name);
-            }
-        }
-        let level = if std::env::vars_os().any(|(key, _)| key == "TEST_LOG") {
-            "info,tessera=debug,tessera_state=debug,tessera_http=debug"
-        } else {
-            "info"
-        };
-        command
-            .arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            // No ./tessera.toml of the caller is picked up.
-            .current_dir(self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", level)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("the log file"))
-            .stderr(log);
-        *self.child.get_mut().unwrap_or_else(|p| p.into_inner()) =
-            Some(command.spawn().expect("the tessera binary starts"));
-        self.base = format!("http://127.0.0.1:{port}");
-        self.wait_until_ready().await
-    }
-
-    async fn wait_until_ready(&mut self) -> Result<(), StartFailure> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let slot = self.child.get_mut().unwrap_or_else(|p| p.into_inner());
-            let child = slot.as_mut().expect("just started");
-            if let Some(status) = child.try_wait().expect("waiting for the child") {
-                *slot = None;
-                let log = self.log();
-                if log.contains("cannot listen") {
-                    return Err(StartFailure::PortTaken);
-                }
-                panic!(
-                    "{} exited with {status} before it was ready:\n{log}",
-                    self.name
-                );
-            }
-            if let Ok(response) = self.get_readyz().await
-                && response.status() == StatusCode::OK
-            {
-                return Ok(());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} was not ready within {PATIENCE:?}:\n{}",
-                self.name,
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    fn client(&self) -> &reqwest::Client {
+        self.process.client()
     }
 
     // Endpoints. Each returns the raw response (or the transport error where a test needs to
     // see it); the typed helpers below assert the happy path for arranging.
 
     pub async fn get_readyz(&self) -> reqwest::Result<Response> {
-        self.client.get(self.url("/readyz")).send().await
+        self.client().get(self.url("/readyz")).send().await
     }
 
     pub async fn post_signup(&self, body: &Value) -> Response {
-        self.client
+        self.client()
             .post(self.url("/auth/signup"))
             .json(body)
             .send()
@@ -320,7 +186,7 @@ impl Instance {
     }
 
     pub async fn try_post_refresh(&self, refresh_token: &str) -> reqwest::Result<Response> {
-        self.client
+        self.client()
             .post(self.url("/auth/refresh"))
             .json(&json!({ "refresh_token": refresh_token }))
             .send()
@@ -334,7 +200,7 @@ impl Instance {
     }
 
     pub async fn get_me(&self, access_token: &str) -> Response {
-        self.client
+        self.client()
             .get(self.url("/users/me"))
             .bearer_auth(access_token)
             .send()
@@ -343,7 +209,7 @@ impl Instance {
     }
 
     pub async fn post_logout(&self, access_token: &str) -> Response {
-        self.client
+        self.client()
             .post(self.url("/auth/logout"))
             .bearer_auth(access_token)
             .send()
@@ -463,28 +329,6 @@ pub async fn times_until_revoked(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = self.log();
-            let start = (log.len().saturating_sub(8_000)..log.len())
-                .find(|&index| log.is_char_boundary(index))
-                .unwrap_or(0);
-            let tail = &log[start..];
-            eprintln!("---- log of {} ({}) ----\n{tail}", self.name, self.base);
-        }
-        self.kill();
-    }
-}
-
-fn open_log(dir: &Path) -> File {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("serve.log"))
-        .expect("a log file in the data directory")
 }
 
 /// Asserts a problem+json answer with `status` and `code`; returns the body.

@@ -1,30 +1,29 @@
-//! Redis for the instances: the shared server on 6379 (with a unique prefix per test), and
-//! servers and a three-node Cluster that a test starts on free ports, kills and restarts. Talks
-//! to Redis through `redis-cli`, which the `redis-server` package brings along.
+//! Redis for the suites: the shared server on 6379 with a key prefix per test, and servers and a
+//! three-node Cluster that a test starts on free ports, kills and restarts. Nothing is ever
+//! flushed. Talks to Redis through `redis-cli`, which comes with `redis-server` and is needed
+//! anyway to form a Cluster.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tempfile::TempDir;
-use uuid::Uuid;
 
-use super::{PATIENCE, eventually, free_port};
+use crate::{HARNESS_PATIENCE, eventually, free_port};
 
-/// The Redis every developer machine and CI runner has (scripts/test.sh starts it); override
-/// with `TESSERA_TEST_REDIS`.
+/// The Redis every developer machine and CI runner has; `TESSERA_TEST_REDIS` points elsewhere.
 pub fn shared_redis_url() -> String {
-    std::env::vars()
-        .find(|(k, _)| k == "TESSERA_TEST_REDIS")
-        .map_or_else(|| "redis://127.0.0.1:6379".to_owned(), |(_, v)| v)
+    crate::environment::variable("TESSERA_TEST_REDIS")
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
 }
 
 /// A key and channel prefix no other test or run uses.
 pub fn unique_prefix() -> String {
-    format!("tessera-test:{}:", Uuid::new_v4().simple())
+    format!("tessera-test:{:032x}:", rand::random::<u128>())
 }
 
-/// `redis-cli -p PORT ARGS…`: its trimmed output when it succeeded, `None` when it did not.
+/// `redis-cli -p PORT ARGS…` on 127.0.0.1: its trimmed output when it succeeded, `None` when it
+/// did not (no server there, or an error reply).
 pub async fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
     let mut command = Command::new("redis-cli");
     command
@@ -40,7 +39,7 @@ pub async fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
         .then_some(text)
 }
 
-/// A `redis-server` child process in its own directory, killed (SIGKILL) when dropped.
+/// A `redis-server` child process in a directory of its own, killed (SIGKILL) when dropped.
 pub struct RedisServer {
     port: u16,
     extra: Vec<String>,
@@ -49,9 +48,14 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// A plain server on a free port.
+    /// A plain server on a free port, once it answers.
     pub async fn start() -> Self {
-        Self::spawn(free_port(), Vec::new()).await
+        Self::start_on(free_port()).await
+    }
+
+    /// A plain server on `port` (to bring one back where a dropped one listened).
+    pub async fn start_on(port: u16) -> Self {
+        Self::spawn(port, Vec::new()).await
     }
 
     pub fn port(&self) -> u16 {
@@ -71,7 +75,7 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port, and waits until it answers.
+    /// Starts the server again on the same port and directory, and waits until it answers.
     pub async fn restart(&mut self) {
         self.kill();
         self.child = Some(launch(self.port, &self.extra, self.dir.path()));
@@ -92,7 +96,7 @@ impl RedisServer {
     }
 
     async fn wait_until_answering(&mut self) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + HARNESS_PATIENCE;
         loop {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!(
@@ -134,7 +138,7 @@ fn launch(port: u16, extra: &[String], dir: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("redis-server is installed (scripts/test.sh installs it)")
+        .expect("redis-server is installed")
 }
 
 fn log_path(dir: &Path) -> PathBuf {
@@ -174,22 +178,25 @@ impl RedisCluster {
         cluster
     }
 
+    /// The node ports, in start order.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(RedisServer::port).collect()
+    }
+
     /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
     pub fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .nodes
+        format!("redis+cluster://{}", self.addresses().join(","))
+    }
+
+    fn addresses(&self) -> Vec<String> {
+        self.ports()
             .iter()
-            .map(|node| format!("127.0.0.1:{}", node.port()))
-            .collect();
-        format!("redis+cluster://{}", hosts.join(","))
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect()
     }
 
     async fn create(&self) {
-        let addresses: Vec<String> = self
-            .nodes
-            .iter()
-            .map(|node| format!("127.0.0.1:{}", node.port()))
-            .collect();
+        let addresses = self.addresses();
         let output = tokio::task::spawn_blocking(move || {
             Command::new("redis-cli")
                 .arg("--cluster")
@@ -211,19 +218,23 @@ impl RedisCluster {
     }
 
     async fn wait_until_ok(&self) {
-        let ports: Vec<u16> = self.nodes.iter().map(RedisServer::port).collect();
-        eventually(PATIENCE, "every node reports cluster_state:ok", || {
-            let ports = ports.clone();
-            async move {
-                for port in ports {
-                    let info = redis_cli(port, &["CLUSTER", "INFO"]).await?;
-                    if !info.contains("cluster_state:ok") {
-                        return None;
+        let ports = self.ports();
+        eventually(
+            HARNESS_PATIENCE,
+            "every node reports cluster_state:ok",
+            || {
+                let ports = ports.clone();
+                async move {
+                    for port in ports {
+                        let info = redis_cli(port, &["CLUSTER", "INFO"]).await?;
+                        if !info.contains("cluster_state:ok") {
+                            return None;
+                        }
                     }
+                    Some(())
                 }
-                Some(())
-            }
-        })
+            },
+        )
         .await;
     }
 }

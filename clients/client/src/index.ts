@@ -1,0 +1,13 @@
+export { createClient, memoryStorage } from "./client";
+export type { TesseraClient } from "./client";
+export { TesseraError } from "./error";
+export type {
+  AuthEvent,
+  AuthListener,
+  ClientOptions,
+  MfaRequired,
+  Session,
+  TokenStorage,
+  Tokens,
+  User,
+} from "./types";

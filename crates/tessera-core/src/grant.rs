@@ -1,0 +1,337 @@
+//! The one grant path: every way of logging in (password today; provider, magic link, MFA
+//! step and passkey later), signup and refresh end here, where a session's tokens are issued
+//! and the outcome is counted.
+//!
+//! It never signs tokens itself: that is the [`TokenIssuer`] port's job (`tessera-token`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::Clock;
+use crate::account::{AccountError, Device, User};
+use crate::ports::TokenIssuer;
+use crate::session::{RefreshToken, Session, SessionError, Sessions};
+
+/// A signed access token (a compact JWT). A bearer secret: its `Debug` shows no part of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    token: String,
+    expires_in: i64,
+}
+
+impl AccessToken {
+    /// `token` living `expires_in` seconds from its issue.
+    pub fn new(token: String, expires_in: i64) -> Self {
+        Self { token, expires_in }
+    }
+
+    /// The compact JWT, to hand to its owner only.
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+
+    /// The compact JWT, consumed, to hand to its owner only.
+    pub fn into_string(self) -> String {
+        self.token
+    }
+
+    /// Seconds from issue until it expires.
+    pub fn expires_in(&self) -> i64 {
+        self.expires_in
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An access token could not be signed. Never the caller's fault: answered 500 and logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signing an access token failed: {0}")]
+pub struct IssueError(pub &'static str);
+
+/// What a successful login, signup or refresh hands the client: everything of the token
+/// response (API.md §2).
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The user, as stored now.
+    pub user: User,
+    /// The session the tokens belong to.
+    pub session: Session,
+    /// The session's current refresh token.
+    pub refresh_token: RefreshToken,
+    /// A new access token for the session.
+    pub access_token: AccessToken,
+    /// When the grant was made.
+    pub issued_at: OffsetDateTime,
+}
+
+impl Grant {
+    /// Seconds until the refresh token expires unused.
+    pub fn refresh_expires_in(&self) -> i64 {
+        (self.session.idle_expires_at - self.issued_at)
+            .whole_seconds()
+            .max(0)
+    }
+}
+
+/// Starts sessions and refreshes them, issuing tokens through the [`TokenIssuer`].
+pub struct Grants {
+    sessions: Arc<Sessions>,
+    issuer: Arc<dyn TokenIssuer>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Grants {
+    /// Wires the grant path to the session use cases and the token issuer.
+    pub fn new(
+        sessions: Arc<Sessions>,
+        issuer: Arc<dyn TokenIssuer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            sessions,
+            issuer,
+            clock,
+        }
+    }
+
+    /// The session use cases grants are made of.
+    pub fn sessions(&self) -> &Arc<Sessions> {
+        &self.sessions
+    }
+
+    /// Ends a login attempt: when `checked` names a user whose credentials were proven, starts
+    /// a session on `device` and issues its tokens. Every login method comes through here, so
+    /// `tessera_logins_total` counts each attempt exactly once, whatever its outcome.
+    pub async fn login(
+        &self,
+        checked: Result<User, AccountError>,
+        device: Device,
+    ) -> Result<Grant, AccountError> {
+        let result = match checked {
+            Ok(user) => self.start(user, device).await,
+            Err(error) => Err(error),
+        };
+        metrics::counter!("tessera_logins_total", "result" => login_outcome(&result)).increment(1);
+        result
+    }
+
+    /// Starts a session for `user` on `device` and issues its first tokens (signup, and the
+    /// end of every login).
+    pub async fn start(&self, user: User, device: Device) -> Result<Grant, AccountError> {
+        let (session, refresh_token) = self.sessions.begin(&user, device);
+        // Signed before the session is stored, so a signing failure leaves no session behind.
+        let grant = self.issue(user, session, refresh_token)?;
+        self.sessions.record(&grant.session).await?;
+        Ok(grant)
+    }
+
+    /// Exchanges a refresh token for its successor and a new access token (API.md §2),
+    /// counting the outcome in `tessera_refreshes_total` and reuse in
+    /// `tessera_refresh_reuse_total`.
+    pub async fn refresh(&self, presented: &str) -> Result<Grant, SessionError> {
+        let result = match self.sessions.refresh(presented).await {
+            Ok(refreshed) => self
+                .issue(refreshed.user, refreshed.session, refreshed.refresh_token)
+                .map_err(SessionError::from),
+            Err(error) => Err(error),
+        };
+        metrics::counter!("tessera_refreshes_total", "result" => refresh_outcome(&result))
+            .increment(1);
+        if matches!(result, Err(SessionError::RefreshReused)) {
+            metrics::counter!("tessera_refresh_reuse_total").increment(1);
+        }
+        result
+    }
+
+    fn issue(
+        &self,
+        user: User,
+        session: Session,
+        refresh_token: RefreshToken,
+    ) -> Result<Grant, IssueError> {
+        let issued_at = self.clock.now();
+        let access_token = self.issuer.issue(&user, &session)?;
+        Ok(Grant {
+            user,
+            session,
+            refresh_token,
+            access_token,
+            issued_at,
+        })
+    }
+}
+
+fn login_outcome(result: &Result<Grant, AccountError>) -> &'static str {
+    match result {
+        Ok(_) => "success",
+        Err(AccountError::InvalidCredentials) => "invalid_credentials",
+        Err(AccountError::AccountDisabled) => "account_disabled",
+        Err(AccountError::Validation(_)) => "validation_error",
+        Err(AccountError::Busy) => "busy",
+        Err(_) => "error",
+    }
+}
+
+fn refresh_outcome(result: &Result<Grant, SessionError>) -> &'static str {
+    match result {
+        Ok(_) => "success",
+        Err(SessionError::RefreshInvalid) => "invalid",
+        Err(SessionError::RefreshReused) => "reused",
+        Err(_) => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{ACCESS_TTL, Core, SETTINGS};
+
+    #[tokio::test]
+    async fn a_login_grant_carries_the_stored_session_and_its_tokens() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+
+        // Act
+        let grant = core
+            .grants
+            .login(Ok(user.clone()), Device::default())
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(grant.user, user);
+        assert_eq!(core.store.sessions(), vec![grant.session.clone()]);
+        assert_eq!(grant.refresh_token.session_id(), grant.session.id);
+        assert_eq!(grant.refresh_token.digest(), grant.session.refresh.digest);
+        let expected = format!("fake-access-token.{}.{}.1", user.id, grant.session.id);
+        assert_eq!(grant.access_token.as_str(), expected);
+        assert_eq!(grant.access_token.expires_in(), ACCESS_TTL);
+        assert_eq!(grant.issued_at, core.clock.now());
+        let idle = i64::try_from(SETTINGS.lifetimes.idle.as_secs()).unwrap();
+        assert_eq!(grant.refresh_expires_in(), idle);
+    }
+
+    #[tokio::test]
+    async fn a_login_that_failed_its_check_starts_no_session() {
+        // Arrange
+        let core = Core::new();
+
+        // Act
+        let refused = core
+            .grants
+            .login(Err(AccountError::InvalidCredentials), Device::default())
+            .await;
+
+        // Assert
+        assert!(matches!(refused, Err(AccountError::InvalidCredentials)));
+        assert!(core.store.sessions().is_empty());
+        assert_eq!(core.issuer.issued(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_login_whose_token_cannot_be_signed_fails_and_stores_no_session() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        core.issuer.fail(true);
+
+        // Act
+        let failed = core.grants.login(Ok(user), Device::default()).await;
+
+        // Assert
+        assert!(matches!(failed, Err(AccountError::Token(_))));
+        assert!(core.store.sessions().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_signup_session_whose_token_cannot_be_signed_is_not_stored() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        core.issuer.fail(true);
+
+        // Act
+        let failed = core.grants.start(user, Device::default()).await;
+
+        // Assert
+        assert!(matches!(failed, Err(AccountError::Token(_))));
+        assert!(core.store.sessions().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refresh_grant_carries_the_rotated_refresh_token_and_a_new_access_token() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let first = core.grants.start(user, Device::default()).await.unwrap();
+        core.clock.advance(std::time::Duration::from_secs(60));
+
+        // Act
+        let second = core
+            .grants
+            .refresh(&first.refresh_token.encode())
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(
+            second.refresh_token,
+            first.refresh_token.successor(&core.key())
+        );
+        assert_eq!(second.session.id, first.session.id);
+        assert_eq!(
+            second.session,
+            core.store.session(first.session.id).unwrap()
+        );
+        assert_ne!(second.access_token, first.access_token);
+        assert_eq!(core.issuer.issued(), 2);
+        assert_eq!(second.issued_at, core.clock.now());
+    }
+
+    #[tokio::test]
+    async fn a_refresh_whose_token_cannot_be_signed_fails_and_can_be_retried_in_the_grace_window() {
+        // Arrange
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let first = core.grants.start(user, Device::default()).await.unwrap();
+        core.issuer.fail(true);
+
+        // Act
+        let failed = core.grants.refresh(&first.refresh_token.encode()).await;
+
+        // Assert
+        assert!(matches!(failed, Err(SessionError::Token(_))));
+        core.issuer.fail(false);
+        let retried = core
+            .grants
+            .refresh(&first.refresh_token.encode())
+            .await
+            .unwrap();
+        assert_eq!(
+            retried.refresh_token,
+            first.refresh_token.successor(&core.key())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_refresh_issues_no_access_token() {
+        // Arrange
+        let core = Core::new();
+
+        // Act
+        let refused = core.grants.refresh("not a refresh token").await;
+
+        // Assert
+        assert!(matches!(refused, Err(SessionError::RefreshInvalid)));
+        assert_eq!(core.issuer.issued(), 0);
+    }
+}
