@@ -10,7 +10,7 @@ mod users;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::Connection;
@@ -23,7 +23,7 @@ use tessera_core::ports::Health;
 
 use crate::OpenError;
 use crate::error::store_error;
-use crate::location::redact_url;
+use crate::location::mask_url_password;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -37,6 +37,8 @@ const READER_CONNECTIONS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection is waited for no longer than a writer waits for the lock, plus slack.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(6);
+/// The pause between attempts to open a file another process is switching to WAL.
+const BUSY_RETRY: Duration = Duration::from_millis(20);
 
 /// Users, sessions, keys and the revocation feed in one SQLite file.
 #[derive(Debug, Clone)]
@@ -59,10 +61,10 @@ impl SqliteStore {
     pub async fn open_url(url: &str) -> Result<Self, OpenError> {
         let options =
             SqliteConnectOptions::from_str(url).map_err(|source| OpenError::InvalidUrl {
-                url: redact_url(url),
+                url: mask_url_password(url),
                 source: Box::new(source),
             })?;
-        Self::open(options, redact_url(url)).await
+        Self::open(options, mask_url_password(url)).await
     }
 
     async fn open(options: SqliteConnectOptions, target: String) -> Result<Self, OpenError> {
@@ -106,12 +108,37 @@ impl Health for SqliteStore {
     }
 }
 
+/// Opens a pool, retrying while the file is busy. Switching a new file to WAL takes an
+/// exclusive lock, and SQLite answers SQLITE_BUSY at once, without its busy handler, to a
+/// connection that holds a read lock and would otherwise deadlock with the switching one; so
+/// processes opening a new database together can fail here although nothing is wrong.
 async fn pool(connections: u32, options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
-    SqlitePoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await;
+        match opened {
+            Err(error) if is_busy(&error) && Instant::now() < deadline => {
+                tokio::time::sleep(BUSY_RETRY).await;
+            }
+            opened => return opened,
+        }
+    }
+}
+
+/// SQLITE_BUSY, in any of its extended forms (the primary code is the low byte).
+fn is_busy(error: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    error
+        .code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_BUSY)
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
