@@ -17,6 +17,7 @@ use crate::account::{
     PasswordPolicy, Role, User,
 };
 use crate::grant::{AccessToken, Grants, IssueError};
+use crate::limits::RateLimits;
 use crate::ports::{
     AuditEvent, AuditStore, DenyList, RevocationBus, RevocationStore, SessionStore, TokenIssuer,
     UserStore, UserWithHash,
@@ -93,6 +94,7 @@ impl Core {
             hasher,
             PasswordPolicy::default(),
             clock.clone(),
+            Arc::new(RateLimits::off()),
         );
         let admin = Administration::new(
             store.clone(),

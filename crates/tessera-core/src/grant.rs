@@ -176,6 +176,7 @@ fn login_outcome(result: &Result<Grant, AccountError>) -> &'static str {
         Err(AccountError::AccountDisabled) => "account_disabled",
         Err(AccountError::Validation(_)) => "validation_error",
         Err(AccountError::Busy) => "busy",
+        Err(AccountError::RateLimited(_)) => "rate_limited",
         Err(_) => "error",
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 mod fakes;
 pub mod grant;
 pub mod ids;
+pub mod limits;
 pub mod ports;
 pub mod secret;
 pub mod session;

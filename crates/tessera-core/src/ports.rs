@@ -230,3 +230,17 @@ pub trait DenyList: Send + Sync {
     /// Forgets revocations whose tokens have all expired by `now`.
     fn purge(&self, now: i64);
 }
+
+/// Rate-limit counters shared by every instance (in-process, or Redis).
+#[async_trait]
+pub trait RateCounter: Send + Sync {
+    /// Spends one unit of `quota` under `key` if one is left ([`crate::limits::gcra`]): the
+    /// check and the spending are one atomic step on every instance.
+    async fn spend(
+        &self,
+        key: &str,
+        quota: crate::limits::Quota,
+    ) -> Result<crate::limits::Outcome, StateError>;
+    /// Gives `key` its whole quota back.
+    async fn clear(&self, key: &str) -> Result<(), StateError>;
+}

@@ -7,11 +7,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::account::{AccountError, FieldError, PasswordError};
 use tessera_core::grant::IssueError;
+use tessera_core::limits::Limited;
 use tessera_core::session::SessionError;
 use tessera_core::{StateError, StoreError};
 use tessera_verify::Rejection;
@@ -52,6 +53,8 @@ pub enum Code {
     NotFound,
     /// 405
     MethodNotAllowed,
+    /// 429
+    RateLimited,
     /// 503
     Unavailable,
     /// 500
@@ -78,6 +81,7 @@ impl Code {
             Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -99,6 +103,7 @@ impl Code {
             Self::CsrfFailed | Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,6 +127,7 @@ impl Code {
             Self::AccountDisabled => "this account is disabled",
             Self::NotFound => "no such resource",
             Self::MethodNotAllowed => "this method is not allowed here",
+            Self::RateLimited => "too many attempts; try again later",
             Self::Unavailable => "a required backend is unavailable; try again shortly",
             Self::Internal => "an internal error occurred",
         }
@@ -163,6 +169,8 @@ pub struct ApiError {
     detail: Cow<'static, str>,
     errors: Vec<FieldProblem>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// The rule that refused a `rate_limited` answer, for its headers.
+    limited: Option<Limited>,
 }
 
 impl ApiError {
@@ -173,6 +181,15 @@ impl ApiError {
             detail: Cow::Borrowed(code.default_detail()),
             errors: Vec::new(),
             source: None,
+            limited: None,
+        }
+    }
+
+    /// A `rate_limited` answer for the rule that refused the attempt.
+    pub fn rate_limited(limited: Limited) -> Self {
+        Self {
+            limited: Some(limited),
+            ..Self::new(Code::RateLimited)
         }
     }
 
@@ -294,6 +311,7 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidCredentials => Code::InvalidCredentials.into(),
             AccountError::AccountDisabled => Code::AccountDisabled.into(),
             AccountError::AccountGone => Code::TokenRevoked.into(),
+            AccountError::RateLimited(limited) => Self::rate_limited(limited),
             AccountError::Busy => {
                 Self::new(Code::Unavailable).with_detail("the server is busy; try again shortly")
             }
@@ -365,10 +383,36 @@ impl IntoResponse for ApiError {
         if matches!(self.code, Code::Unavailable) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let Some(limited) = self.limited {
+            rate_limit_headers(&limited, headers);
+        }
         if let Some(cause) = FailureCause::of(self.code, self.source) {
             cause.attach(&mut response);
         }
         response
+    }
+}
+
+/// `Retry-After` in whole seconds (rounded up, so a client that waits that long succeeds), and
+/// the IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy's quota `q` per
+/// window `w`, and what is left `r` with the seconds `t` until it changes.
+pub fn rate_limit_headers(limited: &Limited, headers: &mut axum::http::HeaderMap) {
+    let retry_after = limited.retry_after.as_millis().div_ceil(1000).max(1);
+    let name = limited.rule.as_str();
+    let policy = format!(
+        "\"{name}\";q={};w={}",
+        limited.quota.limit(),
+        limited.quota.window().as_secs().max(1)
+    );
+    let state = format!("\"{name}\";r=0;t={retry_after}");
+    for (header, value) in [
+        (header::RETRY_AFTER, retry_after.to_string()),
+        (HeaderName::from_static("ratelimit-policy"), policy),
+        (HeaderName::from_static("ratelimit"), state),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(header, value);
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 mod openapi;
+pub mod proxies;
 pub mod routes;
 pub mod state;
 mod timeout;

@@ -15,6 +15,7 @@ use tessera_token::KeyRing;
 use tokio::sync::broadcast;
 
 use crate::browser::Browser;
+use crate::proxies::TrustedProxies;
 
 /// Where this server is reached.
 #[derive(Debug, Clone)]
@@ -100,6 +101,14 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// Browser (cookie) mode: cookie names and attributes, CSRF and CORS origins.
     pub browser: Arc<Browser>,
+    /// Proxies whose forwarded headers name the client.
+    pub proxies: Arc<TrustedProxies>,
+}
+
+impl FromRef<AppState> for Arc<TrustedProxies> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.proxies)
+    }
 }
 
 impl FromRef<AppState> for Arc<Browser> {

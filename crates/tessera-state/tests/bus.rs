@@ -5,9 +5,11 @@ mod support;
 
 use std::time::Duration;
 
+use std::sync::Arc;
 use tessera_core::ports::RevocationBus;
 use tessera_core::session::{Revocation, RevocationTarget};
-use tessera_core::{StateError, UserId};
+
+use tessera_core::{Clock, StateError, SystemClock, UserId};
 use tessera_state::{MemoryBus, RedisBus};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -37,7 +39,7 @@ async fn the_memory_bus_delivers_every_revocation_to_every_subscriber() {
 
 #[tokio::test]
 async fn open_without_a_url_gives_the_in_process_bus() {
-    let bus = tessera_state::open("", "ignored:")
+    let bus = tessera_state::open("", "ignored:", clock())
         .await
         .expect("no Redis needed")
         .bus;
@@ -59,7 +61,7 @@ async fn a_revocation_published_on_one_instance_reaches_every_instance_with_the_
     let a = RedisBus::connect(&shared_redis_url(), &prefix)
         .await
         .expect("connect a");
-    let b = tessera_state::open(&shared_redis_url(), &prefix)
+    let b = tessera_state::open(&shared_redis_url(), &prefix, clock())
         .await
         .expect("connect b")
         .bus;
@@ -183,7 +185,7 @@ async fn connecting_to_a_redis_that_is_not_running_fails_as_unavailable() {
 
 #[tokio::test]
 async fn an_invalid_url_is_refused_without_repeating_its_password() {
-    let result = tessera_state::open("http://admin:hunter2@localhost:6379", "p:").await;
+    let result = tessera_state::open("http://admin:hunter2@localhost:6379", "p:", clock()).await;
 
     let Err(error) = result.map(|_| ()) else {
         panic!("http:// is not a Redis URL");
@@ -336,10 +338,10 @@ async fn subscribers(client: &redis::Client, channel: &str) -> Option<i64> {
 #[tokio::test]
 async fn a_single_use_value_is_taken_once_across_instances() {
     let prefix = unique_prefix();
-    let a = tessera_state::open(&shared_redis_url(), &prefix)
+    let a = tessera_state::open(&shared_redis_url(), &prefix, clock())
         .await
         .expect("connect a");
-    let b = tessera_state::open(&shared_redis_url(), &prefix)
+    let b = tessera_state::open(&shared_redis_url(), &prefix, clock())
         .await
         .expect("connect b");
     let ttl = std::time::Duration::from_secs(30);
@@ -353,7 +355,7 @@ async fn a_single_use_value_is_taken_once_across_instances() {
 
     assert_eq!(first.as_deref(), Some("value"));
     assert_eq!(second, None);
-    let other = tessera_state::open(&shared_redis_url(), &unique_prefix())
+    let other = tessera_state::open(&shared_redis_url(), &unique_prefix(), clock())
         .await
         .expect("other prefix");
     a.single_use
@@ -369,7 +371,7 @@ async fn a_single_use_value_is_taken_once_across_instances() {
 
 #[tokio::test]
 async fn a_single_use_value_expires() {
-    let a = tessera_state::open(&shared_redis_url(), &unique_prefix())
+    let a = tessera_state::open(&shared_redis_url(), &unique_prefix(), clock())
         .await
         .expect("connect");
     a.single_use
@@ -381,4 +383,8 @@ async fn a_single_use_value_expires() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     assert_eq!(a.single_use.take("ticket:1").await.expect("take"), None);
+}
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tessera_core::limits::{Quota, Quotas};
+use tessera_http::proxies::TrustedProxies;
 use tessera_store::Engine;
 use tessera_token::SigningAlgorithm;
 
@@ -39,6 +41,9 @@ pub struct Settings {
     pub redis_prefix: String,
     /// Secrets accepted from back ends on `/internal/*`, `/auth/introspect` and the feed.
     pub service_keys: Vec<Secret>,
+    /// CIDRs (or addresses) of reverse proxies whose `X-Forwarded-For` / `Forwarded` are
+    /// believed; empty: those headers are ignored.
+    pub trusted_proxies: Vec<String>,
     /// Access tokens and sessions.
     pub tokens: TokenConfig,
     /// Password rules and hashing.
@@ -47,6 +52,55 @@ pub struct Settings {
     pub cookies: CookieConfig,
     /// Pages of other origins allowed to call this server from a browser.
     pub cors: CorsConfig,
+    /// Limits on login, signup and mail attempts.
+    pub rate_limits: RateLimitConfig,
+}
+
+/// `[rate_limits]`: each limit written `count/window`, like `10/5m` (API.md §4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Off: no limit at all (development and benchmarks only).
+    pub enabled: bool,
+    /// Failed logins per normalised email and client address; password checks of signed-in
+    /// users count here too.
+    #[serde(with = "quota_text")]
+    pub login_per_account_ip: Quota,
+    /// Login attempts per client address.
+    #[serde(with = "quota_text")]
+    pub login_per_ip: Quota,
+    /// Signups per client address.
+    #[serde(with = "quota_text")]
+    pub signup_per_ip: Quota,
+    /// Forgot-password, magic-link and verification mails per email.
+    #[serde(with = "quota_text")]
+    pub forgot_per_email: Quota,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        let quotas = Quotas::default();
+        Self {
+            enabled: true,
+            login_per_account_ip: quotas.login_account_ip,
+            login_per_ip: quotas.login_ip,
+            signup_per_ip: quotas.signup_ip,
+            forgot_per_email: quotas.mail_per_email,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// The quotas of every rule, or `None` when limits are off.
+    pub fn quotas(&self) -> Option<Quotas> {
+        self.enabled.then(|| Quotas {
+            login_account_ip: self.login_per_account_ip,
+            login_ip: self.login_per_ip,
+            signup_ip: self.signup_per_ip,
+            mail_per_email: self.forgot_per_email,
+            ..Quotas::default()
+        })
+    }
 }
 
 /// `[cookies]`
@@ -121,10 +175,12 @@ impl Default for Settings {
             redis_url: SecretUrl::default(),
             redis_prefix: "tessera:".into(),
             service_keys: Vec::new(),
+            trusted_proxies: Vec::new(),
             tokens: TokenConfig::default(),
             passwords: PasswordConfig::default(),
             cookies: CookieConfig::default(),
             cors: CorsConfig::default(),
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }
@@ -302,6 +358,9 @@ impl Settings {
                 ));
             }
         }
+        if let Err(error) = TrustedProxies::parse(&self.trusted_proxies) {
+            problems.push(format!("trusted_proxies: {error}"));
+        }
         if let Err(error) = Engine::of(self.database_url.expose_secret()) {
             problems.push(format!("database_url: {error}"));
         }
@@ -421,6 +480,30 @@ mod algorithm_name {
     ) -> Result<SigningAlgorithm, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.trim().parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Limits written `count/window`, like `10/5m` or `20/1h`.
+mod quota_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tessera_core::limits::Quota;
+
+    pub fn serialize<S: Serializer>(value: &Quota, serializer: S) -> Result<S::Ok, S::Error> {
+        let window = humantime::format_duration(value.window());
+        serializer.serialize_str(&format!("{}/{window}", value.limit()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Quota, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let invalid = || {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a limit like 10/5m or 20/1h (a positive count per window of at least a millisecond per attempt)"
+            ))
+        };
+        let (count, window) = text.trim().split_once('/').ok_or_else(invalid)?;
+        let count = count.trim().parse().map_err(|_| invalid())?;
+        let window = humantime::parse_duration(window.trim()).map_err(|_| invalid())?;
+        Quota::new(count, window).ok_or_else(invalid)
     }
 }
 
@@ -622,6 +705,55 @@ mod tests {
         assert!(error.contains("RS512"), "{error}");
         assert!(error.contains("EdDSA, ES256, RS256 or HS256"), "{error}");
         assert!(error.contains("signing_alg"), "{error}");
+    }
+
+    #[test]
+    fn rate_limits_read_count_per_window_and_turn_off_by_variable() {
+        let vars = env(&[
+            ("TESSERA_RATE_LIMITS__LOGIN_PER_IP", "3/2s"),
+            ("TESSERA_RATE_LIMITS__SIGNUP_PER_IP", "20/1h"),
+        ]);
+        let settings = Settings::load(None, vars, Strictness::Strict)
+            .unwrap()
+            .settings;
+        let quotas = settings
+            .rate_limits
+            .quotas()
+            .expect("limits are on by default");
+        assert_eq!(
+            quotas.login_ip,
+            Quota::new(3, Duration::from_secs(2)).unwrap()
+        );
+        assert_eq!(
+            quotas.signup_ip,
+            Quota::new(20, Duration::from_secs(3600)).unwrap()
+        );
+        assert_eq!(quotas.login_account_ip, Quotas::default().login_account_ip);
+
+        let off = env(&[("TESSERA_RATE_LIMITS__ENABLED", "false")]);
+        let settings = Settings::load(None, off, Strictness::Strict)
+            .unwrap()
+            .settings;
+        assert_eq!(settings.rate_limits.quotas(), None);
+
+        for bad in ["ten/5m", "10", "0/5m", "10/soon"] {
+            let vars = env(&[("TESSERA_RATE_LIMITS__LOGIN_PER_IP", bad)]);
+            let error = Settings::load(None, vars, Strictness::Strict)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("10/5m"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_must_be_networks_or_addresses() {
+        let vars = env(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1, ::1")]);
+        assert!(Settings::load(None, vars, Strictness::Strict).is_ok());
+        let vars = env(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")]);
+        let error = Settings::load(None, vars, Strictness::Strict)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("proxy.internal"), "{error}");
     }
 
     #[test]

@@ -12,11 +12,13 @@ use tessera_core::account::{
     Accounts, Administration, HashPoolSettings, PasswordHasher, PasswordPolicy,
 };
 use tessera_core::grant::Grants;
+use tessera_core::limits::RateLimits;
 use tessera_core::ports::TokenIssuer;
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
 use tessera_core::ticket::Tickets;
 use tessera_core::{Clock, SystemClock};
+use tessera_http::proxies::TrustedProxies;
 use tessera_http::{AppState, Browser, ServiceKeys, Services, Site};
 use tessera_store::Stores;
 use tessera_token::{DenySet, KeyRing, TokenSettings};
@@ -86,9 +88,13 @@ impl Core {
         let stores = tessera_store::open(settings.database_url.expose_secret(), &settings.data_dir)
             .await
             .context("opening the database")?;
-        let state = tessera_state::open(settings.redis_url.expose_secret(), &settings.redis_prefix)
-            .await
-            .context("connecting to Redis")?;
+        let state = tessera_state::open(
+            settings.redis_url.expose_secret(),
+            &settings.redis_prefix,
+            Arc::clone(&clock),
+        )
+        .await
+        .context("connecting to Redis")?;
         let master = Arc::new(master_key(settings)?);
         let tokens = &settings.tokens;
         let token_settings = TokenSettings {
@@ -147,6 +153,12 @@ impl Core {
                 min_length: settings.passwords.min_length,
             },
             Arc::clone(&clock),
+            Arc::new(match settings.rate_limits.quotas() {
+                Some(quotas) => {
+                    RateLimits::new(state.rates, quotas, &*master.derive("rate-limit keys"))
+                }
+                None => RateLimits::off(),
+            }),
         );
         let admin = Administration::new(
             Arc::clone(&stores.users),
@@ -223,6 +235,10 @@ impl Application {
             site: Arc::new(Site { issuer, public_url }),
             clock: core.clock,
             browser: Arc::new(browser),
+            // `validate` has parsed them already.
+            proxies: Arc::new(
+                TrustedProxies::parse(&settings.trusted_proxies).context("trusted_proxies")?,
+            ),
         });
         Ok(Self {
             listener,

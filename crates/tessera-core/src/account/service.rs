@@ -7,6 +7,7 @@ use super::{
     Role, User,
 };
 use crate::grant::{Grant, Grants, IssueError};
+use crate::limits::{LimitError, Limited, RateLimits, Rule, Subject};
 use crate::ports::{UserStore, UserWithHash};
 use crate::session::{SessionError, Sessions};
 use crate::{Clock, Conflict, SessionId, StateError, StoreError, UserId};
@@ -110,6 +111,9 @@ pub enum AccountError {
     /// The hashing pool is full.
     #[error("hashing pool busy")]
     Busy,
+    /// Too many attempts (API.md §4).
+    #[error(transparent)]
+    RateLimited(#[from] Limited),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -135,6 +139,15 @@ impl From<SessionError> for AccountError {
     }
 }
 
+impl From<LimitError> for AccountError {
+    fn from(error: LimitError) -> Self {
+        match error {
+            LimitError::Limited(limited) => Self::RateLimited(limited),
+            LimitError::State(error) => Self::State(error),
+        }
+    }
+}
+
 impl From<super::HashBusy> for AccountError {
     fn from(_: super::HashBusy) -> Self {
         Self::Busy
@@ -149,6 +162,7 @@ pub struct Accounts {
     policy: PasswordPolicy,
     clock: Arc<dyn Clock>,
     profiles: Arc<Profiles>,
+    limits: Arc<RateLimits>,
 }
 
 impl Accounts {
@@ -159,6 +173,7 @@ impl Accounts {
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
+        limits: Arc<RateLimits>,
     ) -> Self {
         let profiles = Arc::new(Profiles::new(Arc::clone(&clock)));
         Self {
@@ -168,6 +183,7 @@ impl Accounts {
             policy,
             clock,
             profiles,
+            limits,
         }
     }
 
@@ -196,6 +212,9 @@ impl Accounts {
             .policy
             .check(&input.password)
             .map_err(AccountError::WeakPassword)?;
+        self.limits
+            .spend(Rule::SignupIp, Subject::Address(input.device.ip.as_deref()))
+            .await?;
         // A taken email is reported anyway (409), so check before spending a hash on it.
         if self.users.find_by_email(&email).await?.is_some() {
             return Err(AccountError::EmailTaken);
@@ -224,19 +243,46 @@ impl Accounts {
     /// Checks an email and password and starts a session.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, input: Login) -> Result<Grant, AccountError> {
-        let checked = self.check_password(&input.email, &input.password).await;
-        self.grants.login(checked, input.device.bounded()).await
+        let device = input.device.bounded();
+        let checked = self
+            .check_login(&input.email, &input.password, device.ip.as_deref())
+            .await;
+        self.grants.login(checked, device).await
     }
 
-    /// The user whose email and password these are, if they may log in.
-    async fn check_password(&self, email: &str, password: &str) -> Result<User, AccountError> {
+    /// The user whose email and password these are, if they may log in and the attempt is
+    /// within the limits. Every attempt spends a unit of both login rules before the hash is
+    /// checked, unknown emails included; a success gives the account's units back, so only
+    /// failures count against it.
+    async fn check_login(
+        &self,
+        email: &str,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<User, AccountError> {
         let email = Email::parse(email)
             .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
         let password = login_password(password)?;
-        let found = self.users.find_by_email(&email).await?;
+        self.limits
+            .spend(Rule::LoginIp, Subject::Address(address))
+            .await?;
+        let account = Subject::AccountAt(&email, address);
+        self.limits.spend(Rule::LoginAccountIp, account).await?;
+        let user = self.check_password(&email, &password).await?;
+        self.limits.clear(Rule::LoginAccountIp, account).await?;
+        Ok(user)
+    }
+
+    /// The user whose email and password these are, if they may log in.
+    async fn check_password(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> Result<User, AccountError> {
+        let found = self.users.find_by_email(email).await?;
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         // Hash anyway so unknown emails cost the same time as wrong passwords (API.md §1).
-        let verified = self.hasher.verify(&password, stored).await?;
+        let verified = self.hasher.verify(password, stored).await?;
         let Some(UserWithHash { user, .. }) = found.filter(|_| verified.matches) else {
             return Err(AccountError::InvalidCredentials);
         };
@@ -244,7 +290,7 @@ impl Accounts {
             return Err(AccountError::AccountDisabled);
         }
         if verified.needs_rehash {
-            self.rehash(&user, &password).await;
+            self.rehash(&user, password).await;
         }
         Ok(user)
     }
@@ -291,8 +337,9 @@ impl Accounts {
         current_session: SessionId,
         current: &str,
         new: &str,
+        address: Option<&str>,
     ) -> Result<usize, AccountError> {
-        self.confirm_password(id, current).await?;
+        self.confirm_password(id, current, address).await?;
         let password = self.policy.check(new).map_err(AccountError::WeakPassword)?;
         let hash = self.hasher.hash(&password).await?;
         self.users
@@ -306,8 +353,13 @@ impl Accounts {
 
     /// Deletes the account after checking its password.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
-    pub async fn delete(&self, id: UserId, password: &str) -> Result<(), AccountError> {
-        self.confirm_password(id, password).await?;
+    pub async fn delete(
+        &self,
+        id: UserId,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<(), AccountError> {
+        self.confirm_password(id, password, address).await?;
         self.sessions().revoke_user(id, "account_deleted").await?;
         self.users.delete_user(id).await?;
         self.profiles.forget(id);
@@ -352,7 +404,15 @@ impl Accounts {
         self.grants.sessions()
     }
 
-    async fn confirm_password(&self, id: UserId, password: &str) -> Result<User, AccountError> {
+    /// Checks the password of a signed-in user from `address`, counted with the login
+    /// attempts on the account (API.md §4): a stolen access token must not become a way to
+    /// guess the password faster than the login form allows.
+    async fn confirm_password(
+        &self,
+        id: UserId,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<User, AccountError> {
         let password = login_password(password)?;
         let found = self
             .users
@@ -362,6 +422,8 @@ impl Accounts {
         let Some(found) = found else {
             return Err(AccountError::AccountGone);
         };
+        let account = Subject::AccountAt(&found.user.email, address);
+        self.limits.spend(Rule::LoginAccountIp, account).await?;
         let verified = self
             .hasher
             .verify(&password, found.password_hash.as_deref())
@@ -369,6 +431,7 @@ impl Accounts {
         if !verified.matches {
             return Err(AccountError::InvalidCredentials);
         }
+        self.limits.clear(Rule::LoginAccountIp, account).await?;
         Ok(found.user)
     }
 
@@ -512,7 +575,7 @@ mod tests {
 
         // Act
         core.accounts
-            .delete(user.id, "right password")
+            .delete(user.id, "right password", None)
             .await
             .unwrap();
 
@@ -539,7 +602,7 @@ mod tests {
         let (session, _) = core.sign_in(&user).await;
 
         // Act
-        let refused = core.accounts.delete(user.id, "wrong password").await;
+        let refused = core.accounts.delete(user.id, "wrong password", None).await;
 
         // Assert
         assert!(matches!(refused, Err(AccountError::InvalidCredentials)));

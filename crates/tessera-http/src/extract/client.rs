@@ -1,17 +1,21 @@
-//! What a session records about the client: its address and `User-Agent`.
+//! What a session records about the client: its address (behind trusted proxies, the
+//! forwarded one) and `User-Agent`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use tessera_core::account::Device;
 
+use crate::proxies::TrustedProxies;
+
 /// The client's address and user agent; never fails.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
-    /// Peer address as text.
+    /// The client's address as text (see [`TrustedProxies`]).
     pub ip: Option<String>,
     /// `User-Agent`.
     pub user_agent: Option<String>,
@@ -28,14 +32,19 @@ impl ClientInfo {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    S: Send + Sync,
+    Arc<TrustedProxies>: FromRef<S>,
+{
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let proxies = Arc::<TrustedProxies>::from_ref(state);
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string());
+            .map(|info| proxies.client(info.0, &parts.headers).to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -54,6 +54,7 @@ pub struct LoginRequest {
         (status = 403, description = "csrf_failed: cookie mode from a foreign page", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "email_taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "weak_password or validation_error", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: too many signups from this address", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn signup(
@@ -85,7 +86,8 @@ async fn signup(
         (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "account_disabled, or csrf_failed (cookie mode from a foreign page)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable (hashing queue full or database down)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: too many failed logins for this account from this address, or attempts from this address", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable (hashing queue full, database or Redis down)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
     State(state): State<AppState>,

@@ -7,13 +7,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_core::account::{AccountError, Login};
+use tessera_core::limits::Limited;
 use tessera_core::session::SessionError;
 use tessera_verify::Rejection;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, Code, FailureCause};
+use crate::error::{ApiError, Code, FailureCause, rate_limit_headers};
 use crate::extract::{ClientInfo, Form};
 use crate::state::AppState;
 use crate::views::{NoStore, TokenResponse};
@@ -51,6 +52,10 @@ pub struct OAuthError {
     #[serde(skip)]
     #[schema(ignore)]
     cause: Option<FailureCause>,
+    /// The rule that refused a 429, for its headers.
+    #[serde(skip)]
+    #[schema(ignore)]
+    limited: Option<Limited>,
 }
 
 impl OAuthError {
@@ -60,6 +65,16 @@ impl OAuthError {
             error_description: description.into(),
             status,
             cause: None,
+            limited: None,
+        }
+    }
+
+    /// 429 `rate_limited` (RFC 6749 leaves room for extension codes): the same code and
+    /// headers as the JSON endpoints give.
+    fn rate_limited(limited: Limited) -> Self {
+        Self {
+            limited: Some(limited),
+            ..Self::new(429, "rate_limited", "too many attempts; try again later")
         }
     }
 
@@ -89,6 +104,9 @@ impl IntoResponse for OAuthError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(limited) = &self.limited {
+            rate_limit_headers(limited, headers);
         }
         if let Some(cause) = cause {
             cause.attach(&mut response);
@@ -198,6 +216,7 @@ fn account_error(error: AccountError) -> OAuthError {
         AccountError::Validation(_) => {
             OAuthError::new(400, "invalid_request", "username or password is malformed")
         }
+        AccountError::RateLimited(limited) => OAuthError::rate_limited(limited),
         other => OAuthError::server_side(other.into()),
     }
 }

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{Caller, Json};
+use crate::extract::{Caller, ClientInfo, Json};
 use crate::state::AppState;
 use crate::views::UserView;
 
@@ -72,10 +72,12 @@ async fn patch_me(
         (status = 204),
         (status = 401, description = "invalid_credentials: wrong current password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "weak_password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: counted with the logins on this account", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
+    client: ClientInfo,
     Json(body): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let accounts = &state.accounts;
@@ -85,6 +87,7 @@ async fn change_password(
             caller.session_id,
             &body.current_password,
             &body.new_password,
+            client.ip.as_deref(),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -92,15 +95,17 @@ async fn change_password(
 
 /// Deletes the caller's account and every session of it.
 #[utoipa::path(delete, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = DeleteAccount,
-    responses((status = 204), (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: counted with the logins on this account", body = Problem, content_type = "application/problem+json")))]
 async fn delete_me(
     State(state): State<AppState>,
     caller: Caller,
+    client: ClientInfo,
     Json(body): Json<DeleteAccount>,
 ) -> Result<StatusCode, ApiError> {
     state
         .accounts
-        .delete(caller.user_id, &body.password)
+        .delete(caller.user_id, &body.password, client.ip.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

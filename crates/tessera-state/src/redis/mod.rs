@@ -3,6 +3,7 @@
 //! Works with one server or a Redis Cluster; it keeps no data in Redis.
 
 mod message;
+mod rate;
 mod single_use;
 mod subscriber;
 mod url;
@@ -22,6 +23,7 @@ use tessera_core::session::Revocation;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
+pub use self::rate::RedisRateCounter;
 pub use self::single_use::RedisSingleUse;
 use self::subscriber::Subscriber;
 use self::url::Endpoint;
@@ -108,6 +110,14 @@ impl RedisBus {
             prefix: self.prefix.clone(),
         }
     }
+
+    /// Rate-limit counters on the same connection, keys under the same prefix.
+    pub fn rate_counter(&self) -> RedisRateCounter {
+        RedisRateCounter {
+            connection: self.connection.clone(),
+            prefix: self.prefix.clone(),
+        }
+    }
 }
 
 #[async_trait]
@@ -169,6 +179,17 @@ impl Connection {
         match self.clone() {
             Self::Single(mut manager) => command.query_async(&mut manager).await,
             Self::Cluster(mut cluster) => command.query_async(&mut cluster).await,
+        }
+    }
+
+    /// Runs a script by its digest, loading it first where the node does not know it.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> RedisResult<T> {
+        match self.clone() {
+            Self::Single(mut manager) => script.invoke_async(&mut manager).await,
+            Self::Cluster(mut cluster) => script.invoke_async(&mut cluster).await,
         }
     }
 }

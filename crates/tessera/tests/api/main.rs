@@ -11,6 +11,7 @@ mod docs;
 mod errors;
 mod feed;
 mod grants;
+mod limits;
 mod oauth;
 mod ops;
 mod sessions;

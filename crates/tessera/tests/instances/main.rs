@@ -6,6 +6,7 @@
 mod support;
 
 mod keys;
+mod limits;
 mod refresh;
 mod restart;
 mod revocation;

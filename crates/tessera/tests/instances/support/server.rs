@@ -185,6 +185,15 @@ impl Instance {
             .unwrap_or_else(|e| panic!("POST /auth/signup on {}: {e}", self.name))
     }
 
+    pub async fn post_login(&self, body: &Value) -> Response {
+        self.client()
+            .post(self.url("/auth/login"))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /auth/login on {}: {e}", self.name))
+    }
+
     pub async fn try_post_refresh(&self, refresh_token: &str) -> reqwest::Result<Response> {
         self.client()
             .post(self.url("/auth/refresh"))
