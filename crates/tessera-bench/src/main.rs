@@ -3,6 +3,7 @@
 //! Each subcommand prints one JSON object on stdout so the script can compute ratios from
 //! numbers measured in the same run.
 
+mod abuse;
 mod ceiling;
 mod hash_rate;
 mod mixed;
@@ -45,6 +46,9 @@ enum Command {
     Mixed(scenarios::LoadArgs),
     /// Logins at a fixed rate (above capacity) while verify latency is measured.
     Flood(mixed::FloodArgs),
+    /// Wrong passwords from a few addresses far above capacity, while other people log in and
+    /// API clients verify tokens (the rate limits at work).
+    Abuse(abuse::AbuseArgs),
     /// Milliseconds from starting `tessera serve` on an existing data directory to ready.
     Startup(startup::StartupArgs),
     /// Serves the machine's ceilings for the verify scenario (bare HTTP, Ed25519 verify).
@@ -61,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Signup(args) => scenarios::signup(args).await?,
         Command::Mixed(args) => mixed::mixed(args).await?,
         Command::Flood(args) => mixed::flood(args).await?,
+        Command::Abuse(args) => abuse::abuse(args).await?,
         Command::Startup(args) => startup::run(args).await?,
         Command::Login(args) => scenarios::login(args).await?,
         Command::Refresh(args) => scenarios::refresh(args).await?,

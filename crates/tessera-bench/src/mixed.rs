@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::runner::{self, Tally, Worker};
-use crate::scenarios::{LoadArgs, PASSWORD, client, email, log_in, status, verify_workers};
+use crate::scenarios::{
+    LoadArgs, PASSWORD, as_new_client, client, email, log_in, status, verify_workers,
+};
 
 /// A virtual user holding a session: it mostly calls the API, sometimes refreshes, rarely logs in.
 struct Mixed {
@@ -21,9 +23,7 @@ struct Mixed {
 impl Mixed {
     /// Posts `body` to `path` (a login or a refresh) and keeps the tokens of the answer.
     async fn exchange(&mut self, path: &str, body: Value) -> u16 {
-        let sent = self
-            .client
-            .post(format!("{}{path}", self.url))
+        let sent = as_new_client(self.client.post(format!("{}{path}", self.url)))
             .json(&body)
             .send()
             .await;
@@ -143,8 +143,7 @@ async fn send_logins(
     let mut next = 0;
     while started.elapsed() < duration {
         ticker.tick().await;
-        let request = client
-            .post(&url)
+        let request = as_new_client(client.post(&url))
             .json(&json!({ "email": email(next % users), "password": PASSWORD }));
         next += 1;
         sent.push(tokio::spawn(async move {

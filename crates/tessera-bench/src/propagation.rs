@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::scenarios::as_new_client;
+
 /// Options of the propagation measurement.
 #[derive(Debug, clap::Args)]
 pub struct PropagationArgs {
@@ -26,8 +28,7 @@ pub async fn run(args: PropagationArgs) -> anyhow::Result<Value> {
     for sample in 0..args.samples {
         let email = format!("propagation-{sample}-{}@example.com", rand_suffix());
         let body = json!({ "email": email, "password": "benchmark password 1234" });
-        let session: Value = client
-            .post(format!("{}/auth/signup", args.from))
+        let session: Value = as_new_client(client.post(format!("{}/auth/signup", args.from)))
             .json(&body)
             .send()
             .await?

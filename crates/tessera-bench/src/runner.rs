@@ -1,6 +1,7 @@
 //! Closed-loop load: each virtual user sends its next request when the last one answered, for
 //! a fixed time, and the answers are tallied by status with their latencies.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,8 @@ pub struct Tally {
     ok: u64,
     shed: u64,
     failed: u64,
+    /// Answers by HTTP status (0: no answer).
+    statuses: BTreeMap<u16, u64>,
     latencies_us: Vec<u32>,
     elapsed: f64,
 }
@@ -30,14 +33,18 @@ impl Tally {
             503 | 429 => self.shed += 1,
             _ => self.failed += 1,
         }
+        *self.statuses.entry(status).or_default() += 1;
         self.latencies_us
             .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
     }
 
-    fn merge(&mut self, other: Tally) {
+    pub fn merge(&mut self, other: Tally) {
         self.ok += other.ok;
         self.shed += other.shed;
         self.failed += other.failed;
+        for (status, count) in other.statuses {
+            *self.statuses.entry(status).or_default() += count;
+        }
         self.latencies_us.extend(other.latencies_us);
     }
 
@@ -66,6 +73,7 @@ impl Tally {
             "ok": self.ok,
             "shed": self.shed,
             "failed": self.failed,
+            "statuses": self.statuses,
             "p50_ms": percentile(0.50),
             "p99_ms": percentile(0.99),
             "max_ms": percentile(1.0),

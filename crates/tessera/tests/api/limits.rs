@@ -374,9 +374,9 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_counted_and_recorded(bac
     assert_eq!(current["ip"], "198.51.100.7", "{current}");
 }
 
-/// Tessera as a process (metrics are per process): the limit shows in
-/// `tessera_rate_limited_total{rule}`, and `TESSERA_RATE_LIMITS__ENABLED=false` or
-/// `enabled = false` in the file turns every limit off.
+/// Tessera as a process (metrics and logs are per process): the limit shows in
+/// `tessera_rate_limited_total{rule}`, `TESSERA_RATE_LIMITS__ENABLED=false` or `enabled = false`
+/// in the file turns every limit off, and ignored forwarded headers are logged once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_counted_by_rule_and_limits_turn_off_by_file_and_by_environment() {
     // Arrange
@@ -404,6 +404,21 @@ async fn refusals_are_counted_by_rule_and_limits_turn_off_by_file_and_by_environ
 
     // Act
     let limited_statuses = four_wrong_logins(&limited).await;
+    for _ in 0..2 {
+        let response = limited
+            .client()
+            .post(limited.url("/auth/login"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({ "email": "who@example.com", "password": WRONG }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "not dodged"
+        );
+    }
     let env_statuses = four_wrong_logins(&by_env).await;
     let file_statuses = four_wrong_logins(&by_file).await;
 
@@ -423,15 +438,19 @@ async fn refusals_are_counted_by_rule_and_limits_turn_off_by_file_and_by_environ
     assert!(
         metrics
             .lines()
-            .any(|line| line == r#"tessera_rate_limited_total{rule="login_account_ip"} 2"#),
+            .any(|line| line == r#"tessera_rate_limited_total{rule="login_account_ip"} 4"#),
         "{metrics}"
     );
     assert!(
         metrics
             .lines()
-            .any(|line| line == r#"tessera_logins_total{result="rate_limited"} 2"#),
+            .any(|line| line == r#"tessera_logins_total{result="rate_limited"} 4"#),
         "{metrics}"
     );
+    // Forwarded headers without trusted proxies: told once, not on every request.
+    let log = limited.log();
+    assert_eq!(log.matches("trusted_proxies is empty").count(), 1, "{log}");
+    assert!(!log.contains("203.0.113.9"), "{log}");
 }
 
 async fn four_wrong_logins(server: &TesseraProcess) -> Vec<u16> {
