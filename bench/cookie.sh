@@ -17,7 +17,8 @@ cargo build --release -j2 -p tessera -p tessera-bench
 bin=${CARGO_TARGET_DIR:-target}/release
 out=bench/out-cookie
 rm -rf "$out"; mkdir -p "$out"
-"$bin/tessera" serve --listen 127.0.0.1:18380 --data-dir "$out/data" >"$out/tessera.log" 2>&1 &
+# The driver stands for a proxy: it gives each client request an address of its own.
+TESSERA_TRUSTED_PROXIES=127.0.0.1/32 "$bin/tessera" serve --listen 127.0.0.1:18380 --data-dir "$out/data" >"$out/tessera.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18380/readyz >/dev/null 2>&1 && break; sleep 0.1; done

@@ -62,7 +62,8 @@ wait_ready() {
 # start NAME PORT [VAR=VALUE…]: a Tessera server with its own data directory.
 start() {
   local name=$1 port=$2; shift 2
-  env "$@" "$bin/tessera" serve --listen "127.0.0.1:$port" --data-dir "$out/$name" >"$out/$name.log" 2>&1 &
+  # The driver stands for a proxy: it gives each client request an address of its own.
+  env TESSERA_TRUSTED_PROXIES=127.0.0.1/32 "$@" "$bin/tessera" serve --listen "127.0.0.1:$port" --data-dir "$out/$name" >"$out/$name.log" 2>&1 &
   pids+=($!)
   wait_ready "$port" /readyz "$name"
 }
