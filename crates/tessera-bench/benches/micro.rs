@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_core::account::{Device, Email, User};
 use tessera_core::ports::{DenyList, TokenIssuer};
 use tessera_core::secret::MasterKey;
-use tessera_core::session::{Revocation, RevocationTarget, Session, SessionLifetimes};
+use tessera_core::session::{Amr, Method, Revocation, RevocationTarget, Session, SessionLifetimes};
 use tessera_core::{Clock, SessionId, SystemClock, UserId};
 use tessera_token::{KeyRing, SigningAlgorithm, TokenSettings};
 use zeroize::Zeroizing;
@@ -62,7 +62,13 @@ fn subject() -> (User, Session) {
         idle: Duration::from_secs(86_400),
         absolute: Duration::from_secs(864_000),
     };
-    let (session, _) = Session::start(user.id, Device::default(), lifetimes, now);
+    let (session, _) = Session::start(
+        user.id,
+        Device::default(),
+        Amr::single(Method::Password),
+        lifetimes,
+        now,
+    );
     (user, session)
 }
 

@@ -18,13 +18,14 @@ use crate::account::{
 };
 use crate::grant::{AccessToken, Grants, IssueError};
 use crate::limits::RateLimits;
+use crate::mfa::MfaChallenges;
 use crate::ports::{
-    AuditEvent, AuditStore, DenyList, RevocationBus, RevocationStore, SessionStore, TokenIssuer,
-    UserStore, UserWithHash,
+    AuditEvent, AuditStore, DenyList, RevocationBus, RevocationStore, SessionStore, SingleUseStore,
+    TokenIssuer, UserStore, UserWithHash,
 };
 use crate::secret::MasterKey;
 use crate::session::{
-    RefreshKey, RefreshState, RefreshToken, Revocation, RevocationTarget, Session,
+    Amr, Method, RefreshKey, RefreshState, RefreshToken, Revocation, RevocationTarget, Session,
     SessionLifetimes, SessionSettings, Sessions,
 };
 use crate::{Clock, Conflict, ManualClock, SessionId, StateError, StoreError, UserId};
@@ -78,9 +79,11 @@ impl Core {
             SETTINGS,
             clock.clone(),
         ));
+        let challenges = Arc::new(MfaChallenges::new(store.clone(), clock.clone()));
         let grants = Arc::new(Grants::new(
             Arc::clone(&sessions),
             issuer.clone(),
+            challenges,
             clock.clone(),
         ));
         // One thread: the few tests that hash do so one at a time.
@@ -134,7 +137,9 @@ impl Core {
 
     /// Starts and stores a session of `user`, without the grant path: its first refresh token.
     pub async fn sign_in(&self, user: &User) -> (Session, RefreshToken) {
-        let (session, token) = self.sessions.begin(user, Device::default());
+        let (session, token) =
+            self.sessions
+                .begin(user, Device::default(), Amr::single(Method::Password));
         self.sessions
             .record(&session)
             .await
@@ -174,6 +179,7 @@ pub(crate) struct MemoryStore {
 #[derive(Default)]
 struct Tables {
     users: BTreeMap<UserId, UserWithHash>,
+    single_use: BTreeMap<String, String>,
     sessions: BTreeMap<SessionId, Session>,
     feed: Vec<Revocation>,
     audit: Vec<AuditEvent>,
@@ -506,6 +512,21 @@ impl RevocationStore for MemoryStore {
         let before = tables.feed.len();
         tables.feed.retain(|r| r.until > now);
         Ok(u64::try_from(before - tables.feed.len()).expect("a test feed is short"))
+    }
+}
+
+/// Single-use values without expiry: the core's tests move a manual clock, not real time.
+#[async_trait]
+impl SingleUseStore for MemoryStore {
+    async fn put(&self, key: &str, value: &str, _ttl: Duration) -> Result<(), StateError> {
+        lock(&self.tables)
+            .single_use
+            .insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StateError> {
+        Ok(lock(&self.tables).single_use.remove(key))
     }
 }
 

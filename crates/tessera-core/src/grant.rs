@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 
 use crate::Clock;
 use crate::account::{AccountError, Device, User};
+use crate::mfa::{MfaChallenge, MfaChallenges};
 use crate::ports::TokenIssuer;
-use crate::session::{RefreshToken, Session, SessionError, Sessions};
+use crate::session::{Amr, Method, RefreshToken, Session, SessionError, Sessions};
 
 /// A signed access token (a compact JWT). A bearer secret: its `Debug` shows no part of it.
 #[derive(Clone, PartialEq, Eq)]
@@ -81,10 +82,20 @@ impl Grant {
     }
 }
 
+/// What a login ends in.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// A session and its tokens.
+    Granted(Box<Grant>),
+    /// The user has two-factor on: the client must send a code with this `mfa_token`.
+    SecondFactor(MfaChallenge),
+}
+
 /// Starts sessions and refreshes them, issuing tokens through the [`TokenIssuer`].
 pub struct Grants {
     sessions: Arc<Sessions>,
     issuer: Arc<dyn TokenIssuer>,
+    challenges: Arc<MfaChallenges>,
     clock: Arc<dyn Clock>,
 }
 
@@ -93,11 +104,13 @@ impl Grants {
     pub fn new(
         sessions: Arc<Sessions>,
         issuer: Arc<dyn TokenIssuer>,
+        challenges: Arc<MfaChallenges>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sessions,
             issuer,
+            challenges,
             clock,
         }
     }
@@ -107,26 +120,40 @@ impl Grants {
         &self.sessions
     }
 
-    /// Ends a login attempt: when `checked` names a user whose credentials were proven, starts
-    /// a session on `device` and issues its tokens. Every login method comes through here, so
+    /// Ends a login attempt: when `checked` names a user who proved who they are by `method`,
+    /// starts a session on `device` and issues its tokens, or, when the user has two-factor
+    /// on and `method` is one factor, starts the second step instead. Every login method
+    /// comes through here, so no method can skip the second factor, and
     /// `tessera_logins_total` counts each attempt exactly once, whatever its outcome.
     pub async fn login(
         &self,
         checked: Result<User, AccountError>,
         device: Device,
-    ) -> Result<Grant, AccountError> {
+        method: Method,
+    ) -> Result<LoginOutcome, AccountError> {
+        let amr = Amr::single(method);
         let result = match checked {
-            Ok(user) => self.start(user, device).await,
+            // A passkey is a second factor in itself (possession and the device's check).
+            Ok(user) if user.mfa_enabled && method != Method::Passkey => self
+                .challenges
+                .issue(user.id, device, &amr)
+                .await
+                .map(LoginOutcome::SecondFactor)
+                .map_err(AccountError::from),
+            Ok(user) => self
+                .start(user, device, amr)
+                .await
+                .map(|grant| LoginOutcome::Granted(Box::new(grant))),
             Err(error) => Err(error),
         };
         metrics::counter!("tessera_logins_total", "result" => login_outcome(&result)).increment(1);
         result
     }
 
-    /// Starts a session for `user` on `device` and issues its first tokens (signup, and the
-    /// end of every login).
-    pub async fn start(&self, user: User, device: Device) -> Result<Grant, AccountError> {
-        let (session, refresh_token) = self.sessions.begin(&user, device);
+    /// Starts a session for `user` on `device`, who proved who they are by `amr`, and issues
+    /// its first tokens (signup, and the end of every login).
+    pub async fn start(&self, user: User, device: Device, amr: Amr) -> Result<Grant, AccountError> {
+        let (session, refresh_token) = self.sessions.begin(&user, device, amr);
         // Signed before the session is stored, so a signing failure leaves no session behind.
         let grant = self.issue(user, session, refresh_token)?;
         self.sessions.record(&grant.session).await?;
@@ -169,9 +196,10 @@ impl Grants {
     }
 }
 
-fn login_outcome(result: &Result<Grant, AccountError>) -> &'static str {
+fn login_outcome(result: &Result<LoginOutcome, AccountError>) -> &'static str {
     match result {
-        Ok(_) => "success",
+        Ok(LoginOutcome::Granted(_)) => "success",
+        Ok(LoginOutcome::SecondFactor(_)) => "mfa_required",
         Err(AccountError::InvalidCredentials) => "invalid_credentials",
         Err(AccountError::AccountDisabled) => "account_disabled",
         Err(AccountError::Validation(_)) => "validation_error",
@@ -195,6 +223,10 @@ mod tests {
     use super::*;
     use crate::fakes::{ACCESS_TTL, Core, SETTINGS};
 
+    fn password() -> Amr {
+        Amr::single(Method::Password)
+    }
+
     #[tokio::test]
     async fn a_login_grant_carries_the_stored_session_and_its_tokens() {
         // Arrange
@@ -202,11 +234,14 @@ mod tests {
         let user = core.add_user("alice@example.test");
 
         // Act
-        let grant = core
+        let outcome = core
             .grants
-            .login(Ok(user.clone()), Device::default())
+            .login(Ok(user.clone()), Device::default(), Method::Password)
             .await
             .unwrap();
+        let LoginOutcome::Granted(grant) = outcome else {
+            panic!("no second factor is on: {outcome:?}");
+        };
 
         // Assert
         assert_eq!(grant.user, user);
@@ -222,6 +257,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_user_with_two_factor_gets_a_second_step_unless_the_method_is_a_passkey() {
+        // Arrange
+        let core = Core::new();
+        let mut user = core.add_user("alice@example.test");
+        user.mfa_enabled = true;
+
+        // Act
+        let by_password = core
+            .grants
+            .login(Ok(user.clone()), Device::default(), Method::Password)
+            .await
+            .unwrap();
+        let sessions_after_password = core.store.sessions().len();
+        let by_passkey = core
+            .grants
+            .login(Ok(user), Device::default(), Method::Passkey)
+            .await
+            .unwrap();
+
+        // Assert
+        assert!(matches!(by_password, LoginOutcome::SecondFactor(_)));
+        assert_eq!(
+            sessions_after_password, 0,
+            "no session before the second factor"
+        );
+        let LoginOutcome::Granted(grant) = by_passkey else {
+            panic!("a passkey is two factors in one: {by_passkey:?}");
+        };
+        assert_eq!(grant.session.amr, Amr::single(Method::Passkey));
+    }
+
+    #[tokio::test]
     async fn a_login_that_failed_its_check_starts_no_session() {
         // Arrange
         let core = Core::new();
@@ -229,7 +296,11 @@ mod tests {
         // Act
         let refused = core
             .grants
-            .login(Err(AccountError::InvalidCredentials), Device::default())
+            .login(
+                Err(AccountError::InvalidCredentials),
+                Device::default(),
+                Method::Password,
+            )
             .await;
 
         // Assert
@@ -246,7 +317,10 @@ mod tests {
         core.issuer.fail(true);
 
         // Act
-        let failed = core.grants.login(Ok(user), Device::default()).await;
+        let failed = core
+            .grants
+            .login(Ok(user), Device::default(), Method::Password)
+            .await;
 
         // Assert
         assert!(matches!(failed, Err(AccountError::Token(_))));
@@ -261,7 +335,7 @@ mod tests {
         core.issuer.fail(true);
 
         // Act
-        let failed = core.grants.start(user, Device::default()).await;
+        let failed = core.grants.start(user, Device::default(), password()).await;
 
         // Assert
         assert!(matches!(failed, Err(AccountError::Token(_))));
@@ -273,7 +347,11 @@ mod tests {
         // Arrange
         let core = Core::new();
         let user = core.add_user("alice@example.test");
-        let first = core.grants.start(user, Device::default()).await.unwrap();
+        let first = core
+            .grants
+            .start(user, Device::default(), password())
+            .await
+            .unwrap();
         core.clock.advance(std::time::Duration::from_secs(60));
 
         // Act
@@ -303,7 +381,11 @@ mod tests {
         // Arrange
         let core = Core::new();
         let user = core.add_user("alice@example.test");
-        let first = core.grants.start(user, Device::default()).await.unwrap();
+        let first = core
+            .grants
+            .start(user, Device::default(), password())
+            .await
+            .unwrap();
         core.issuer.fail(true);
 
         // Act

@@ -28,8 +28,6 @@ pub enum Rule {
     SignupIp,
     /// Forgot-password, magic-link and verification mails per email.
     MailPerEmail,
-    /// Wrong two-factor codes per `mfa_token`.
-    MfaToken,
 }
 
 impl Rule {
@@ -40,7 +38,6 @@ impl Rule {
             Self::LoginIp => "login_ip",
             Self::SignupIp => "signup_ip",
             Self::MailPerEmail => "forgot_email",
-            Self::MfaToken => "mfa_token",
         }
     }
 }
@@ -137,14 +134,13 @@ pub struct Quotas {
     pub signup_ip: Quota,
     /// [`Rule::MailPerEmail`]
     pub mail_per_email: Quota,
-    /// [`Rule::MfaToken`]
-    pub mfa_token: Quota,
 }
 
 impl Default for Quotas {
     /// API.md §4: 10 failed logins per 5 minutes per account and address, 100 attempts per
-    /// 5 minutes per address, 20 signups an hour per address, 5 mails an hour per email and
-    /// 5 wrong codes per two-factor step (whose token lives 5 minutes).
+    /// 5 minutes per address, 20 signups an hour per address and 5 mails an hour per email.
+    /// (Wrong two-factor codes are counted by the pending login itself: see
+    /// [`crate::mfa::WRONG_CODES_ALLOWED`].)
     fn default() -> Self {
         let quota = |limit, minutes: u64| {
             Quota::new(limit, Duration::from_secs(minutes * 60)).expect("positive quota")
@@ -154,7 +150,6 @@ impl Default for Quotas {
             login_ip: quota(100, 5),
             signup_ip: quota(20, 60),
             mail_per_email: quota(5, 60),
-            mfa_token: quota(5, 5),
         }
     }
 }
@@ -166,7 +161,6 @@ impl Quotas {
             Rule::LoginIp => self.login_ip,
             Rule::SignupIp => self.signup_ip,
             Rule::MailPerEmail => self.mail_per_email,
-            Rule::MfaToken => self.mfa_token,
         }
     }
 }
@@ -203,8 +197,6 @@ pub enum Subject<'a> {
     AccountAt(&'a Email, Option<&'a str>),
     /// An account.
     Account(&'a Email),
-    /// A token of a multi-step login.
-    Token(&'a str),
 }
 
 /// The limits of this server: the rules' quotas over a shared counter, or nothing at all
@@ -280,7 +272,6 @@ impl RateLimits {
                 part(address_key(address).as_bytes());
             }
             Subject::Account(email) => part(email.as_str().as_bytes()),
-            Subject::Token(token) => part(token.as_bytes()),
         }
         let tag = context.sign();
         let hex: String = tag.as_ref()[..16]

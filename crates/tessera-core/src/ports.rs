@@ -244,3 +244,54 @@ pub trait RateCounter: Send + Sync {
     /// Gives `key` its whole quota back.
     async fn clear(&self, key: &str) -> Result<(), StateError>;
 }
+
+/// A user's TOTP credential as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTotp {
+    /// The secret, sealed under the master key with the user id as context.
+    pub sealed_secret: Vec<u8>,
+    /// Whether setup was confirmed with a code: only then does login ask for one.
+    pub confirmed: bool,
+    /// The last time step accepted; a code of this step or an earlier one is a replay.
+    pub last_step: i64,
+}
+
+/// Two-factor credentials: TOTP secrets and recovery-code digests. Every check that spends
+/// something (a time step, a recovery code) is one conditional write, so two instances can
+/// never both accept it.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The user's TOTP credential, confirmed or not.
+    async fn totp(&self, user: UserId) -> Result<Option<StoredTotp>, StoreError>;
+    /// Stores a new unconfirmed secret, replacing an unconfirmed one; false (and nothing
+    /// changes) when a confirmed one exists.
+    async fn put_pending_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Confirms the pending secret with the code of `step`, stores the recovery codes and turns
+    /// `mfa_enabled` on, in one transaction; false when there is no pending secret.
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_digests: &[String],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Records `step` as accepted if it is later than the last accepted one; false for a
+    /// replay (on any instance).
+    async fn accept_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError>;
+    /// Spends one of the user's recovery codes; false when it is not one of them (any more).
+    async fn spend_recovery_code(&self, user: UserId, digest: &str) -> Result<bool, StoreError>;
+    /// Replaces the recovery codes.
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        digests: &[String],
+    ) -> Result<(), StoreError>;
+    /// Removes TOTP and the recovery codes and turns `mfa_enabled` off; false when there was
+    /// nothing to remove.
+    async fn remove_totp(&self, user: UserId) -> Result<bool, StoreError>;
+}

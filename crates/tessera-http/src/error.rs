@@ -13,6 +13,7 @@ use serde::Serialize;
 use tessera_core::account::{AccountError, FieldError, PasswordError};
 use tessera_core::grant::IssueError;
 use tessera_core::limits::Limited;
+use tessera_core::mfa::MfaError;
 use tessera_core::session::SessionError;
 use tessera_core::{StateError, StoreError};
 use tessera_verify::Rejection;
@@ -43,6 +44,8 @@ pub enum Code {
     RefreshInvalid,
     /// 401
     RefreshReused,
+    /// 401
+    MfaInvalid,
     /// 403
     CsrfFailed,
     /// 403
@@ -76,6 +79,7 @@ impl Code {
             Self::TokenRevoked => "token_revoked",
             Self::RefreshInvalid => "refresh_invalid",
             Self::RefreshReused => "refresh_reused",
+            Self::MfaInvalid => "mfa_invalid",
             Self::CsrfFailed => "csrf_failed",
             Self::Forbidden => "forbidden",
             Self::AccountDisabled => "account_disabled",
@@ -99,7 +103,8 @@ impl Code {
             | Self::TokenExpired
             | Self::TokenRevoked
             | Self::RefreshInvalid
-            | Self::RefreshReused => StatusCode::UNAUTHORIZED,
+            | Self::RefreshReused
+            | Self::MfaInvalid => StatusCode::UNAUTHORIZED,
             Self::CsrfFailed | Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -122,6 +127,9 @@ impl Code {
             Self::TokenRevoked => "the access token has been revoked",
             Self::RefreshInvalid => "the refresh token is unknown, expired or revoked",
             Self::RefreshReused => "the refresh token was already used; the session has been ended",
+            Self::MfaInvalid => {
+                "the code is wrong or was used already, or the mfa_token is unknown or expired"
+            }
             Self::CsrfFailed => "the request failed the CSRF check",
             Self::Forbidden => "you lack the role this needs",
             Self::AccountDisabled => "this account is disabled",
@@ -322,6 +330,26 @@ impl From<AccountError> for ApiError {
     }
 }
 
+impl From<MfaError> for ApiError {
+    fn from(error: MfaError) -> Self {
+        match error {
+            MfaError::Invalid => Code::MfaInvalid.into(),
+            MfaError::State(on) => {
+                let message = if on {
+                    "two-factor is already on; turn it off first"
+                } else {
+                    "two-factor is not on"
+                };
+                Self::validation([("totp".to_owned(), message.to_owned())])
+            }
+            MfaError::Account(error) => error.into(),
+            MfaError::Store(error) => error.into(),
+            MfaError::Unavailable(error) => Self::unavailable(error),
+            MfaError::Sealed => Self::internal(error),
+        }
+    }
+}
+
 impl From<SessionError> for ApiError {
     fn from(error: SessionError) -> Self {
         match error {
@@ -426,7 +454,8 @@ fn challenge(code: Code) -> Option<&'static str> {
         Code::TokenMissing
         | Code::InvalidCredentials
         | Code::RefreshInvalid
-        | Code::RefreshReused => Some(r#"Bearer realm="tessera""#),
+        | Code::RefreshReused
+        | Code::MfaInvalid => Some(r#"Bearer realm="tessera""#),
         _ => None,
     }
 }

@@ -70,6 +70,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::sessions::router())
         .merge(routes::users::router())
+        .merge(routes::mfa::router())
         .merge(routes::admin::router())
         .merge(routes::oauth::router())
         .merge(routes::introspection::router())

@@ -7,6 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::Clock;
 use tessera_core::account::{Accounts, Administration};
 use tessera_core::grant::Grants;
+use tessera_core::mfa::TwoFactor;
 use tessera_core::ports::{Health, RevocationStore};
 use tessera_core::secret::{bytes_digest, secrets_equal};
 use tessera_core::session::{Revocation, Sessions};
@@ -75,6 +76,8 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     /// Account use cases.
     pub accounts: Arc<Accounts>,
+    /// Two-factor use cases.
+    pub two_factor: Arc<TwoFactor>,
     /// Administration use cases.
     pub admin: Arc<Administration>,
     /// The grant path: refresh (logins and signup reach it through `accounts`).

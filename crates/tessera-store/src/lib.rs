@@ -25,7 +25,7 @@ macro_rules! session_columns {
     () => {
         "id, user_id, device_name, user_agent, ip, created_at, last_used_at, idle_expires_at, \
          absolute_expires_at, refresh_generation, refresh_digest, previous_refresh_digest, \
-         refresh_rotated_at, revoked_at, revoke_reason"
+         refresh_rotated_at, revoked_at, revoke_reason, amr"
     };
 }
 
@@ -85,7 +85,9 @@ mod sqlite;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tessera_core::ports::{AuditStore, Health, KeyStore, RevocationStore, SessionStore, UserStore};
+use tessera_core::ports::{
+    AuditStore, Health, KeyStore, MfaStore, RevocationStore, SessionStore, UserStore,
+};
 
 pub use location::{Engine, PASSWORD_MASK, mask_url_password};
 pub use postgres::PgStore;
@@ -109,6 +111,8 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditStore>,
+    /// Two-factor credentials.
+    pub mfa: Arc<dyn MfaStore>,
     /// Database liveness.
     pub health: Arc<dyn Health>,
 }
@@ -117,7 +121,14 @@ impl Stores {
     /// Every port served by the one `store`.
     pub fn from_store<S>(store: S) -> Self
     where
-        S: UserStore + SessionStore + RevocationStore + KeyStore + AuditStore + Health + 'static,
+        S: UserStore
+            + SessionStore
+            + RevocationStore
+            + KeyStore
+            + AuditStore
+            + MfaStore
+            + Health
+            + 'static,
     {
         let store = Arc::new(store);
         Self {
@@ -126,6 +137,7 @@ impl Stores {
             revocations: store.clone(),
             keys: store.clone(),
             audit: store.clone(),
+            mfa: store.clone(),
             health: store,
         }
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use databases::TestDatabase;
 use tessera_core::account::{Email, NewUser, Role, User};
 use tessera_core::ports::StoredKey;
-use tessera_core::session::{RefreshState, Revocation, RevocationTarget, Session};
+use tessera_core::session::{Amr, Method, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{Conflict, SessionId, StoreError, UserId};
 use tessera_store::Stores;
 use time::{Duration, OffsetDateTime};
@@ -143,6 +143,8 @@ fn session_of(user: UserId, started: OffsetDateTime) -> Session {
         },
         revoked_at: None,
         revoke_reason: None,
+        // Two methods, so a round trip shows the whole value is kept.
+        amr: Amr::single(Method::Password).and(Method::Otp),
     }
 }
 

@@ -1,7 +1,7 @@
 //! What Tessera's test suites share, and nothing they do not: a fresh PostgreSQL database per
 //! test ([`PgDatabase`]), Redis key prefixes, servers and a Cluster ([`redis`]), `tessera` child
 //! processes on free ports ([`TesseraProcess`], [`tessera_command`]), bounded polling
-//! ([`eventually`]), [`free_port`] and quiet test logs ([`init_logs`]).
+//! ([`eventually`]), [`free_port`], quiet test logs ([`init_logs`]) and TOTP codes ([`totp`]).
 //!
 //! It knows no Tessera crate: the suites pass in what only they know, such as the path of the
 //! `tessera` binary (`env!("CARGO_BIN_EXE_tessera")` in the server's own tests). A missing backend
@@ -15,6 +15,7 @@ mod ports;
 mod postgres;
 pub mod redis;
 mod server;
+pub mod totp;
 
 use std::time::Duration;
 

@@ -280,6 +280,12 @@ impl TokenIssuer for KeyRing {
             sid: session.id.to_string(),
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             email: user.email.as_str().to_owned(),
+            amr: session
+                .amr
+                .values()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         };
         let token = keys.signer.sign(&claims).map_err(IssueError)?;
         Ok(AccessToken::new(token, exp - iat))

@@ -27,11 +27,20 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
     /// Email of the user when the token was issued.
     pub email: String,
+    /// How the user proved who they are (RFC 8176): `pwd`, `otp`, `hwk` (a passkey), `fed` (an
+    /// upstream provider), and `mfa` when two factors were used. Fixed at login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 impl AccessClaims {
     /// Whether the token carries `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the session was started with two factors (`amr` holds `mfa`).
+    pub fn is_multi_factor(&self) -> bool {
+        self.amr.iter().any(|value| value == "mfa")
     }
 }

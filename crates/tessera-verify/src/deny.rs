@@ -160,6 +160,7 @@ mod tests {
             sid: sid.into(),
             roles: vec![],
             email: "a@example.test".into(),
+            amr: vec!["pwd".into()],
         }
     }
 

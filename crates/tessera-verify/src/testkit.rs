@@ -126,6 +126,7 @@ pub fn claims(iat: i64) -> AccessClaims {
         sid: "0190a5b2-0000-7000-8000-0000000000aa".into(),
         roles: vec!["reader".into()],
         email: "ada@example.test".into(),
+        amr: vec!["pwd".into()],
     }
 }
 

@@ -93,12 +93,11 @@ impl Default for RateLimitConfig {
 impl RateLimitConfig {
     /// The quotas of every rule, or `None` when limits are off.
     pub fn quotas(&self) -> Option<Quotas> {
-        self.enabled.then(|| Quotas {
+        self.enabled.then_some(Quotas {
             login_account_ip: self.login_per_account_ip,
             login_ip: self.login_per_ip,
             signup_ip: self.signup_per_ip,
             mail_per_email: self.forgot_per_email,
-            ..Quotas::default()
         })
     }
 }

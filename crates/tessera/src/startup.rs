@@ -13,6 +13,7 @@ use tessera_core::account::{
 };
 use tessera_core::grant::Grants;
 use tessera_core::limits::RateLimits;
+use tessera_core::mfa::{MfaChallenges, TwoFactor};
 use tessera_core::ports::TokenIssuer;
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
@@ -64,6 +65,8 @@ pub struct Core {
     pub keys: Arc<KeyRing>,
     /// Account use cases.
     pub accounts: Arc<Accounts>,
+    /// Two-factor use cases.
+    pub two_factor: Arc<TwoFactor>,
     /// The grant path every login, signup and refresh ends in.
     pub grants: Arc<Grants>,
     /// Administration use cases.
@@ -97,6 +100,7 @@ impl Core {
         .context("connecting to Redis")?;
         let master = Arc::new(master_key(settings)?);
         let tokens = &settings.tokens;
+        let label = authenticator_label(&issuer);
         let token_settings = TokenSettings {
             issuer,
             audience: settings.audience.clone(),
@@ -140,9 +144,14 @@ impl Core {
         let token_issuer = overrides
             .token_issuer
             .unwrap_or_else(|| Arc::clone(&keys) as Arc<dyn TokenIssuer>);
+        let challenges = Arc::new(MfaChallenges::new(
+            Arc::clone(&state.single_use),
+            Arc::clone(&clock),
+        ));
         let grants = Arc::new(Grants::new(
             Arc::clone(&sessions),
             token_issuer,
+            Arc::clone(&challenges),
             Arc::clone(&clock),
         ));
         let accounts = Accounts::new(
@@ -167,10 +176,21 @@ impl Core {
             Arc::clone(&clock),
             accounts.profiles(),
         );
+        let accounts = Arc::new(accounts);
+        let two_factor = TwoFactor::new(
+            Arc::clone(&stores.mfa),
+            Arc::clone(&accounts),
+            Arc::clone(&grants),
+            challenges,
+            Arc::clone(&master),
+            Arc::clone(&clock),
+            label,
+        );
         Ok(Self {
             stores,
             keys,
-            accounts: Arc::new(accounts),
+            accounts,
+            two_factor: Arc::new(two_factor),
             grants,
             admin: Arc::new(admin),
             sessions,
@@ -222,6 +242,7 @@ impl Application {
         );
         let state = AppState::new(Services {
             accounts: core.accounts,
+            two_factor: core.two_factor,
             admin: core.admin,
             grants: core.grants,
             sessions: core.sessions,
@@ -383,4 +404,10 @@ fn write_new_master_key(path: &Path) -> anyhow::Result<()> {
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
     }
+}
+
+/// What authenticator apps call this server: the issuer's host (`auth.example.com`).
+fn authenticator_label(issuer: &str) -> String {
+    let rest = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest).to_owned()
 }

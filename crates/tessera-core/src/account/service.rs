@@ -6,14 +6,14 @@ use super::{
     DisplayName, Email, NewUser, Password, PasswordError, PasswordHasher, PasswordPolicy, Profiles,
     Role, User,
 };
-use crate::grant::{Grant, Grants, IssueError};
+use crate::grant::{Grant, Grants, IssueError, LoginOutcome};
 use crate::limits::{LimitError, Limited, RateLimits, Rule, Subject};
 use crate::ports::{UserStore, UserWithHash};
-use crate::session::{SessionError, Sessions};
+use crate::session::{Amr, Method, SessionError, Sessions};
 use crate::{Clock, Conflict, SessionId, StateError, StoreError, UserId};
 
 /// Where a login comes from; stored on the session.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Device {
     /// Name the client chose, e.g. "Alice's phone".
     pub name: Option<String>,
@@ -237,17 +237,19 @@ impl Accounts {
                 other => other.into(),
             })?;
         tracing::info!(user_id = %user.id, "account created");
-        self.grants.start(user, input.device.bounded()).await
+        self.grants
+            .start(user, input.device.bounded(), Amr::single(Method::Password))
+            .await
     }
 
     /// Checks an email and password and starts a session.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, input: Login) -> Result<Grant, AccountError> {
+    pub async fn login(&self, input: Login) -> Result<LoginOutcome, AccountError> {
         let device = input.device.bounded();
         let checked = self
             .check_login(&input.email, &input.password, device.ip.as_deref())
             .await;
-        self.grants.login(checked, device).await
+        self.grants.login(checked, device, Method::Password).await
     }
 
     /// The user whose email and password these are, if they may log in and the attempt is
@@ -407,7 +409,7 @@ impl Accounts {
     /// Checks the password of a signed-in user from `address`, counted with the login
     /// attempts on the account (API.md §4): a stolen access token must not become a way to
     /// guess the password faster than the login form allows.
-    async fn confirm_password(
+    pub(crate) async fn confirm_password(
         &self,
         id: UserId,
         password: &str,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::RefreshToken;
+use super::{Amr, RefreshToken};
 use crate::account::Device;
 use crate::{SessionId, UserId};
 
@@ -66,6 +66,8 @@ pub struct Session {
     pub revoked_at: Option<OffsetDateTime>,
     /// Why it was ended (`logout`, `refresh_reused`, …).
     pub revoke_reason: Option<String>,
+    /// How the user proved who they are at login; every access token of the session says so.
+    pub amr: Amr,
 }
 
 impl Session {
@@ -73,6 +75,7 @@ impl Session {
     pub fn start(
         user_id: UserId,
         device: Device,
+        amr: Amr,
         lifetimes: SessionLifetimes,
         now: OffsetDateTime,
     ) -> (Self, RefreshToken) {
@@ -97,6 +100,7 @@ impl Session {
             },
             revoked_at: None,
             revoke_reason: None,
+            amr,
         };
         (session, token)
     }

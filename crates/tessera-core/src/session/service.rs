@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{RefreshKey, RefreshState, RefreshToken, Revocation, Session, SessionLifetimes};
+use super::{Amr, RefreshKey, RefreshState, RefreshToken, Revocation, Session, SessionLifetimes};
 use crate::account::{Device, User};
 use crate::grant::IssueError;
 use crate::ports::{DenyList, RevocationBus, RevocationStore, SessionStore};
@@ -117,8 +117,14 @@ impl Sessions {
 
     /// A new session for `user` on `device`, with its first refresh token; nothing is stored
     /// until [`record`](Self::record).
-    pub fn begin(&self, user: &User, device: Device) -> (Session, RefreshToken) {
-        Session::start(user.id, device, self.settings.lifetimes, self.clock.now())
+    pub fn begin(&self, user: &User, device: Device, amr: Amr) -> (Session, RefreshToken) {
+        Session::start(
+            user.id,
+            device,
+            amr,
+            self.settings.lifetimes,
+            self.clock.now(),
+        )
     }
 
     /// Stores a session made by [`begin`](Self::begin): from now on its refresh token works.

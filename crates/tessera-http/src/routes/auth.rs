@@ -2,9 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use tessera_core::account::{Login, Signup};
+use tessera_core::grant::LoginOutcome;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +14,7 @@ use crate::browser::{BrowserRequest, CsrfView};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ClientInfo, Json, JsonOrForm};
 use crate::state::AppState;
-use crate::views::TokenResponse;
+use crate::views::{NoStore, TokenResponse};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,6 +46,19 @@ pub struct LoginRequest {
     /// Browser mode: the tokens go into HttpOnly cookies, not the body.
     #[serde(default)]
     cookie: bool,
+}
+
+/// The answer to a right password of a user with two-factor on: no tokens yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequiredView {
+    /// Always true.
+    mfa_required: bool,
+    /// Send it with a code to `POST /auth/login/mfa`.
+    mfa_token: String,
+    /// What the code may be.
+    methods: [&'static str; 2],
+    /// Seconds the `mfa_token` lives.
+    expires_in: u64,
 }
 
 /// Creates an account and its first session.
@@ -82,7 +96,7 @@ async fn signup(
         (LoginRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 200, description = "the token response; with `\"cookie\": true`, Set-Cookie for the three cookies and a `CookieGrantView` body", body = TokenResponse),
+        (status = 200, description = "the token response; with `\"cookie\": true`, Set-Cookie for the three cookies and a `CookieGrantView` body. For a user with two-factor on, an `MfaRequiredView` and no tokens", body = TokenResponse),
         (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "account_disabled, or csrf_failed (cookie mode from a foreign page)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_error", body = Problem, content_type = "application/problem+json"),
@@ -101,8 +115,19 @@ async fn login(
         password: body.password,
         device: client.device(body.device_name),
     };
-    let grant = state.accounts.login(input).await?;
-    Ok(delivery.reply(StatusCode::OK, grant))
+    match state.accounts.login(input).await? {
+        LoginOutcome::Granted(grant) => Ok(delivery.reply(StatusCode::OK, *grant)),
+        LoginOutcome::SecondFactor(challenge) => Ok(NoStore(
+            StatusCode::OK,
+            MfaRequiredView {
+                mfa_required: true,
+                mfa_token: challenge.token,
+                methods: ["totp", "recovery_code"],
+                expires_in: challenge.expires_in,
+            },
+        )
+        .into_response()),
+    }
 }
 
 /// The browser's CSRF token (the `tessera_csrf` cookie), set when it has none: for pages on

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_core::account::{AccountError, Login};
+use tessera_core::grant::LoginOutcome;
 use tessera_core::limits::Limited;
 use tessera_core::session::SessionError;
 use tessera_verify::Rejection;
@@ -139,8 +140,17 @@ async fn token(
                 password,
                 device: client.device(None),
             };
-            let grant = state.accounts.login(login).await.map_err(account_error)?;
-            Ok(NoStore(StatusCode::OK, TokenResponse::from(grant)))
+            match state.accounts.login(login).await.map_err(account_error)? {
+                LoginOutcome::Granted(grant) => {
+                    Ok(NoStore(StatusCode::OK, TokenResponse::from(*grant)))
+                }
+                // The password grant has no second step: the pending login is left to expire.
+                LoginOutcome::SecondFactor(_) => Err(OAuthError::new(
+                    400,
+                    "invalid_grant",
+                    "this account has two-factor on: log in through POST /auth/login and /auth/login/mfa",
+                )),
+            }
         }
         Some("refresh_token") => {
             let token = form.refresh_token.ok_or_else(|| {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use tessera_core::account::User;
 use tessera_core::ports::SessionStore;
-use tessera_core::session::{RefreshState, Revocation, RevocationTarget, Session};
+use tessera_core::session::{Amr, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{SessionId, StoreError, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,7 +25,7 @@ impl SessionStore for PgStore {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(session.id.0)
         .bind(session.user_id.0)
@@ -42,6 +42,7 @@ impl SessionStore for PgStore {
         .bind(refresh.rotated_at)
         .bind(session.revoked_at)
         .bind(session.revoke_reason.as_deref())
+        .bind(session.amr.to_string())
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
@@ -249,5 +250,6 @@ fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
         },
         revoked_at: get(row, "revoked_at")?,
         revoke_reason: get(row, "revoke_reason")?,
+        amr: Amr::parse(&get::<String>(row, "amr")?),
     })
 }

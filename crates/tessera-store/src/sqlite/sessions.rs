@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::account::User;
 use tessera_core::ports::SessionStore;
-use tessera_core::session::{RefreshState, Revocation, RevocationTarget, Session};
+use tessera_core::session::{Amr, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{SessionId, StoreError, UserId};
 use time::OffsetDateTime;
 
@@ -24,7 +24,7 @@ impl SessionStore for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         ))
         .bind(id_text(session.id.0))
         .bind(id_text(session.user_id.0))
@@ -41,6 +41,7 @@ impl SessionStore for SqliteStore {
         .bind(micros(refresh.rotated_at))
         .bind(session.revoked_at.map(micros))
         .bind(session.revoke_reason.as_deref())
+        .bind(session.amr.to_string())
         .execute(&self.writer)
         .await
         .map_err(store_error)?;
@@ -236,5 +237,6 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
         },
         revoked_at: get_optional_time(row, "revoked_at")?,
         revoke_reason: get(row, "revoke_reason")?,
+        amr: Amr::parse(&get::<String>(row, "amr")?),
     })
 }

@@ -12,6 +12,7 @@ mod errors;
 mod feed;
 mod grants;
 mod limits;
+mod mfa;
 mod oauth;
 mod ops;
 mod sessions;

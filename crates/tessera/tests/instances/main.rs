@@ -7,6 +7,7 @@ mod support;
 
 mod keys;
 mod limits;
+mod mfa;
 mod refresh;
 mod restart;
 mod revocation;
