@@ -6,12 +6,13 @@ cd "$(dirname "$0")/.."
 
 # crate | crates it must never reach, directly or through others
 rules=(
-  "tessera-core|tessera-verify tessera-token tessera-store tessera-state tessera-http tessera axum tower sqlx redis reqwest"
+  "tessera-core|tessera-verify tessera-token tessera-store tessera-state tessera-http tessera-mail tessera axum tower sqlx redis reqwest lettre"
   "tessera-verify|tessera-core tessera-token tessera-store tessera-state tessera-http tessera sqlx redis"
   "tessera-token|tessera-store tessera-state tessera-http tessera axum sqlx redis"
   "tessera-store|tessera-token tessera-state tessera-http tessera axum redis"
   "tessera-state|tessera-token tessera-store tessera-http tessera axum sqlx"
-  "tessera-http|tessera-store tessera-state tessera sqlx redis"
+  "tessera-http|tessera-store tessera-state tessera-mail tessera sqlx redis"
+  "tessera-mail|tessera-token tessera-store tessera-state tessera-http tessera axum sqlx redis"
 )
 
 failed=0

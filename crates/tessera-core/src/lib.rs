@@ -12,6 +12,7 @@ mod fakes;
 pub mod grant;
 pub mod ids;
 pub mod limits;
+pub mod mail;
 pub mod mfa;
 pub mod ports;
 pub mod secret;

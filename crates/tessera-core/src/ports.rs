@@ -295,3 +295,59 @@ pub trait MfaStore: Send + Sync {
     /// nothing to remove.
     async fn remove_totp(&self, user: UserId) -> Result<bool, StoreError>;
 }
+
+/// A mail waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMail {
+    /// Entry id.
+    pub id: uuid::Uuid,
+    /// What it asks for (`verify_email`, `password_reset`).
+    pub kind: String,
+    /// Its details as JSON.
+    pub payload: String,
+    /// Sending attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// The mail outbox and the one-time codes mail links carry. Claiming is one conditional write
+/// with a lease, so with several instances each entry is taken by one of them at a time.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Adds an entry due at `now`.
+    async fn enqueue_mail(
+        &self,
+        id: uuid::Uuid,
+        kind: &str,
+        payload: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Takes up to `limit` due entries that nobody holds, holding them until `lease_until`
+    /// and counting the attempt.
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError>;
+    /// Removes a sent (or abandoned) entry.
+    async fn finish_mail(&self, id: uuid::Uuid) -> Result<(), StoreError>;
+    /// Releases an entry whose attempt failed, due again at `retry_at`.
+    async fn retry_mail(&self, id: uuid::Uuid, retry_at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Stores a one-time code by its digest, for `purpose`, until `expires_at`.
+    async fn put_code(
+        &self,
+        digest: &str,
+        purpose: &str,
+        user: UserId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Spends the code with `digest` for `purpose` if it is unexpired at `now`: its user, once.
+    async fn take_code(
+        &self,
+        digest: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError>;
+    /// Marks the user's email verified; the user, or `None` if there is none.
+    async fn mark_email_verified(&self, user: UserId) -> Result<Option<User>, StoreError>;
+}

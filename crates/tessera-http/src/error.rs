@@ -24,6 +24,8 @@ use utoipa::ToSchema;
 pub enum Code {
     /// 422
     ValidationError,
+    /// 400
+    CodeInvalid,
     /// 413
     PayloadTooLarge,
     /// 422
@@ -69,6 +71,7 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ValidationError => "validation_error",
+            Self::CodeInvalid => "code_invalid",
             Self::PayloadTooLarge => "payload_too_large",
             Self::WeakPassword => "weak_password",
             Self::EmailTaken => "email_taken",
@@ -96,6 +99,7 @@ impl Code {
         match self {
             Self::ValidationError | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::CodeInvalid => StatusCode::BAD_REQUEST,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials
             | Self::TokenMissing
@@ -117,6 +121,7 @@ impl Code {
     fn default_detail(self) -> &'static str {
         match self {
             Self::ValidationError => "the request is malformed",
+            Self::CodeInvalid => "the code is unknown, expired or was used already",
             Self::PayloadTooLarge => "the request body is larger than 64 KiB",
             Self::WeakPassword => "the password is too weak",
             Self::EmailTaken => "an account with this email exists",

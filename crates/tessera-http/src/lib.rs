@@ -71,6 +71,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::sessions::router())
         .merge(routes::users::router())
         .merge(routes::mfa::router())
+        .merge(routes::mail::router())
         .merge(routes::admin::router())
         .merge(routes::oauth::router())
         .merge(routes::introspection::router())

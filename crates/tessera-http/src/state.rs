@@ -7,6 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::Clock;
 use tessera_core::account::{Accounts, Administration};
 use tessera_core::grant::Grants;
+use tessera_core::mail::AccountMail;
 use tessera_core::mfa::TwoFactor;
 use tessera_core::ports::{Health, RevocationStore};
 use tessera_core::secret::{bytes_digest, secrets_equal};
@@ -78,6 +79,8 @@ pub struct Services {
     pub accounts: Arc<Accounts>,
     /// Two-factor use cases.
     pub two_factor: Arc<TwoFactor>,
+    /// Email verification and password reset.
+    pub mail: Arc<AccountMail>,
     /// Administration use cases.
     pub admin: Arc<Administration>,
     /// The grant path: refresh (logins and signup reach it through `accounts`).

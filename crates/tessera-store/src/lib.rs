@@ -86,7 +86,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::ports::{
-    AuditStore, Health, KeyStore, MfaStore, RevocationStore, SessionStore, UserStore,
+    AuditStore, Health, KeyStore, MailStore, MfaStore, RevocationStore, SessionStore, UserStore,
 };
 
 pub use location::{Engine, PASSWORD_MASK, mask_url_password};
@@ -113,6 +113,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     /// Two-factor credentials.
     pub mfa: Arc<dyn MfaStore>,
+    /// The mail outbox and one-time codes.
+    pub mail: Arc<dyn MailStore>,
     /// Database liveness.
     pub health: Arc<dyn Health>,
 }
@@ -127,6 +129,7 @@ impl Stores {
             + KeyStore
             + AuditStore
             + MfaStore
+            + MailStore
             + Health
             + 'static,
     {
@@ -138,6 +141,7 @@ impl Stores {
             keys: store.clone(),
             audit: store.clone(),
             mfa: store.clone(),
+            mail: store.clone(),
             health: store,
         }
     }

@@ -54,6 +54,61 @@ pub struct Settings {
     pub cors: CorsConfig,
     /// Limits on login, signup and mail attempts.
     pub rate_limits: RateLimitConfig,
+    /// How mail is sent.
+    pub mail: MailConfig,
+    /// What people see: the product's name and language in mails and pages.
+    pub ui: UiConfig,
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `file` (`.eml` files under `data_dir/mail/`) or `smtp`.
+    pub transport: MailTransportKind,
+    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://host:465`.
+    pub smtp_url: SecretUrl,
+    /// The `From` of every mail.
+    pub from: String,
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// `.eml` files in `data_dir/mail/`.
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransportKind::File,
+            smtp_url: SecretUrl::default(),
+            from: "Tessera <no-reply@localhost>".into(),
+        }
+    }
+}
+
+/// `[ui]` (the keys mails use so far).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// The name mails and pages speak of.
+    pub product_name: String,
+    /// `en` or `ko`.
+    pub default_locale: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            product_name: "Tessera".into(),
+            default_locale: "en".into(),
+        }
+    }
 }
 
 /// `[rate_limits]`: each limit written `count/window`, like `10/5m` (API.md §4).
@@ -180,6 +235,8 @@ impl Default for Settings {
             cookies: CookieConfig::default(),
             cors: CorsConfig::default(),
             rate_limits: RateLimitConfig::default(),
+            mail: MailConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -356,6 +413,12 @@ impl Settings {
                     "cors.allowed_origins: {origin:?} is not an origin like https://app.example.com (\"*\" is never allowed: the cookies are credentials)"
                 ));
             }
+        }
+        if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp_url.is_empty() {
+            problems.push("mail.transport = smtp needs mail.smtp_url (smtp://user:pass@host:587 or smtps://host:465)".into());
+        }
+        if tessera_core::mail::Locale::parse(&self.ui.default_locale).is_none() {
+            problems.push("ui.default_locale must be en or ko".into());
         }
         if let Err(error) = TrustedProxies::parse(&self.trusted_proxies) {
             problems.push(format!("trusted_proxies: {error}"));

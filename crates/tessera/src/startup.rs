@@ -13,6 +13,7 @@ use tessera_core::account::{
 };
 use tessera_core::grant::Grants;
 use tessera_core::limits::RateLimits;
+use tessera_core::mail::{AccountMail, Locale, MailSettings, OutboxWorker};
 use tessera_core::mfa::{MfaChallenges, TwoFactor};
 use tessera_core::ports::TokenIssuer;
 use tessera_core::secret::MasterKey;
@@ -21,13 +22,14 @@ use tessera_core::ticket::Tickets;
 use tessera_core::{Clock, SystemClock};
 use tessera_http::proxies::TrustedProxies;
 use tessera_http::{AppState, Browser, ServiceKeys, Services, Site};
+use tessera_mail::Mailer;
 use tessera_store::Stores;
 use tessera_token::{DenySet, KeyRing, TokenSettings};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
-use crate::config::{Secret, Settings};
+use crate::config::{MailTransportKind, Secret, Settings};
 use crate::follower::RevocationFollower;
 
 /// How often a running server re-reads the signing keys. A key made by `tessera keys rotate`
@@ -37,6 +39,8 @@ const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How often latency samples are folded into the histograms (see `run_until_stopped`).
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the outbox is read for mail to send: a mail leaves within about this long.
+const MAIL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What startup may replace, for tests.
 #[derive(Clone)]
@@ -67,6 +71,8 @@ pub struct Core {
     pub accounts: Arc<Accounts>,
     /// Two-factor use cases.
     pub two_factor: Arc<TwoFactor>,
+    /// Email verification and password reset.
+    pub mail: Arc<AccountMail>,
     /// The grant path every login, signup and refresh ends in.
     pub grants: Arc<Grants>,
     /// Administration use cases.
@@ -144,6 +150,12 @@ impl Core {
         let token_issuer = overrides
             .token_issuer
             .unwrap_or_else(|| Arc::clone(&keys) as Arc<dyn TokenIssuer>);
+        let limits = Arc::new(match settings.rate_limits.quotas() {
+            Some(quotas) => {
+                RateLimits::new(state.rates, quotas, &*master.derive("rate-limit keys"))
+            }
+            None => RateLimits::off(),
+        });
         let challenges = Arc::new(MfaChallenges::new(
             Arc::clone(&state.single_use),
             Arc::clone(&clock),
@@ -162,12 +174,7 @@ impl Core {
                 min_length: settings.passwords.min_length,
             },
             Arc::clone(&clock),
-            Arc::new(match settings.rate_limits.quotas() {
-                Some(quotas) => {
-                    RateLimits::new(state.rates, quotas, &*master.derive("rate-limit keys"))
-                }
-                None => RateLimits::off(),
-            }),
+            Arc::clone(&limits),
         );
         let admin = Administration::new(
             Arc::clone(&stores.users),
@@ -186,11 +193,18 @@ impl Core {
             Arc::clone(&clock),
             label,
         );
+        let mail = AccountMail::new(
+            Arc::clone(&stores.mail),
+            Arc::clone(&accounts),
+            limits,
+            Arc::clone(&clock),
+        );
         Ok(Self {
             stores,
             keys,
             accounts,
             two_factor: Arc::new(two_factor),
+            mail: Arc::new(mail),
             grants,
             admin: Arc::new(admin),
             sessions,
@@ -211,6 +225,7 @@ pub struct Application {
     keys: Arc<KeyRing>,
     follower: RevocationFollower,
     metrics: PrometheusHandle,
+    outbox: Arc<OutboxWorker>,
     local_addr: SocketAddr,
 }
 
@@ -240,9 +255,21 @@ impl Application {
             &public_url,
             &settings.cors.allowed_origins,
         );
+        let outbox = Arc::new(OutboxWorker::new(
+            Arc::clone(&core.stores.mail),
+            Arc::clone(&core.stores.users),
+            Arc::new(mailer(settings)?),
+            MailSettings {
+                public_url: public_url.clone(),
+                product: settings.ui.product_name.clone(),
+                locale: Locale::parse(&settings.ui.default_locale).unwrap_or(Locale::En),
+            },
+            Arc::clone(&core.clock),
+        ));
         let state = AppState::new(Services {
             accounts: core.accounts,
             two_factor: core.two_factor,
+            mail: core.mail,
             admin: core.admin,
             grants: core.grants,
             sessions: core.sessions,
@@ -267,6 +294,7 @@ impl Application {
             keys: core.keys,
             follower,
             metrics,
+            outbox,
             local_addr,
         })
     }
@@ -299,6 +327,15 @@ impl Application {
             metrics.run_upkeep();
             std::future::ready(())
         }));
+        let outbox = self.outbox;
+        let sender = tokio::spawn(every(MAIL_INTERVAL, move || {
+            let outbox = Arc::clone(&outbox);
+            async move {
+                if let Err(error) = outbox.run_once().await {
+                    tracing::warn!(%error, "reading the mail outbox failed; trying again");
+                }
+            }
+        }));
         let follower = self.follower.spawn();
         let service = self
             .router
@@ -313,6 +350,7 @@ impl Application {
         reload.abort();
         upkeep.abort();
         follower.abort();
+        sender.abort();
         served.context("serving HTTP")
     }
 }
@@ -410,4 +448,13 @@ fn write_new_master_key(path: &Path) -> anyhow::Result<()> {
 fn authenticator_label(issuer: &str) -> String {
     let rest = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
     rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+/// The mail transport `[mail]` asks for.
+fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
+    let mail = &settings.mail;
+    Ok(match mail.transport {
+        MailTransportKind::File => Mailer::files(settings.data_dir.join("mail"), &mail.from)?,
+        MailTransportKind::Smtp => Mailer::smtp(mail.smtp_url.expose_secret(), &mail.from)?,
+    })
 }

@@ -353,6 +353,30 @@ impl Accounts {
             .await?)
     }
 
+    /// Whether `new` is acceptable as a password, before anything is spent on it.
+    pub fn check_new_password(&self, new: &str) -> Result<(), AccountError> {
+        self.policy
+            .check(new)
+            .map(drop)
+            .map_err(AccountError::WeakPassword)
+    }
+
+    /// Sets a new password without the old one (a reset link proved the mailbox) and ends
+    /// every session of the user.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn reset_password(&self, id: UserId, new: &str) -> Result<(), AccountError> {
+        let password = self.policy.check(new).map_err(AccountError::WeakPassword)?;
+        self.user(id).await?;
+        let hash = self.hasher.hash(&password).await?;
+        self.users
+            .set_password_hash(id, &hash, self.clock.now())
+            .await?;
+        self.sessions().end_all(id, None, "password_reset").await?;
+        self.profiles.forget(id);
+        tracing::info!(event = "password_reset", "password reset by mail link");
+        Ok(())
+    }
+
     /// Deletes the account after checking its password.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn delete(

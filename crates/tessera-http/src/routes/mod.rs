@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod introspection;
+pub mod mail;
 pub mod mfa;
 pub mod oauth;
 pub mod ops;

@@ -4,6 +4,7 @@
 mod audit;
 mod columns;
 mod keys;
+mod mail;
 mod mfa;
 mod revocations;
 mod sessions;

@@ -182,7 +182,7 @@ impl UserStore for PgStore {
     }
 }
 
-fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+pub(super) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
     user_from_columns(row, &UserColumns::PLAIN)
 }
 

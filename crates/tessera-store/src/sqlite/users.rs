@@ -200,7 +200,7 @@ impl UserStore for SqliteStore {
     }
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+pub(super) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     user_from_columns(row, &UserColumns::PLAIN)
 }
 

@@ -12,6 +12,7 @@ mod errors;
 mod feed;
 mod grants;
 mod limits;
+mod mail;
 mod mfa;
 mod oauth;
 mod ops;

@@ -1,0 +1,20 @@
+//! Mail: account links (email verification, password reset) and what they carry, written to
+//! an outbox in the database on the request path and sent by a worker, so no request waits on
+//! a mail server and no accepted request loses its mail.
+
+mod outbox;
+mod service;
+mod templates;
+
+pub use outbox::{MailTransport, OutboxWorker, SendError};
+pub use service::{AccountMail, MailError, MailSettings};
+pub use templates::{Locale, Message, escape_html};
+
+/// What an outbox entry asks for; the payload is JSON.
+pub(crate) mod kind {
+    /// `{"user": id}`: a verification link to the user's address.
+    pub const VERIFY_EMAIL: &str = "verify_email";
+    /// `{"email": address}`: a reset link, if an account has that address (decided by the
+    /// worker, so the request takes the same path whether or not it exists).
+    pub const PASSWORD_RESET: &str = "password_reset";
+}

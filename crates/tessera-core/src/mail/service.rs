@@ -1,0 +1,149 @@
+//! The account flows that go by mail: email verification and password reset (API.md §3).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::kind;
+use crate::account::{AccountError, Accounts, Email, FieldError, User};
+use crate::limits::{LimitError, RateLimits, Rule, Subject};
+use crate::ports::MailStore;
+use crate::secret::token_digest;
+use crate::{Clock, StoreError, UserId};
+
+/// How long links live and where they point.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Base of the links (`public_url`).
+    pub public_url: String,
+    /// The product name mails speak of.
+    pub product: String,
+    /// The language of mails.
+    pub locale: super::Locale,
+}
+
+/// A verification link lives a day.
+pub(crate) const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A reset link lives half an hour.
+pub(crate) const RESET_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// The purposes codes are stored under: a code of one purpose never works for another.
+pub(crate) mod purpose {
+    pub const VERIFY: &str = "verify_email";
+    pub const RESET: &str = "password_reset";
+}
+
+/// Why a mail flow failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The link's code is unknown, expired or spent (`code_invalid`).
+    #[error("the code is unknown, expired or used")]
+    CodeInvalid,
+    /// The account side failed (weak password, validation, limits, storage).
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
+
+impl From<StoreError> for MailError {
+    fn from(error: StoreError) -> Self {
+        Self::Account(error.into())
+    }
+}
+
+impl From<LimitError> for MailError {
+    fn from(error: LimitError) -> Self {
+        Self::Account(error.into())
+    }
+}
+
+/// Email verification and password reset.
+pub struct AccountMail {
+    store: Arc<dyn MailStore>,
+    accounts: Arc<Accounts>,
+    limits: Arc<RateLimits>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AccountMail {
+    /// Wires the flows.
+    pub fn new(
+        store: Arc<dyn MailStore>,
+        accounts: Arc<Accounts>,
+        limits: Arc<RateLimits>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            accounts,
+            limits,
+            clock,
+        }
+    }
+
+    /// Queues a verification mail to the signed-in user's address.
+    pub async fn request_verification(&self, id: UserId) -> Result<(), MailError> {
+        let user = self.accounts.user(id).await?;
+        self.limits
+            .spend(Rule::MailPerEmail, Subject::Account(&user.email))
+            .await?;
+        self.enqueue(kind::VERIFY_EMAIL, json!({ "user": id }))
+            .await
+    }
+
+    /// Spends a verification code: the user, now verified.
+    pub async fn confirm_verification(&self, code: &str) -> Result<User, MailError> {
+        let id = self.take(code, purpose::VERIFY).await?;
+        let user = self
+            .store
+            .mark_email_verified(id)
+            .await?
+            .ok_or(MailError::CodeInvalid)?;
+        self.accounts.profiles().forget(id);
+        Ok(user)
+    }
+
+    /// Queues a reset mail for `email`. The same steps whether or not an account has the
+    /// address (the worker decides), so neither the answer nor its time tells.
+    pub async fn forgot_password(&self, email: &str) -> Result<(), MailError> {
+        let email = Email::parse(email)
+            .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
+        self.limits
+            .spend(Rule::MailPerEmail, Subject::Account(&email))
+            .await?;
+        self.enqueue(kind::PASSWORD_RESET, json!({ "email": email.as_str() }))
+            .await
+    }
+
+    /// Sets a new password with a reset code and ends every session of the user. A password
+    /// the policy refuses leaves the code unspent.
+    pub async fn reset_password(&self, code: &str, new_password: &str) -> Result<(), MailError> {
+        self.accounts.check_new_password(new_password)?;
+        let id = self.take(code, purpose::RESET).await?;
+        self.accounts.reset_password(id, new_password).await?;
+        Ok(())
+    }
+
+    async fn take(&self, code: &str, purpose: &str) -> Result<UserId, MailError> {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 128 {
+            return Err(MailError::CodeInvalid);
+        }
+        self.store
+            .take_code(&token_digest(code), purpose, self.clock.now())
+            .await?
+            .ok_or(MailError::CodeInvalid)
+    }
+
+    async fn enqueue(&self, kind: &str, payload: serde_json::Value) -> Result<(), MailError> {
+        self.store
+            .enqueue_mail(
+                uuid::Uuid::now_v7(),
+                kind,
+                &payload.to_string(),
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+}

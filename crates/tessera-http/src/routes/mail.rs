@@ -1,0 +1,286 @@
+//! Email verification and password reset (API.md §3): the JSON endpoints, and the pages mail
+//! links open. A page asks for one click (a form POST) before the link's code is spent, so a
+//! mail scanner that fetches links never consumes them.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use tessera_core::account::AccountError;
+use tessera_core::mail::{MailError, escape_html};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, Code, Problem};
+use crate::extract::{Caller, Form, Json};
+use crate::state::AppState;
+use crate::views::UserView;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(request_verification))
+        .routes(routes!(confirm_verification))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .route(
+            "/ui/verify",
+            axum::routing::get(verify_page).post(verify_submit),
+        )
+        .route(
+            "/ui/reset",
+            axum::routing::get(reset_page).post(reset_submit),
+        )
+        .route("/ui/page.css", axum::routing::get(stylesheet))
+}
+
+impl From<MailError> for ApiError {
+    fn from(error: MailError) -> Self {
+        match error {
+            MailError::CodeInvalid => Code::CodeInvalid.into(),
+            MailError::Account(error) => error.into(),
+        }
+    }
+}
+
+/// Body with a link's code.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CodeRequest {
+    /// The `token` of the link.
+    token: String,
+}
+
+/// Body of `POST /auth/password/forgot`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotRequest {
+    email: String,
+}
+
+/// Body of `POST /auth/password/reset`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// The `token` of the link.
+    token: String,
+    new_password: String,
+}
+
+/// Mails a verification link (24 hours, single-use) to the caller's address.
+#[utoipa::path(post, path = "/auth/email/verify/request", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 202, description = "queued; the mail leaves within a second or so"),
+        (status = 429, description = "rate_limited: mails to this address", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn request_verification(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    state.mail.request_verification(caller.user_id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Spends a verification code.
+#[utoipa::path(post, path = "/auth/email/verify/confirm", tag = "auth", request_body = CodeRequest,
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, description = "code_invalid: unknown, expired or used", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn confirm_verification(
+    State(state): State<AppState>,
+    Json(body): Json<CodeRequest>,
+) -> Result<axum::Json<UserView>, ApiError> {
+    let user = state.mail.confirm_verification(&body.token).await?;
+    Ok(axum::Json(UserView::from(&user)))
+}
+
+/// Mails a reset link (30 minutes, single-use) if an account has this address; the answer is
+/// the same either way.
+#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotRequest,
+    responses(
+        (status = 202, description = "always, whether or not the address has an account"),
+        (status = 422, description = "validation_error: not an email address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: mails to this address", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn forgot_password(
+    State(state): State<AppState>,
+    Json(body): Json<ForgotRequest>,
+) -> Result<StatusCode, ApiError> {
+    state.mail.forgot_password(&body.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Sets a new password with a reset code; every session of the user ends. A password the
+/// policy refuses leaves the code unspent.
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetRequest,
+    responses(
+        (status = 204),
+        (status = 400, description = "code_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "weak_password", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn reset_password(
+    State(state): State<AppState>,
+    Json(body): Json<ResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .mail
+        .reset_password(&body.token, &body.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?token=` of a mail link.
+#[derive(Debug, Deserialize)]
+struct LinkQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The form a link page posts.
+#[derive(Debug, Deserialize)]
+struct LinkForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+async fn verify_page(Query(query): Query<LinkQuery>) -> Response {
+    page(
+        "Confirm your email",
+        &format!(
+            "<p>Confirm that this address is yours.</p>\
+             <form method=\"post\" action=\"/ui/verify\">\
+             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <button type=\"submit\">Confirm my email</button></form>",
+            escape_html(&query.token)
+        ),
+    )
+}
+
+async fn verify_submit(State(state): State<AppState>, Form(form): Form<LinkForm>) -> Response {
+    match state.mail.confirm_verification(&form.token).await {
+        Ok(user) => page(
+            "Email confirmed",
+            &format!(
+                "<p role=\"status\">{} is confirmed. You can close this page.</p>",
+                escape_html(user.email.as_str())
+            ),
+        ),
+        Err(error) => failure("Confirm your email", &ApiError::from(error)),
+    }
+}
+
+async fn reset_page(Query(query): Query<LinkQuery>) -> Response {
+    reset_form(&query.token, None)
+}
+
+async fn reset_submit(State(state): State<AppState>, Form(form): Form<LinkForm>) -> Response {
+    match state
+        .mail
+        .reset_password(&form.token, &form.new_password)
+        .await
+    {
+        Ok(()) => page(
+            "Password changed",
+            "<p role=\"status\">Your password is changed and every device was signed out. \
+             Sign in again with the new password.</p>",
+        ),
+        // The code is still good: let the person try another password.
+        Err(MailError::Account(AccountError::WeakPassword(_) | AccountError::Validation(_))) => {
+            reset_form(
+                &form.token,
+                Some("That password is too weak: choose a longer, less common one."),
+            )
+        }
+        Err(error) => failure("Choose a new password", &ApiError::from(error)),
+    }
+}
+
+fn reset_form(token: &str, error: Option<&str>) -> Response {
+    let error = error.map_or(String::new(), |message| {
+        format!(
+            "<p class=\"error\" id=\"password-error\" role=\"alert\">{}</p>",
+            escape_html(message)
+        )
+    });
+    page(
+        "Choose a new password",
+        &format!(
+            "<form method=\"post\" action=\"/ui/reset\">\
+             <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+             <label for=\"new_password\">New password</label>\
+             <input id=\"new_password\" name=\"new_password\" type=\"password\" \
+             autocomplete=\"new-password\" minlength=\"8\" required aria-describedby=\"password-error\">\
+             {error}<button type=\"submit\">Change my password</button></form>",
+            token = escape_html(token),
+        ),
+    )
+}
+
+fn failure(title: &str, error: &ApiError) -> Response {
+    let message = match error.code() {
+        Code::CodeInvalid => {
+            "This link is unknown, expired or was used already. Ask for a new one."
+        }
+        Code::Unavailable => "The service is busy or down; try the link again in a minute.",
+        _ => "Something went wrong; try the link again.",
+    };
+    let mut response = page(
+        title,
+        &format!("<p class=\"error\" role=\"alert\">{message}</p>"),
+    );
+    *response.status_mut() = error.code().status();
+    response
+}
+
+/// A page with a strict policy: no script at all, styles from this server only, no framing,
+/// and no `Referer` (the URL carries a code).
+fn page(title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/ui/page.css\"></head>\
+         <body><main><h1>{title}</h1>{body}</main></body></html>",
+        title = escape_html(title),
+    );
+    let mut response = Html(html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+const STYLESHEET: &str = "\
+body{margin:0;font:16px/1.5 system-ui,sans-serif;background:#f5f5f7;color:#1d1d1f}\
+main{max-width:26rem;margin:10vh auto;padding:2rem;background:#fff;border-radius:12px;\
+box-shadow:0 1px 4px rgba(0,0,0,.12)}\
+h1{font-size:1.4rem;margin:0 0 1rem}\
+label{display:block;font-weight:600;margin:.5rem 0 .25rem}\
+input[type=password]{box-sizing:border-box;width:100%;padding:.6rem;font:inherit;\
+border:1px solid #8e8e93;border-radius:8px}\
+button{margin-top:1rem;width:100%;padding:.7rem;font:inherit;font-weight:600;color:#fff;\
+background:#4338ca;border:0;border-radius:8px;cursor:pointer}\
+button:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}\
+.error{color:#b42318}\
+@media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh}}";

@@ -1,0 +1,314 @@
+//! Email verification and password reset through the default file transport (`.eml` files in
+//! `data_dir/mail/`): the links, their single use, scanners that fetch links, the reset's
+//! effect on sessions, the answers for unknown addresses, and the mail limit.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, assert_problem, eventually, spawn_app};
+
+both_backends!(
+    a_verification_link_confirms_the_email_once_and_survives_a_scanner,
+    a_reset_link_sets_a_new_password_and_signs_out_every_device,
+    a_weak_new_password_does_not_spend_the_reset_link,
+    a_reset_link_expires_after_thirty_minutes,
+    forgot_answers_the_same_for_unknown_addresses_and_mails_nobody,
+    mails_to_one_address_are_limited,
+    the_reset_page_asks_for_a_click_and_works_without_script,
+);
+
+/// The `.eml` files written so far, oldest first.
+fn mails(data_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("mail")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|(_, path)| std::fs::read_to_string(path).unwrap())
+        .collect()
+}
+
+/// Waits for the `count`-th mail; all of them.
+async fn wait_for_mails(app: &TestApp, count: usize) -> Vec<String> {
+    eventually(Duration::from_secs(10), "the mail is written", || async {
+        let mails = mails(app.data_dir.path());
+        (mails.len() >= count).then_some(mails)
+    })
+    .await
+}
+
+/// The code of the `/ui/{page}?token=` link in `eml` (quoted-printable undone).
+fn link_code(eml: &str, page: &str) -> String {
+    let decoded = eml
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let marker = format!("/ui/{page}?token=");
+    let start = decoded
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} link in {decoded}"))
+        + marker.len();
+    decoded[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post_json("/auth/password/forgot", &json!({ "email": email }))
+        .await
+}
+
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/auth/password/reset",
+        &json!({ "token": token, "new_password": password }),
+    )
+    .await
+}
+
+async fn a_verification_link_confirms_the_email_once_and_survives_a_scanner(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    let request = app
+        .client
+        .post(app.url("/auth/email/verify/request"))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request.status(), StatusCode::ACCEPTED);
+    let mail = wait_for_mails(&app, 1).await.remove(0);
+    assert!(mail.contains(&format!("To: {}", user.email)), "{mail}");
+    assert!(
+        mail.contains("text/html") && mail.contains("text/plain"),
+        "{mail}"
+    );
+    let code = link_code(&mail, "verify");
+
+    // Act: a mail scanner fetches the link, then the person clicks.
+    let page = format!("/ui/verify?token={code}");
+    let head = app.client.head(app.url(&page)).send().await.unwrap();
+    let get = app.client.get(app.url(&page)).send().await.unwrap();
+    let confirmed = app
+        .post_json("/auth/email/verify/confirm", &json!({ "token": code }))
+        .await;
+    let again = app
+        .post_json("/auth/email/verify/confirm", &json!({ "token": code }))
+        .await;
+
+    // Assert
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(get.status(), StatusCode::OK);
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let confirmed: Value = confirmed.json().await.unwrap();
+    assert_eq!(confirmed["email_verified"], true, "{confirmed}");
+    assert_problem(again, 400, "code_invalid").await;
+    let me: Value = app.get_me(&user.access_token).await.json().await.unwrap();
+    assert_eq!(me["email_verified"], true);
+}
+
+async fn a_reset_link_sets_a_new_password_and_signs_out_every_device(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    let other_device = app.login_again(&user).await;
+    assert_eq!(
+        forgot(&app, &user.email.to_uppercase()).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = link_code(&wait_for_mails(&app, 1).await[0], "reset");
+
+    // Act
+    let done = reset(&app, &code, "an entirely new passphrase").await;
+
+    // Assert
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+    let refused = app
+        .post_refresh(&json!({ "refresh_token": other_device["refresh_token"] }))
+        .await;
+    assert_problem(refused, 401, "refresh_invalid").await;
+    assert_problem(app.get_me(&user.access_token).await, 401, "token_revoked").await;
+    let old = app
+        .post_login(&json!({ "email": user.email, "password": user.password }))
+        .await;
+    assert_problem(old, 401, "invalid_credentials").await;
+    let new = app
+        .post_login(&json!({ "email": user.email, "password": "an entirely new passphrase" }))
+        .await;
+    assert_eq!(new.status(), StatusCode::OK);
+    assert_problem(
+        reset(&app, &code, "yet another passphrase").await,
+        400,
+        "code_invalid",
+    )
+    .await;
+}
+
+async fn a_weak_new_password_does_not_spend_the_reset_link(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    forgot(&app, &user.email).await;
+    let code = link_code(&wait_for_mails(&app, 1).await[0], "reset");
+
+    // Act
+    let weak = reset(&app, &code, "password").await;
+    let strong = reset(&app, &code, "an entirely new passphrase").await;
+
+    // Assert
+    assert_problem(weak, 422, "weak_password").await;
+    assert_eq!(strong.status(), StatusCode::NO_CONTENT);
+}
+
+async fn a_reset_link_expires_after_thirty_minutes(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    forgot(&app, &user.email).await;
+    let code = link_code(&wait_for_mails(&app, 1).await[0], "reset");
+
+    // Act
+    app.advance(Duration::from_secs(30 * 60 + 1));
+    let late = reset(&app, &code, "an entirely new passphrase").await;
+
+    // Assert
+    assert_problem(late, 400, "code_invalid").await;
+    assert_problem(
+        reset(&app, "made-up", "an entirely new passphrase").await,
+        400,
+        "code_invalid",
+    )
+    .await;
+}
+
+async fn forgot_answers_the_same_for_unknown_addresses_and_mails_nobody(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+
+    // Act
+    let unknown = forgot(&app, "nobody-here@example.com").await;
+    let known = forgot(&app, &user.email).await;
+
+    // Assert: the same status and body; one mail, to the account.
+    assert_eq!(unknown.status(), StatusCode::ACCEPTED);
+    assert_eq!(known.status(), StatusCode::ACCEPTED);
+    assert_eq!(unknown.text().await.unwrap(), known.text().await.unwrap());
+    let written = wait_for_mails(&app, 1).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let written_later = mails(app.data_dir.path());
+    assert_eq!(
+        written_later.len(),
+        1,
+        "only the account's address gets a mail"
+    );
+    assert!(written[0].contains(&format!("To: {}", user.email)));
+    assert_problem(
+        forgot(&app, "not an address").await,
+        422,
+        "validation_error",
+    )
+    .await;
+}
+
+async fn mails_to_one_address_are_limited(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    for _ in 0..5 {
+        assert_eq!(
+            forgot(&app, "someone@example.com").await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+
+    // Act
+    let refused = forgot(&app, "Someone@example.com").await;
+
+    // Assert
+    assert_eq!(
+        refused.headers()["ratelimit-policy"],
+        r#""forgot_email";q=5;w=3600"#
+    );
+    assert_problem(refused, 429, "rate_limited").await;
+    assert_eq!(
+        forgot(&app, "someone-else@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+async fn the_reset_page_asks_for_a_click_and_works_without_script(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    forgot(&app, &user.email).await;
+    let code = link_code(&wait_for_mails(&app, 1).await[0], "reset");
+
+    // Act
+    let page = app.get(&format!("/ui/reset?token={code}")).await;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let referrer = page.headers()["referrer-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let weak = app
+        .client
+        .post(app.url("/ui/reset"))
+        .form(&[("token", code.as_str()), ("new_password", "password")])
+        .send()
+        .await
+        .unwrap();
+    let weak_html = weak.text().await.unwrap();
+    let done = app
+        .client
+        .post(app.url("/ui/reset"))
+        .form(&[
+            ("token", code.as_str()),
+            ("new_password", "an entirely new passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let used = app
+        .client
+        .post(app.url("/ui/reset"))
+        .form(&[
+            ("token", code.as_str()),
+            ("new_password", "an entirely new passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(referrer, "no-referrer");
+    assert!(html.contains("autocomplete=\"new-password\""), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(weak_html.contains("role=\"alert\""), "{weak_html}");
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains("Password changed"));
+    assert_eq!(used.status(), StatusCode::BAD_REQUEST);
+    let new = app
+        .post_login(&json!({ "email": user.email, "password": "an entirely new passphrase" }))
+        .await;
+    assert_eq!(new.status(), StatusCode::OK);
+}
