@@ -18,6 +18,7 @@ use crate::account::{
 };
 use crate::grant::{AccessToken, Grants, IssueError};
 use crate::limits::RateLimits;
+use crate::mail::Notices;
 use crate::mfa::MfaChallenges;
 use crate::ports::{
     AuditEvent, AuditStore, DenyList, RevocationBus, RevocationStore, SessionStore, SingleUseStore,
@@ -98,6 +99,7 @@ impl Core {
             PasswordPolicy::default(),
             clock.clone(),
             Arc::new(RateLimits::off()),
+            Arc::new(Notices::off(clock.clone())),
         );
         let admin = Administration::new(
             store.clone(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tessera_core::limits::{Quota, Quotas};
+use tessera_core::mail::Notice;
 use tessera_http::proxies::TrustedProxies;
 use tessera_store::Engine;
 use tessera_token::SigningAlgorithm;
@@ -70,6 +71,19 @@ pub struct MailConfig {
     pub smtp_url: SecretUrl,
     /// The `From` of every mail.
     pub from: String,
+    /// Security notices sent to users: `new_device`, `refresh_reuse`, `password_changed`,
+    /// `email_changed`, `mfa_disabled`, `passkey_added`.
+    pub notify: Vec<String>,
+}
+
+impl MailConfig {
+    /// The notices `notify` names (`validate` has refused unknown names).
+    pub fn notices(&self) -> Vec<Notice> {
+        self.notify
+            .iter()
+            .filter_map(|name| Notice::parse(name))
+            .collect()
+    }
 }
 
 /// Where mail goes.
@@ -88,6 +102,7 @@ impl Default for MailConfig {
             transport: MailTransportKind::File,
             smtp_url: SecretUrl::default(),
             from: "Tessera <no-reply@localhost>".into(),
+            notify: Notice::ALL.iter().map(|n| n.as_str().to_owned()).collect(),
         }
     }
 }
@@ -416,6 +431,11 @@ impl Settings {
         }
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp_url.is_empty() {
             problems.push("mail.transport = smtp needs mail.smtp_url (smtp://user:pass@host:587 or smtps://host:465)".into());
+        }
+        for name in &self.mail.notify {
+            if Notice::parse(name).is_none() {
+                problems.push(format!("mail.notify: {name:?} is not one of new_device, refresh_reuse, password_changed, email_changed, mfa_disabled, passkey_added"));
+            }
         }
         if tessera_core::mail::Locale::parse(&self.ui.default_locale).is_none() {
             problems.push("ui.default_locale must be en or ko".into());
@@ -804,6 +824,29 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(error.contains("10/5m"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn mail_settings_are_checked() {
+        let ok = env(&[("TESSERA_MAIL__NOTIFY", "password_changed, mfa_disabled")]);
+        let settings = Settings::load(None, ok, Strictness::Strict)
+            .unwrap()
+            .settings;
+        assert_eq!(
+            settings.mail.notices(),
+            vec![Notice::PasswordChanged, Notice::MfaDisabled]
+        );
+        assert_eq!(Settings::default().mail.notices().len(), 6);
+        for (name, value, expected) in [
+            ("TESSERA_MAIL__NOTIFY", "password_changed,sms", "\"sms\""),
+            ("TESSERA_MAIL__TRANSPORT", "smtp", "mail.smtp_url"),
+            ("TESSERA_UI__DEFAULT_LOCALE", "fr", "en or ko"),
+        ] {
+            let error = Settings::load(None, env(&[(name, value)]), Strictness::Strict)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{name}={value}: {error}");
         }
     }
 

@@ -13,7 +13,7 @@ use tessera_core::account::{
 };
 use tessera_core::grant::Grants;
 use tessera_core::limits::RateLimits;
-use tessera_core::mail::{AccountMail, Locale, MailSettings, OutboxWorker};
+use tessera_core::mail::{AccountMail, Locale, MailSettings, Notices, OutboxWorker};
 use tessera_core::mfa::{MfaChallenges, TwoFactor};
 use tessera_core::ports::TokenIssuer;
 use tessera_core::secret::MasterKey;
@@ -175,6 +175,11 @@ impl Core {
             },
             Arc::clone(&clock),
             Arc::clone(&limits),
+            Arc::new(Notices::new(
+                Arc::clone(&stores.mail),
+                settings.mail.notices(),
+                Arc::clone(&clock),
+            )),
         );
         let admin = Administration::new(
             Arc::clone(&stores.users),

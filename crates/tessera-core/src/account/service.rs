@@ -8,6 +8,7 @@ use super::{
 };
 use crate::grant::{Grant, Grants, IssueError, LoginOutcome};
 use crate::limits::{LimitError, Limited, RateLimits, Rule, Subject};
+use crate::mail::{Notice, Notices};
 use crate::ports::{UserStore, UserWithHash};
 use crate::session::{Amr, Method, SessionError, Sessions};
 use crate::{Clock, Conflict, SessionId, StateError, StoreError, UserId};
@@ -163,6 +164,7 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     profiles: Arc<Profiles>,
     limits: Arc<RateLimits>,
+    notices: Arc<Notices>,
 }
 
 impl Accounts {
@@ -174,6 +176,7 @@ impl Accounts {
         policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
         limits: Arc<RateLimits>,
+        notices: Arc<Notices>,
     ) -> Self {
         let profiles = Arc::new(Profiles::new(Arc::clone(&clock)));
         Self {
@@ -184,6 +187,7 @@ impl Accounts {
             clock,
             profiles,
             limits,
+            notices,
         }
     }
 
@@ -191,6 +195,11 @@ impl Accounts {
     /// that its changes show at once.
     pub fn profiles(&self) -> Arc<Profiles> {
         Arc::clone(&self.profiles)
+    }
+
+    /// The security notices, for the use cases beside these that change an account.
+    pub fn notices(&self) -> &Notices {
+        &self.notices
     }
 
     /// The hashing pool, for its queue depth.
@@ -347,10 +356,12 @@ impl Accounts {
         self.users
             .set_password_hash(id, &hash, self.clock.now())
             .await?;
-        Ok(self
+        let ended = self
             .sessions()
             .end_all(id, Some(current_session), "password_changed")
-            .await?)
+            .await?;
+        self.notices.tell(id, Notice::PasswordChanged).await;
+        Ok(ended)
     }
 
     /// Whether `new` is acceptable as a password, before anything is spent on it.
@@ -373,6 +384,7 @@ impl Accounts {
             .await?;
         self.sessions().end_all(id, None, "password_reset").await?;
         self.profiles.forget(id);
+        self.notices.tell(id, Notice::PasswordChanged).await;
         tracing::info!(event = "password_reset", "password reset by mail link");
         Ok(())
     }

@@ -2,10 +2,12 @@
 //! an outbox in the database on the request path and sent by a worker, so no request waits on
 //! a mail server and no accepted request loses its mail.
 
+mod notices;
 mod outbox;
 mod service;
 mod templates;
 
+pub use notices::{Notice, Notices};
 pub use outbox::{MailTransport, OutboxWorker, SendError};
 pub use service::{AccountMail, MailError, MailSettings};
 pub use templates::{Locale, Message, escape_html};
@@ -17,4 +19,6 @@ pub(crate) mod kind {
     /// `{"email": address}`: a reset link, if an account has that address (decided by the
     /// worker, so the request takes the same path whether or not it exists).
     pub const PASSWORD_RESET: &str = "password_reset";
+    /// `{"user": id, "notice": name}`: a security notice to the user's address.
+    pub const NOTICE: &str = "notice";
 }

@@ -7,9 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::Notice;
 use super::kind;
 use super::service::{MailSettings, RESET_TTL, VERIFY_TTL, purpose};
-use super::templates::{Link, Message, render};
+use super::templates::{Link, Message, render, render_notice};
 use crate::account::Email;
 use crate::ports::{MailStore, QueuedMail, UserStore};
 use crate::secret::{random_token, token_digest};
@@ -49,6 +50,12 @@ pub struct OutboxWorker {
 #[derive(Deserialize)]
 struct ToUser {
     user: UserId,
+}
+
+#[derive(Deserialize)]
+struct ToUserNotice {
+    user: UserId,
+    notice: String,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +139,21 @@ impl OutboxWorker {
                     .await
                     .map_err(reason)?;
                 self.render(Link::Reset, user.email.as_str(), "reset", &code)
+            }
+            kind::NOTICE => {
+                let to: ToUserNotice = parse(&entry.payload)?;
+                let Some(notice) = Notice::parse(&to.notice) else {
+                    return Ok(false);
+                };
+                let Some(found) = self.users.find_by_id(to.user).await.map_err(reason)? else {
+                    return Ok(false);
+                };
+                render_notice(
+                    notice,
+                    self.settings.locale,
+                    &self.settings.product,
+                    found.user.email.as_str(),
+                )
             }
             other => {
                 tracing::error!(mail_id = %entry.id, kind = other, "unknown kind of mail dropped");

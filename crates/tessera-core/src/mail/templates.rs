@@ -1,6 +1,8 @@
 //! The mails' words, in English and Korean: a plain-text and an HTML body each. Values put
 //! into HTML are escaped.
 
+use super::Notice;
+
 /// The language of a mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Locale {
@@ -88,6 +90,82 @@ fn words(link: Link, locale: Locale) -> (&'static str, &'static str, &'static st
             "{product} 계정의 비밀번호 재설정을 요청하셨습니다.",
             "새 비밀번호 정하기",
             "이 링크는 30분 동안 한 번만 쓸 수 있으며, 모든 기기에서 로그아웃됩니다. 요청하지 않으셨다면 이 메일을 무시하세요. 비밀번호는 바뀌지 않습니다.",
+        ),
+    }
+}
+
+/// A security notice to `to`: what changed, and what to do if it was not them.
+pub(crate) fn render_notice(notice: Notice, locale: Locale, product: &str, to: &str) -> Message {
+    let (subject, what) = notice_words(notice, locale);
+    let advice = match locale {
+        Locale::En => "If this was not you, reset your password now and sign out every device.",
+        Locale::Ko => {
+            "본인이 한 일이 아니라면 지금 비밀번호를 재설정하고 모든 기기에서 로그아웃하세요."
+        }
+    };
+    let subject = subject.replace("{product}", product);
+    let what = what.replace("{product}", product);
+    Message {
+        to: to.to_owned(),
+        text: format!("{what}\n\n{advice}\n"),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p></body></html>",
+            escape_html(&what),
+            escape_html(advice)
+        ),
+        subject,
+    }
+}
+
+fn notice_words(notice: Notice, locale: Locale) -> (&'static str, &'static str) {
+    match (notice, locale) {
+        (Notice::NewDevice, Locale::En) => (
+            "New sign-in to {product}",
+            "Your {product} account was just signed in to from a device it had not seen before.",
+        ),
+        (Notice::NewDevice, Locale::Ko) => (
+            "{product} 새 기기 로그인",
+            "처음 보는 기기에서 {product} 계정에 로그인했습니다.",
+        ),
+        (Notice::RefreshReuse, Locale::En) => (
+            "A {product} session was ended",
+            "A sign-in token of your {product} account was used twice, which happens when it is stolen. That session was ended.",
+        ),
+        (Notice::RefreshReuse, Locale::Ko) => (
+            "{product} 세션이 종료되었습니다",
+            "{product} 계정의 로그인 토큰이 두 번 사용되어 해당 세션을 종료했습니다. 토큰을 도난당하면 이런 일이 생깁니다.",
+        ),
+        (Notice::PasswordChanged, Locale::En) => (
+            "Your {product} password was changed",
+            "The password of your {product} account was just changed.",
+        ),
+        (Notice::PasswordChanged, Locale::Ko) => (
+            "{product} 비밀번호가 변경되었습니다",
+            "{product} 계정의 비밀번호가 방금 변경되었습니다.",
+        ),
+        (Notice::EmailChanged, Locale::En) => (
+            "Your {product} email was changed",
+            "The email address of your {product} account was changed; mail now goes to the new address.",
+        ),
+        (Notice::EmailChanged, Locale::Ko) => (
+            "{product} 이메일 주소가 변경되었습니다",
+            "{product} 계정의 이메일 주소가 변경되었습니다. 이제 메일은 새 주소로 갑니다.",
+        ),
+        (Notice::MfaDisabled, Locale::En) => (
+            "Two-factor sign-in was turned off for {product}",
+            "Two-factor sign-in was just turned off for your {product} account.",
+        ),
+        (Notice::MfaDisabled, Locale::Ko) => (
+            "{product} 2단계 인증이 꺼졌습니다",
+            "{product} 계정의 2단계 인증이 방금 꺼졌습니다.",
+        ),
+        (Notice::PasskeyAdded, Locale::En) => (
+            "A passkey was added to {product}",
+            "A passkey was just added to your {product} account.",
+        ),
+        (Notice::PasskeyAdded, Locale::Ko) => (
+            "{product}에 패스키가 추가되었습니다",
+            "{product} 계정에 패스키가 방금 추가되었습니다.",
         ),
     }
 }

@@ -8,6 +8,7 @@ use super::recovery;
 use super::totp::TotpSecret;
 use crate::account::{AccountError, Accounts};
 use crate::grant::{Grant, Grants};
+use crate::mail::Notice;
 use crate::ports::MfaStore;
 use crate::secret::MasterKey;
 use crate::session::Method;
@@ -139,6 +140,7 @@ impl TwoFactor {
             return Err(MfaError::State(false));
         }
         self.accounts.profiles().forget(id);
+        self.accounts.notices().tell(id, Notice::MfaDisabled).await;
         tracing::info!(user_id = %id, event = "mfa_disabled", "two-factor turned off");
         Ok(())
     }

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, assert_problem, eventually, spawn_app};
+use crate::helpers::{Backend, TestApp, assert_problem, eventually, spawn_app, spawn_app_with};
 
 both_backends!(
     a_verification_link_confirms_the_email_once_and_survives_a_scanner,
@@ -19,6 +19,8 @@ both_backends!(
     forgot_answers_the_same_for_unknown_addresses_and_mails_nobody,
     mails_to_one_address_are_limited,
     the_reset_page_asks_for_a_click_and_works_without_script,
+    a_password_change_is_told_to_the_user_by_mail_without_the_password,
+    notices_not_in_mail_notify_are_not_sent,
 );
 
 /// The `.eml` files written so far, oldest first.
@@ -311,4 +313,44 @@ async fn the_reset_page_asks_for_a_click_and_works_without_script(backend: Backe
         .post_login(&json!({ "email": user.email, "password": "an entirely new passphrase" }))
         .await;
     assert_eq!(new.status(), StatusCode::OK);
+}
+
+async fn change_password(app: &TestApp, token: &str, current: &str) {
+    let response = app
+        .post_password(
+            token,
+            &json!({ "current_password": current, "new_password": "an entirely new passphrase" }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+async fn a_password_change_is_told_to_the_user_by_mail_without_the_password(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+
+    // Act
+    change_password(&app, &user.access_token, &user.password).await;
+
+    // Assert
+    let notice = wait_for_mails(&app, 1).await.remove(0);
+    assert!(notice.contains(&format!("To: {}", user.email)), "{notice}");
+    assert!(notice.contains("password was changed"), "{notice}");
+    assert!(!notice.contains(&user.password), "{notice}");
+    assert!(!notice.contains("an entirely new passphrase"), "{notice}");
+    assert!(!notice.contains("token="), "{notice}");
+}
+
+async fn notices_not_in_mail_notify_are_not_sent(backend: Backend) {
+    // Arrange
+    let app = spawn_app_with(backend, |s| s.mail.notify = vec!["mfa_disabled".into()]).await;
+    let user = app.signup_test_user().await;
+
+    // Act
+    change_password(&app, &user.access_token, &user.password).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    // Assert
+    assert!(mails(app.data_dir.path()).is_empty());
 }

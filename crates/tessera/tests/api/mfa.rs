@@ -12,7 +12,9 @@ use tessera_core::UserId;
 use tessera_testkit::totp::{base32_decode, totp};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, TestUser, assert_problem, jwt_claims, spawn_app, text};
+use crate::helpers::{
+    Backend, TestApp, TestUser, assert_problem, eventually, jwt_claims, spawn_app, text,
+};
 
 both_backends!(
     setup_then_confirm_turns_two_factor_on_and_login_asks_for_a_code,
@@ -290,6 +292,16 @@ async fn turning_two_factor_off_needs_the_password(backend: Backend) {
     assert_problem(wrong, 401, "invalid_credentials").await;
     assert!(!still_on.is_empty());
     assert_eq!(right.status(), StatusCode::NO_CONTENT);
+    let notice = eventually(Duration::from_secs(10), "the notice is written", || async {
+        let dir = app.data_dir.path().join("mail");
+        let file = std::fs::read_dir(dir).ok()?.filter_map(Result::ok).next()?;
+        std::fs::read_to_string(file.path()).ok()
+    })
+    .await;
+    assert!(
+        notice.contains("Two-factor sign-in was turned off"),
+        "{notice}"
+    );
     let grant = app.login_again(&user).await;
     assert_eq!(
         jwt_claims(text(&grant, "access_token"))["amr"],
