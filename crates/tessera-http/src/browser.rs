@@ -305,6 +305,16 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// `page` (HTML), with the grant's cookies in cookie mode: how a hosted page signs in.
+    pub fn with_page(self, grant: &Grant, mut page: Response) -> Response {
+        if let Self::Cookies { browser, csrf } = self {
+            for cookie in browser.grant_cookies(grant, &csrf) {
+                page.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+        }
+        page
+    }
+
     /// The answer carrying `grant`, never cached.
     pub fn reply(self, status: StatusCode, grant: Grant) -> Response {
         match self {

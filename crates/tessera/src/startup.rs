@@ -201,6 +201,7 @@ impl Core {
         let mail = AccountMail::new(
             Arc::clone(&stores.mail),
             Arc::clone(&accounts),
+            Arc::clone(&grants),
             limits,
             Arc::clone(&clock),
         );

@@ -19,6 +19,8 @@ pub(crate) mod kind {
     /// `{"email": address}`: a reset link, if an account has that address (decided by the
     /// worker, so the request takes the same path whether or not it exists).
     pub const PASSWORD_RESET: &str = "password_reset";
+    /// `{"email": address}`: a sign-in link, if an account has that address.
+    pub const MAGIC_LINK: &str = "magic_link";
     /// `{"user": id, "notice": name}`: a security notice to the user's address.
     pub const NOTICE: &str = "notice";
 }

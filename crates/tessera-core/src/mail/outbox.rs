@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::Notice;
 use super::kind;
-use super::service::{MailSettings, RESET_TTL, VERIFY_TTL, purpose};
+use super::service::{MAGIC_TTL, MailSettings, RESET_TTL, VERIFY_TTL, purpose};
 use super::templates::{Link, Message, render, render_notice};
 use crate::account::Email;
 use crate::ports::{MailStore, QueuedMail, UserStore};
@@ -125,7 +125,7 @@ impl OutboxWorker {
                     .map_err(reason)?;
                 self.render(Link::Verify, user.email.as_str(), "verify", &code)
             }
-            kind::PASSWORD_RESET => {
+            kind::PASSWORD_RESET | kind::MAGIC_LINK => {
                 let to: ToAddress = parse(&entry.payload)?;
                 let Ok(email) = Email::parse(&to.email) else {
                     return Ok(false);
@@ -134,11 +134,13 @@ impl OutboxWorker {
                 let Some(user) = found.map(|f| f.user).filter(|u| !u.disabled) else {
                     return Ok(false);
                 };
-                let code = self
-                    .code(user.id, purpose::RESET, RESET_TTL)
-                    .await
-                    .map_err(reason)?;
-                self.render(Link::Reset, user.email.as_str(), "reset", &code)
+                let (link, purpose, ttl, page) = if entry.kind == kind::MAGIC_LINK {
+                    (Link::Magic, purpose::MAGIC, MAGIC_TTL, "magic")
+                } else {
+                    (Link::Reset, purpose::RESET, RESET_TTL, "reset")
+                };
+                let code = self.code(user.id, purpose, ttl).await.map_err(reason)?;
+                self.render(link, user.email.as_str(), page, &code)
             }
             kind::NOTICE => {
                 let to: ToUserNotice = parse(&entry.payload)?;

@@ -6,10 +6,12 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::kind;
-use crate::account::{AccountError, Accounts, Email, FieldError, User};
+use crate::account::{AccountError, Accounts, Device, Email, FieldError, User};
+use crate::grant::{Grants, LoginOutcome};
 use crate::limits::{LimitError, RateLimits, Rule, Subject};
 use crate::ports::MailStore;
 use crate::secret::token_digest;
+use crate::session::Method;
 use crate::{Clock, StoreError, UserId};
 
 /// How long links live and where they point.
@@ -27,11 +29,14 @@ pub struct MailSettings {
 pub(crate) const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 /// A reset link lives half an hour.
 pub(crate) const RESET_TTL: Duration = Duration::from_secs(30 * 60);
+/// A sign-in link lives a quarter of an hour.
+pub(crate) const MAGIC_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// The purposes codes are stored under: a code of one purpose never works for another.
 pub(crate) mod purpose {
     pub const VERIFY: &str = "verify_email";
     pub const RESET: &str = "password_reset";
+    pub const MAGIC: &str = "magic_link";
 }
 
 /// Why a mail flow failed.
@@ -61,6 +66,7 @@ impl From<LimitError> for MailError {
 pub struct AccountMail {
     store: Arc<dyn MailStore>,
     accounts: Arc<Accounts>,
+    grants: Arc<Grants>,
     limits: Arc<RateLimits>,
     clock: Arc<dyn Clock>,
 }
@@ -70,12 +76,14 @@ impl AccountMail {
     pub fn new(
         store: Arc<dyn MailStore>,
         accounts: Arc<Accounts>,
+        grants: Arc<Grants>,
         limits: Arc<RateLimits>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             accounts,
+            grants,
             limits,
             clock,
         }
@@ -106,13 +114,33 @@ impl AccountMail {
     /// Queues a reset mail for `email`. The same steps whether or not an account has the
     /// address (the worker decides), so neither the answer nor its time tells.
     pub async fn forgot_password(&self, email: &str) -> Result<(), MailError> {
+        self.to_address(kind::PASSWORD_RESET, email).await
+    }
+
+    /// Queues a sign-in link for `email`, the same way.
+    pub async fn request_magic_link(&self, email: &str) -> Result<(), MailError> {
+        self.to_address(kind::MAGIC_LINK, email).await
+    }
+
+    /// Signs in with a link's code from `device`: through the grant path, so a user with
+    /// two-factor on gets the second step.
+    pub async fn sign_in_with_link(
+        &self,
+        code: &str,
+        device: Device,
+    ) -> Result<LoginOutcome, MailError> {
+        let id = self.take(code, purpose::MAGIC).await?;
+        let user = self.accounts.user(id).await;
+        Ok(self.grants.login(user, device, Method::Email).await?)
+    }
+
+    async fn to_address(&self, kind: &str, email: &str) -> Result<(), MailError> {
         let email = Email::parse(email)
             .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
         self.limits
             .spend(Rule::MailPerEmail, Subject::Account(&email))
             .await?;
-        self.enqueue(kind::PASSWORD_RESET, json!({ "email": email.as_str() }))
-            .await
+        self.enqueue(kind, json!({ "email": email.as_str() })).await
     }
 
     /// Sets a new password with a reset code and ends every session of the user. A password

@@ -41,6 +41,7 @@ pub struct Message {
 pub(crate) enum Link {
     Verify,
     Reset,
+    Magic,
 }
 
 /// The mail for `link` to `to`, pointing at `url`, from `product`.
@@ -78,6 +79,18 @@ fn words(link: Link, locale: Locale) -> (&'static str, &'static str, &'static st
             "이 주소가 {product} 계정의 주소인지 확인해 주세요.",
             "이메일 확인하기",
             "이 링크는 24시간 동안 한 번만 쓸 수 있습니다. 요청하지 않으셨다면 이 메일을 무시하세요.",
+        ),
+        (Link::Magic, Locale::En) => (
+            "Sign in to {product}",
+            "Here is the sign-in link you asked for.",
+            "Sign me in",
+            "The link works once, for 15 minutes. If you did not ask for it, ignore this mail: nobody can use it without your mailbox.",
+        ),
+        (Link::Magic, Locale::Ko) => (
+            "{product} 로그인 링크",
+            "요청하신 로그인 링크입니다.",
+            "로그인하기",
+            "이 링크는 15분 동안 한 번만 쓸 수 있습니다. 요청하지 않으셨다면 이 메일을 무시하세요.",
         ),
         (Link::Reset, Locale::En) => (
             "Reset your {product} password",

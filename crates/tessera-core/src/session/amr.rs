@@ -14,6 +14,9 @@ pub enum Method {
     Passkey,
     /// An upstream identity provider (`fed`).
     Federated,
+    /// A single-use link mailed to the account's address (`email`: RFC 8176 registers no
+    /// value for it; this is the name other servers use).
+    Email,
 }
 
 impl Method {
@@ -24,13 +27,20 @@ impl Method {
             Self::Otp => "otp",
             Self::Passkey => "hwk",
             Self::Federated => "fed",
+            Self::Email => "email",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [Self::Password, Self::Otp, Self::Passkey, Self::Federated]
-            .into_iter()
-            .find(|method| method.as_str() == text)
+        [
+            Self::Password,
+            Self::Otp,
+            Self::Passkey,
+            Self::Federated,
+            Self::Email,
+        ]
+        .into_iter()
+        .find(|method| method.as_str() == text)
     }
 }
 

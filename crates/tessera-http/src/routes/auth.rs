@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::browser::{BrowserRequest, CsrfView};
+use crate::browser::{BrowserRequest, CsrfView, Delivery};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ClientInfo, Json, JsonOrForm};
 use crate::state::AppState;
@@ -115,9 +115,16 @@ async fn login(
         password: body.password,
         device: client.device(body.device_name),
     };
-    match state.accounts.login(input).await? {
-        LoginOutcome::Granted(grant) => Ok(delivery.reply(StatusCode::OK, *grant)),
-        LoginOutcome::SecondFactor(challenge) => Ok(NoStore(
+    let outcome = state.accounts.login(input).await?;
+    Ok(login_answer(delivery, outcome))
+}
+
+/// How every login method answers: the grant (in the body or in cookies), or the second
+/// step's `mfa_required` with no tokens.
+pub(crate) fn login_answer(delivery: Delivery, outcome: LoginOutcome) -> Response {
+    match outcome {
+        LoginOutcome::Granted(grant) => delivery.reply(StatusCode::OK, *grant),
+        LoginOutcome::SecondFactor(challenge) => NoStore(
             StatusCode::OK,
             MfaRequiredView {
                 mfa_required: true,
@@ -126,7 +133,7 @@ async fn login(
                 expires_in: challenge.expires_in,
             },
         )
-        .into_response()),
+        .into_response(),
     }
 }
 

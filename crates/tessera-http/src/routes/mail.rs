@@ -7,15 +7,19 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use tessera_core::account::AccountError;
+use tessera_core::grant::{Grant, LoginOutcome};
 use tessera_core::mail::{MailError, escape_html};
+use tessera_core::mfa::MfaError;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code, Problem};
-use crate::extract::{Caller, Form, Json};
+use crate::extract::{Caller, ClientInfo, Form, Json};
+use crate::routes::auth::login_answer;
 use crate::state::AppState;
-use crate::views::UserView;
+use crate::views::{TokenResponse, UserView};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -24,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm_verification))
         .routes(routes!(forgot_password))
         .routes(routes!(reset_password))
+        .routes(routes!(request_magic_link))
+        .routes(routes!(magic_link_sign_in))
         .route(
             "/ui/verify",
             axum::routing::get(verify_page).post(verify_submit),
@@ -32,6 +38,11 @@ pub fn router() -> OpenApiRouter<AppState> {
             "/ui/reset",
             axum::routing::get(reset_page).post(reset_submit),
         )
+        .route(
+            "/ui/magic",
+            axum::routing::get(magic_page).post(magic_submit),
+        )
+        .route("/ui/mfa", axum::routing::post(mfa_submit))
         .route("/ui/page.css", axum::routing::get(stylesheet))
 }
 
@@ -128,6 +139,59 @@ async fn reset_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Body of `POST /auth/magic-link`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MagicLinkRequest {
+    email: String,
+}
+
+/// Body of `POST /auth/magic-link/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MagicLinkSignIn {
+    /// The `token` of the link.
+    token: String,
+    device_name: Option<String>,
+    /// Browser mode: the tokens go into HttpOnly cookies, not the body.
+    #[serde(default)]
+    cookie: bool,
+}
+
+/// Mails a sign-in link (15 minutes, single-use) if an account has this address; the answer
+/// is the same either way.
+#[utoipa::path(post, path = "/auth/magic-link", tag = "auth", request_body = MagicLinkRequest,
+    responses(
+        (status = 202, description = "always, whether or not the address has an account"),
+        (status = 422, description = "validation_error: not an email address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: mails to this address", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn request_magic_link(
+    State(state): State<AppState>,
+    Json(body): Json<MagicLinkRequest>,
+) -> Result<StatusCode, ApiError> {
+    state.mail.request_magic_link(&body.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Signs in with a link's code: a token response, or `mfa_required` when two-factor is on.
+#[utoipa::path(post, path = "/auth/magic-link/verify", tag = "auth", request_body = MagicLinkSignIn,
+    responses(
+        (status = 200, description = "the token response (cookies with `\"cookie\": true`), or an `MfaRequiredView`", body = TokenResponse),
+        (status = 400, description = "code_invalid", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn magic_link_sign_in(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    browser: BrowserRequest,
+    Json(body): Json<MagicLinkSignIn>,
+) -> Result<Response, ApiError> {
+    let delivery = browser.login_delivery(body.cookie)?;
+    let outcome = state
+        .mail
+        .sign_in_with_link(&body.token, client.device(body.device_name))
+        .await?;
+    Ok(login_answer(delivery, outcome))
+}
+
 /// `?token=` of a mail link.
 #[derive(Debug, Deserialize)]
 struct LinkQuery {
@@ -142,6 +206,10 @@ struct LinkForm {
     token: String,
     #[serde(default)]
     new_password: String,
+    #[serde(default)]
+    mfa_token: String,
+    #[serde(default)]
+    code: String,
 }
 
 async fn verify_page(Query(query): Query<LinkQuery>) -> Response {
@@ -194,6 +262,92 @@ async fn reset_submit(State(state): State<AppState>, Form(form): Form<LinkForm>)
         }
         Err(error) => failure("Choose a new password", &ApiError::from(error)),
     }
+}
+
+async fn magic_page(Query(query): Query<LinkQuery>) -> Response {
+    page(
+        "Sign in",
+        &format!(
+            "<p>Sign in on this device with the link you asked for.</p>\
+             <form method=\"post\" action=\"/ui/magic\">\
+             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <button type=\"submit\">Sign me in</button></form>",
+            escape_html(&query.token)
+        ),
+    )
+}
+
+/// The link's sign-in, in cookie mode: this server's pages and the apps under its origin
+/// share the session.
+async fn magic_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    browser: BrowserRequest,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    let delivery = match browser.login_delivery(true) {
+        Ok(delivery) => delivery,
+        Err(error) => return failure("Sign in", &error),
+    };
+    match state
+        .mail
+        .sign_in_with_link(&form.token, client.device(None))
+        .await
+    {
+        Ok(LoginOutcome::Granted(grant)) => delivery.with_page(&grant, signed_in(&grant)),
+        Ok(LoginOutcome::SecondFactor(challenge)) => mfa_form(&challenge.token, None),
+        Err(error) => failure("Sign in", &ApiError::from(error)),
+    }
+}
+
+async fn mfa_submit(
+    State(state): State<AppState>,
+    browser: BrowserRequest,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    let delivery = match browser.login_delivery(true) {
+        Ok(delivery) => delivery,
+        Err(error) => return failure("Sign in", &error),
+    };
+    match state.two_factor.complete(&form.mfa_token, &form.code).await {
+        Ok(grant) => delivery.with_page(&grant, signed_in(&grant)),
+        Err(MfaError::Invalid) => mfa_form(
+            &form.mfa_token,
+            Some("That code is wrong or was used already. After five wrong codes, sign in again."),
+        ),
+        Err(error) => failure("Sign in", &ApiError::from(error)),
+    }
+}
+
+fn signed_in(grant: &Grant) -> Response {
+    page(
+        "Signed in",
+        &format!(
+            "<p role=\"status\">You are signed in as {}. You can close this page.</p>",
+            escape_html(grant.user.email.as_str())
+        ),
+    )
+}
+
+fn mfa_form(mfa_token: &str, error: Option<&str>) -> Response {
+    let error = error.map_or(String::new(), |message| {
+        format!(
+            "<p class=\"error\" id=\"code-error\" role=\"alert\">{}</p>",
+            escape_html(message)
+        )
+    });
+    page(
+        "Two-factor code",
+        &format!(
+            "<form method=\"post\" action=\"/ui/mfa\">\
+             <input type=\"hidden\" name=\"mfa_token\" value=\"{token}\">\
+             <label for=\"code\">Code from your authenticator app, or a recovery code</label>\
+             <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" \
+             autocomplete=\"one-time-code\" required aria-describedby=\"code-error\">\
+             {error}<button type=\"submit\">Continue</button></form>",
+            token = escape_html(mfa_token),
+        ),
+    )
 }
 
 fn reset_form(token: &str, error: Option<&str>) -> Response {
@@ -277,7 +431,7 @@ main{max-width:26rem;margin:10vh auto;padding:2rem;background:#fff;border-radius
 box-shadow:0 1px 4px rgba(0,0,0,.12)}\
 h1{font-size:1.4rem;margin:0 0 1rem}\
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}\
-input[type=password]{box-sizing:border-box;width:100%;padding:.6rem;font:inherit;\
+input[type=password],input[type=text]{box-sizing:border-box;width:100%;padding:.6rem;font:inherit;\
 border:1px solid #8e8e93;border-radius:8px}\
 button{margin-top:1rem;width:100%;padding:.7rem;font:inherit;font-weight:600;color:#fff;\
 background:#4338ca;border:0;border-radius:8px;cursor:pointer}\

@@ -9,7 +9,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, assert_problem, eventually, spawn_app, spawn_app_with};
+use tessera_testkit::totp::totp;
+
+use crate::helpers::{
+    Backend, TestApp, assert_problem, eventually, jwt_claims, spawn_app, spawn_app_with, text,
+};
+use crate::mfa::{now, user_with_totp};
 
 both_backends!(
     a_verification_link_confirms_the_email_once_and_survives_a_scanner,
@@ -21,6 +26,10 @@ both_backends!(
     the_reset_page_asks_for_a_click_and_works_without_script,
     a_password_change_is_told_to_the_user_by_mail_without_the_password,
     notices_not_in_mail_notify_are_not_sent,
+    a_magic_link_signs_in_once_and_survives_a_scanner,
+    a_magic_link_leads_to_the_second_step_when_two_factor_is_on,
+    a_magic_link_expires_after_fifteen_minutes_and_unknown_addresses_get_none,
+    the_magic_link_page_signs_in_with_cookies_after_a_click,
 );
 
 /// The `.eml` files written so far, oldest first.
@@ -353,4 +362,127 @@ async fn notices_not_in_mail_notify_are_not_sent(backend: Backend) {
 
     // Assert
     assert!(mails(app.data_dir.path()).is_empty());
+}
+
+async fn magic_link(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post_json("/auth/magic-link", &json!({ "email": email }))
+        .await
+}
+
+async fn magic_verify(app: &TestApp, code: &str) -> reqwest::Response {
+    app.post_json("/auth/magic-link/verify", &json!({ "token": code }))
+        .await
+}
+
+async fn a_magic_link_signs_in_once_and_survives_a_scanner(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    assert_eq!(
+        magic_link(&app, &user.email).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let mail = wait_for_mails(&app, 1).await.remove(0);
+    let code = link_code(&mail, "magic");
+
+    // Act
+    let page = format!("/ui/magic?token={code}");
+    let head = app.client.head(app.url(&page)).send().await.unwrap();
+    let get = app.client.get(app.url(&page)).send().await.unwrap();
+    let signed_in = magic_verify(&app, &code).await;
+    let again = magic_verify(&app, &code).await;
+
+    // Assert
+    assert_eq!(
+        (head.status(), get.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let grant: Value = signed_in.json().await.unwrap();
+    assert_eq!(
+        jwt_claims(text(&grant, "access_token"))["amr"],
+        json!(["email"])
+    );
+    assert_problem(again, 400, "code_invalid").await;
+}
+
+async fn a_magic_link_leads_to_the_second_step_when_two_factor_is_on(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let (user, secret, _) = user_with_totp(&app).await;
+    magic_link(&app, &user.email).await;
+    let code = link_code(&wait_for_mails(&app, 1).await[0], "magic");
+
+    // Act
+    let first: Value = magic_verify(&app, &code).await.json().await.unwrap();
+    let second = app
+        .post_json(
+            "/auth/login/mfa",
+            &json!({ "mfa_token": text(&first, "mfa_token"), "code": totp(&secret, now(&app)) }),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(first["mfa_required"], true, "{first}");
+    assert!(first.get("access_token").is_none());
+    let grant: Value = second.json().await.unwrap();
+    let amr = jwt_claims(text(&grant, "access_token"))["amr"].clone();
+    assert_eq!(amr, json!(["otp", "email", "mfa"]), "{amr}");
+}
+
+async fn a_magic_link_expires_after_fifteen_minutes_and_unknown_addresses_get_none(
+    backend: Backend,
+) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    assert_eq!(
+        magic_link(&app, "nobody-here@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    magic_link(&app, &user.email).await;
+    let mails = wait_for_mails(&app, 1).await;
+    let code = link_code(&mails[0], "magic");
+
+    // Act
+    app.advance(Duration::from_secs(15 * 60 + 1));
+    let late = magic_verify(&app, &code).await;
+
+    // Assert
+    assert_problem(late, 400, "code_invalid").await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains(&format!("To: {}", user.email)));
+}
+
+async fn the_magic_link_page_signs_in_with_cookies_after_a_click(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    magic_link(&app, &user.email).await;
+    let code = link_code(&wait_for_mails(&app, 1).await[0], "magic");
+
+    // Act
+    let clicked = app
+        .client
+        .post(app.url("/ui/magic"))
+        .form(&[("token", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(clicked.status(), StatusCode::OK);
+    let cookies: Vec<String> = clicked
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split('=').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        cookies,
+        vec!["__Host-tessera_at", "__Secure-tessera_rt", "tessera_csrf"]
+    );
+    let html = clicked.text().await.unwrap();
+    assert!(html.contains(&user.email), "{html}");
+    assert!(!html.contains(&code), "the page does not repeat the code");
 }

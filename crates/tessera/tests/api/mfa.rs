@@ -31,7 +31,7 @@ both_backends!(
 
 /// A user with two-factor on; its secret and recovery codes. Confirmed with the code of the
 /// step before the current one, so the current step's code is still unused.
-async fn user_with_totp(app: &TestApp) -> (TestUser, String, Vec<String>) {
+pub async fn user_with_totp(app: &TestApp) -> (TestUser, String, Vec<String>) {
     let user = app.signup_test_user().await;
     let setup = app
         .client
@@ -60,7 +60,7 @@ async fn user_with_totp(app: &TestApp) -> (TestUser, String, Vec<String>) {
     (user, secret, codes)
 }
 
-fn now(app: &TestApp) -> i64 {
+pub fn now(app: &TestApp) -> i64 {
     app.clock.now().unix_timestamp()
 }
 
