@@ -331,6 +331,22 @@ impl UserStore for MemoryStore {
         }))
     }
 
+    async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
+        let mut tables = lock(&self.tables);
+        if tables
+            .users
+            .values()
+            .any(|found| found.user.email == *email && found.user.id != id)
+        {
+            return Err(StoreError::Conflict(Conflict::Email));
+        }
+        Ok(tables.user_mut(id).map(|user| {
+            user.email = email.clone();
+            user.email_verified = true;
+            user.clone()
+        }))
+    }
+
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         let mut tables = lock(&self.tables);
         tables.sessions.retain(|_, session| session.user_id != id);

@@ -43,6 +43,9 @@ pub trait UserStore: Send + Sync {
     async fn set_roles(&self, id: UserId, roles: &[Role]) -> Result<Option<User>, StoreError>;
     /// Sets or clears `disabled`; `None` if there is no such user.
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Option<User>, StoreError>;
+    /// Replaces the email with a verified `email`; [`crate::Conflict::Email`] if another
+    /// account has it, `None` if there is no such user.
+    async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError>;
     /// Deletes the user with their sessions; false if there was none.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
     /// Users in id order after `after`, at most `limit`; with `query`, only those whose email
@@ -333,21 +336,24 @@ pub trait MailStore: Send + Sync {
     async fn finish_mail(&self, id: uuid::Uuid) -> Result<(), StoreError>;
     /// Releases an entry whose attempt failed, due again at `retry_at`.
     async fn retry_mail(&self, id: uuid::Uuid, retry_at: OffsetDateTime) -> Result<(), StoreError>;
-    /// Stores a one-time code by its digest, for `purpose`, until `expires_at`.
+    /// Stores a one-time code by its digest, for `purpose`, with `detail` (what it carries
+    /// besides its user), until `expires_at`.
     async fn put_code(
         &self,
         digest: &str,
         purpose: &str,
         user: UserId,
+        detail: Option<&str>,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Spends the code with `digest` for `purpose` if it is unexpired at `now`: its user, once.
+    /// Spends the code with `digest` for `purpose` if it is unexpired at `now`: its user and
+    /// detail, once.
     async fn take_code(
         &self,
         digest: &str,
         purpose: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<UserId>, StoreError>;
+    ) -> Result<Option<(UserId, Option<String>)>, StoreError>;
     /// Marks the user's email verified; the user, or `None` if there is none.
     async fn mark_email_verified(&self, user: UserId) -> Result<Option<User>, StoreError>;
 }

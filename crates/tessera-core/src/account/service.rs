@@ -364,6 +364,27 @@ impl Accounts {
         Ok(ended)
     }
 
+    /// Whether another account has `email`.
+    pub async fn email_taken(&self, email: &Email) -> Result<bool, AccountError> {
+        Ok(self.users.find_by_email(email).await?.is_some())
+    }
+
+    /// Moves the account to `email` (verified: the caller has proven the mailbox).
+    pub async fn change_email(&self, id: UserId, email: &Email) -> Result<User, AccountError> {
+        let user = self
+            .users
+            .set_email(id, email)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::Email) => AccountError::EmailTaken,
+                other => other.into(),
+            })?
+            .ok_or(AccountError::AccountGone)?;
+        self.profiles.forget(id);
+        tracing::info!(user_id = %id, event = "email_changed", "email changed");
+        Ok(user)
+    }
+
     /// Whether `new` is acceptable as a password, before anything is spent on it.
     pub fn check_new_password(&self, new: &str) -> Result<(), AccountError> {
         self.policy

@@ -21,6 +21,9 @@ pub(crate) mod kind {
     pub const PASSWORD_RESET: &str = "password_reset";
     /// `{"email": address}`: a sign-in link, if an account has that address.
     pub const MAGIC_LINK: &str = "magic_link";
-    /// `{"user": id, "notice": name}`: a security notice to the user's address.
+    /// `{"user": id, "email": address}`: a link to confirm a new address, sent to it.
+    pub const EMAIL_CHANGE: &str = "email_change";
+    /// `{"user": id, "notice": name, "to"?: address}`: a security notice to the user's
+    /// address, or to `to` (the old address after a change).
     pub const NOTICE: &str = "notice";
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::kind;
+use crate::account::Email;
 use crate::ports::MailStore;
 use crate::{Clock, UserId};
 
@@ -86,13 +87,27 @@ impl Notices {
     /// Queues `notice` for `user` if it is enabled. The change it reports has happened
     /// already, so a failure is logged rather than undoing or failing it.
     pub async fn tell(&self, user: UserId, notice: Notice) {
+        self.queue(user, notice, None).await;
+    }
+
+    /// Queues `notice` for `user` to the address `to` instead of the account's current one.
+    pub async fn tell_at(&self, user: UserId, notice: Notice, to: &Email) {
+        self.queue(user, notice, Some(to)).await;
+    }
+
+    async fn queue(&self, user: UserId, notice: Notice, to: Option<&Email>) {
         let Some(store) = &self.store else {
             return;
         };
         if !self.enabled.contains(&notice) {
             return;
         }
-        let payload = json!({ "user": user, "notice": notice.as_str() }).to_string();
+        let payload = json!({
+            "user": user,
+            "notice": notice.as_str(),
+            "to": to.map(Email::as_str),
+        })
+        .to_string();
         let queued = store
             .enqueue_mail(
                 uuid::Uuid::now_v7(),

@@ -56,6 +56,13 @@ struct ToUser {
 struct ToUserNotice {
     user: UserId,
     notice: String,
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ToNewAddress {
+    user: UserId,
+    email: String,
 }
 
 #[derive(Deserialize)]
@@ -120,7 +127,7 @@ impl OutboxWorker {
                     return Ok(false);
                 }
                 let code = self
-                    .code(user.id, purpose::VERIFY, VERIFY_TTL)
+                    .code(user.id, purpose::VERIFY, None, VERIFY_TTL)
                     .await
                     .map_err(reason)?;
                 self.render(Link::Verify, user.email.as_str(), "verify", &code)
@@ -139,7 +146,10 @@ impl OutboxWorker {
                 } else {
                     (Link::Reset, purpose::RESET, RESET_TTL, "reset")
                 };
-                let code = self.code(user.id, purpose, ttl).await.map_err(reason)?;
+                let code = self
+                    .code(user.id, purpose, None, ttl)
+                    .await
+                    .map_err(reason)?;
                 self.render(link, user.email.as_str(), page, &code)
             }
             kind::NOTICE => {
@@ -150,12 +160,32 @@ impl OutboxWorker {
                 let Some(found) = self.users.find_by_id(to.user).await.map_err(reason)? else {
                     return Ok(false);
                 };
+                let address = to.to.unwrap_or_else(|| found.user.email.to_string());
                 render_notice(
                     notice,
                     self.settings.locale,
                     &self.settings.product,
-                    found.user.email.as_str(),
+                    &address,
                 )
+            }
+            kind::EMAIL_CHANGE => {
+                let to: ToNewAddress = parse(&entry.payload)?;
+                let Some(found) = self.users.find_by_id(to.user).await.map_err(reason)? else {
+                    return Ok(false);
+                };
+                if found.user.disabled {
+                    return Ok(false);
+                }
+                let code = self
+                    .code(
+                        found.user.id,
+                        purpose::EMAIL_CHANGE,
+                        Some(&to.email),
+                        VERIFY_TTL,
+                    )
+                    .await
+                    .map_err(reason)?;
+                self.render(Link::EmailChange, &to.email, "email-change", &code)
             }
             other => {
                 tracing::error!(mail_id = %entry.id, kind = other, "unknown kind of mail dropped");
@@ -170,11 +200,23 @@ impl OutboxWorker {
         Ok(true)
     }
 
-    /// A new single-use code for `user`, stored by its digest.
-    async fn code(&self, user: UserId, purpose: &str, ttl: Duration) -> Result<String, StoreError> {
+    /// A new single-use code for `user` carrying `detail`, stored by its digest.
+    async fn code(
+        &self,
+        user: UserId,
+        purpose: &str,
+        detail: Option<&str>,
+        ttl: Duration,
+    ) -> Result<String, StoreError> {
         let code = random_token();
         self.store
-            .put_code(&token_digest(&code), purpose, user, self.clock.now() + ttl)
+            .put_code(
+                &token_digest(&code),
+                purpose,
+                user,
+                detail,
+                self.clock.now() + ttl,
+            )
             .await?;
         Ok(code)
     }

@@ -9,6 +9,7 @@ use super::kind;
 use crate::account::{AccountError, Accounts, Device, Email, FieldError, User};
 use crate::grant::{Grants, LoginOutcome};
 use crate::limits::{LimitError, RateLimits, Rule, Subject};
+use crate::mail::Notice;
 use crate::ports::MailStore;
 use crate::secret::token_digest;
 use crate::session::Method;
@@ -37,6 +38,7 @@ pub(crate) mod purpose {
     pub const VERIFY: &str = "verify_email";
     pub const RESET: &str = "password_reset";
     pub const MAGIC: &str = "magic_link";
+    pub const EMAIL_CHANGE: &str = "email_change";
 }
 
 /// Why a mail flow failed.
@@ -152,7 +154,61 @@ impl AccountMail {
         Ok(())
     }
 
+    /// Asks to move the account to `new_email`, after checking the password: a link goes to
+    /// the new address, and nothing changes until it is followed.
+    pub async fn request_email_change(
+        &self,
+        id: UserId,
+        new_email: &str,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<(), MailError> {
+        let new_email = Email::parse(new_email).map_err(|e| {
+            AccountError::Validation(vec![FieldError::new("new_email", e.to_string())])
+        })?;
+        let user = self
+            .accounts
+            .confirm_password(id, password, address)
+            .await?;
+        if user.email == new_email || self.accounts.email_taken(&new_email).await? {
+            return Err(AccountError::EmailTaken.into());
+        }
+        self.limits
+            .spend(Rule::MailPerEmail, Subject::Account(&new_email))
+            .await?;
+        self.enqueue(
+            kind::EMAIL_CHANGE,
+            json!({ "user": id, "email": new_email.as_str() }),
+        )
+        .await
+    }
+
+    /// Spends an email-change code: the account now has the new, verified address, and the
+    /// old address is told.
+    pub async fn confirm_email_change(&self, code: &str) -> Result<User, MailError> {
+        let (id, detail) = self.take_with_detail(code, purpose::EMAIL_CHANGE).await?;
+        let new_email = detail
+            .as_deref()
+            .and_then(|text| Email::parse(text).ok())
+            .ok_or(MailError::CodeInvalid)?;
+        let old = self.accounts.user(id).await?.email;
+        let user = self.accounts.change_email(id, &new_email).await?;
+        self.accounts
+            .notices()
+            .tell_at(id, Notice::EmailChanged, &old)
+            .await;
+        Ok(user)
+    }
+
     async fn take(&self, code: &str, purpose: &str) -> Result<UserId, MailError> {
+        Ok(self.take_with_detail(code, purpose).await?.0)
+    }
+
+    async fn take_with_detail(
+        &self,
+        code: &str,
+        purpose: &str,
+    ) -> Result<(UserId, Option<String>), MailError> {
         let code = code.trim();
         if code.is_empty() || code.len() > 128 {
             return Err(MailError::CodeInvalid);

@@ -42,6 +42,7 @@ pub(crate) enum Link {
     Verify,
     Reset,
     Magic,
+    EmailChange,
 }
 
 /// The mail for `link` to `to`, pointing at `url`, from `product`.
@@ -79,6 +80,18 @@ fn words(link: Link, locale: Locale) -> (&'static str, &'static str, &'static st
             "이 주소가 {product} 계정의 주소인지 확인해 주세요.",
             "이메일 확인하기",
             "이 링크는 24시간 동안 한 번만 쓸 수 있습니다. 요청하지 않으셨다면 이 메일을 무시하세요.",
+        ),
+        (Link::EmailChange, Locale::En) => (
+            "Confirm your new email for {product}",
+            "Please confirm that your {product} account should use this address from now on.",
+            "Use this address",
+            "The link works once, for 24 hours. Until it is followed, the account keeps its old address. If you did not ask for this, ignore this mail.",
+        ),
+        (Link::EmailChange, Locale::Ko) => (
+            "{product} 새 이메일 주소 확인",
+            "앞으로 {product} 계정에 이 주소를 쓸지 확인해 주세요.",
+            "이 주소 사용하기",
+            "이 링크는 24시간 동안 한 번만 쓸 수 있습니다. 링크를 따르기 전까지 계정은 기존 주소를 유지합니다. 요청하지 않으셨다면 이 메일을 무시하세요.",
         ),
         (Link::Magic, Locale::En) => (
             "Sign in to {product}",

@@ -29,6 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(forgot_password))
         .routes(routes!(reset_password))
         .routes(routes!(request_magic_link))
+        .routes(routes!(request_email_change))
+        .routes(routes!(confirm_email_change))
         .routes(routes!(magic_link_sign_in))
         .route(
             "/ui/verify",
@@ -41,6 +43,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route(
             "/ui/magic",
             axum::routing::get(magic_page).post(magic_submit),
+        )
+        .route(
+            "/ui/email-change",
+            axum::routing::get(email_change_page).post(email_change_submit),
         )
         .route("/ui/mfa", axum::routing::post(mfa_submit))
         .route("/ui/page.css", axum::routing::get(stylesheet))
@@ -137,6 +143,85 @@ async fn reset_password(
         .reset_password(&body.token, &body.new_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /users/me/email`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailChangeRequest {
+    new_email: String,
+    password: String,
+}
+
+/// Mails a link (24 hours, single-use) to the new address; the address changes only when it is
+/// followed, and the old address is told then.
+#[utoipa::path(post, path = "/users/me/email", tag = "users", security(("bearer" = [])), request_body = EmailChangeRequest,
+    responses(
+        (status = 202, description = "queued"),
+        (status = 401, description = "invalid_credentials: a wrong password", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "email_taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_error", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn request_email_change(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+    Json(body): Json<EmailChangeRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .mail
+        .request_email_change(
+            caller.user_id,
+            &body.new_email,
+            &body.password,
+            client.ip.as_deref(),
+        )
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Spends an email-change code: the account has the new, verified address.
+#[utoipa::path(post, path = "/auth/email/change/confirm", tag = "auth", request_body = CodeRequest,
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, description = "code_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "email_taken: another account took the address meanwhile", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    Json(body): Json<CodeRequest>,
+) -> Result<axum::Json<UserView>, ApiError> {
+    let user = state.mail.confirm_email_change(&body.token).await?;
+    Ok(axum::Json(UserView::from(&user)))
+}
+
+async fn email_change_page(Query(query): Query<LinkQuery>) -> Response {
+    page(
+        "Confirm your new email",
+        &format!(
+            "<p>Use this address for your account from now on.</p>\
+             <form method=\"post\" action=\"/ui/email-change\">\
+             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <button type=\"submit\">Use this address</button></form>",
+            escape_html(&query.token)
+        ),
+    )
+}
+
+async fn email_change_submit(
+    State(state): State<AppState>,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    match state.mail.confirm_email_change(&form.token).await {
+        Ok(user) => page(
+            "Email changed",
+            &format!(
+                "<p role=\"status\">Your account now uses {}.</p>",
+                escape_html(user.email.as_str())
+            ),
+        ),
+        Err(error) => failure("Confirm your new email", &ApiError::from(error)),
+    }
 }
 
 /// Body of `POST /auth/magic-link`.

@@ -17,5 +17,7 @@ CREATE TABLE one_time_codes (
     digest     text        PRIMARY KEY,
     purpose    text        NOT NULL,
     user_id    uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- What the code carries besides its user: the new address of an email change.
+    detail     text,
     expires_at timestamptz NOT NULL
 );

@@ -17,5 +17,7 @@ CREATE TABLE one_time_codes (
     digest     TEXT    NOT NULL PRIMARY KEY,
     purpose    TEXT    NOT NULL,
     user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- What the code carries besides its user: the new address of an email change.
+    detail     TEXT,
     expires_at INTEGER NOT NULL
 ) STRICT;

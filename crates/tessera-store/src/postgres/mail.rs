@@ -91,14 +91,17 @@ impl MailStore for PgStore {
         digest: &str,
         purpose: &str,
         user: UserId,
+        detail: Option<&str>,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO one_time_codes (digest, purpose, user_id, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO one_time_codes (digest, purpose, user_id, detail, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(digest)
         .bind(purpose)
         .bind(user.0)
+        .bind(detail)
         .bind(expires_at)
         .execute(&self.pool)
         .await
@@ -111,10 +114,10 @@ impl MailStore for PgStore {
         digest: &str,
         purpose: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<UserId>, StoreError> {
+    ) -> Result<Option<(UserId, Option<String>)>, StoreError> {
         let row = sqlx::query(
             "DELETE FROM one_time_codes WHERE digest = $1 AND purpose = $2 AND expires_at > $3 \
-             RETURNING user_id",
+             RETURNING user_id, detail",
         )
         .bind(digest)
         .bind(purpose)
@@ -122,7 +125,8 @@ impl MailStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        row.map(|row| get(&row, "user_id").map(UserId)).transpose()
+        row.map(|row| Ok((UserId(get(&row, "user_id")?), get(&row, "detail")?)))
+            .transpose()
     }
 
     async fn mark_email_verified(&self, user: UserId) -> Result<Option<User>, StoreError> {

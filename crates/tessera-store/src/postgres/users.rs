@@ -151,6 +151,20 @@ impl UserStore for PgStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(concat!(
+            "UPDATE users SET email = $2, email_verified = true, updated_at = now() \
+             WHERE id = $1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id.0)
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         // Sessions and credentials go with the user: ON DELETE CASCADE.
         let result = sqlx::query("DELETE FROM users WHERE id = $1")

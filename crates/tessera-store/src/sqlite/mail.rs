@@ -92,14 +92,17 @@ impl MailStore for SqliteStore {
         digest: &str,
         purpose: &str,
         user: UserId,
+        detail: Option<&str>,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO one_time_codes (digest, purpose, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO one_time_codes (digest, purpose, user_id, detail, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .bind(digest)
         .bind(purpose)
         .bind(id_text(user.0))
+        .bind(detail)
         .bind(micros(expires_at))
         .execute(&self.writer)
         .await
@@ -112,10 +115,10 @@ impl MailStore for SqliteStore {
         digest: &str,
         purpose: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<UserId>, StoreError> {
+    ) -> Result<Option<(UserId, Option<String>)>, StoreError> {
         let row = sqlx::query(
             "DELETE FROM one_time_codes WHERE digest = ?1 AND purpose = ?2 AND expires_at > ?3 \
-             RETURNING user_id",
+             RETURNING user_id, detail",
         )
         .bind(digest)
         .bind(purpose)
@@ -123,7 +126,7 @@ impl MailStore for SqliteStore {
         .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
-        row.map(|row| get_uuid(&row, "user_id").map(UserId))
+        row.map(|row| Ok((UserId(get_uuid(&row, "user_id")?), get(&row, "detail")?)))
             .transpose()
     }
 

@@ -169,6 +169,21 @@ impl UserStore for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(concat!(
+            "UPDATE users SET email = ?2, email_verified = 1, updated_at = ",
+            sqlite_now_micros!(),
+            " WHERE id = ?1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id_text(id.0))
+        .bind(email.as_str())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         // Sessions and credentials go with the user: ON DELETE CASCADE.
         let result = sqlx::query("DELETE FROM users WHERE id = ?1")

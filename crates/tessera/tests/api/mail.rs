@@ -30,6 +30,8 @@ both_backends!(
     a_magic_link_leads_to_the_second_step_when_two_factor_is_on,
     a_magic_link_expires_after_fifteen_minutes_and_unknown_addresses_get_none,
     the_magic_link_page_signs_in_with_cookies_after_a_click,
+    an_email_change_is_confirmed_from_the_new_address_and_told_to_the_old,
+    an_email_change_needs_the_password_and_a_free_address,
 );
 
 /// The `.eml` files written so far, oldest first.
@@ -485,4 +487,87 @@ async fn the_magic_link_page_signs_in_with_cookies_after_a_click(backend: Backen
     let html = clicked.text().await.unwrap();
     assert!(html.contains(&user.email), "{html}");
     assert!(!html.contains(&code), "the page does not repeat the code");
+}
+
+async fn request_change(
+    app: &TestApp,
+    token: &str,
+    new_email: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/users/me/email"))
+        .bearer_auth(token)
+        .json(&json!({ "new_email": new_email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn an_email_change_is_confirmed_from_the_new_address_and_told_to_the_old(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    let new_email = format!("moved-{}", user.email);
+    let asked = request_change(&app, &user.access_token, &new_email, &user.password).await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let link = wait_for_mails(&app, 1).await.remove(0);
+    assert!(link.contains(&format!("To: {new_email}")), "{link}");
+    let code = link_code(&link, "email-change");
+    // Nothing changes before the link is followed.
+    let me: Value = app.get_me(&user.access_token).await.json().await.unwrap();
+    assert_eq!(me["email"], user.email.as_str());
+
+    // Act
+    let scanned = app.get(&format!("/ui/email-change?token={code}")).await;
+    let confirmed = app
+        .post_json("/auth/email/change/confirm", &json!({ "token": code }))
+        .await;
+
+    // Assert
+    assert_eq!(scanned.status(), StatusCode::OK);
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let confirmed: Value = confirmed.json().await.unwrap();
+    assert_eq!(confirmed["email"], new_email.as_str());
+    assert_eq!(confirmed["email_verified"], true);
+    let old = app
+        .post_login(&json!({ "email": user.email, "password": user.password }))
+        .await;
+    assert_problem(old, 401, "invalid_credentials").await;
+    let new = app
+        .post_login(&json!({ "email": new_email, "password": user.password }))
+        .await;
+    assert_eq!(new.status(), StatusCode::OK);
+    let notice = wait_for_mails(&app, 2).await.remove(1);
+    assert!(notice.contains(&format!("To: {}", user.email)), "{notice}");
+    assert!(notice.contains("email was changed"), "{notice}");
+    let again = app
+        .post_json("/auth/email/change/confirm", &json!({ "token": code }))
+        .await;
+    assert_problem(again, 400, "code_invalid").await;
+}
+
+async fn an_email_change_needs_the_password_and_a_free_address(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    let other = app.signup_test_user().await;
+
+    // Act
+    let wrong = request_change(
+        &app,
+        &user.access_token,
+        "free@example.com",
+        "not the password",
+    )
+    .await;
+    let taken = request_change(&app, &user.access_token, &other.email, &user.password).await;
+    let malformed = request_change(&app, &user.access_token, "nope", &user.password).await;
+
+    // Assert
+    assert_problem(wrong, 401, "invalid_credentials").await;
+    assert_problem(taken, 409, "email_taken").await;
+    assert_problem(malformed, 422, "validation_error").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert!(mails(app.data_dir.path()).is_empty());
 }
