@@ -85,6 +85,7 @@ impl Core {
             Arc::clone(&sessions),
             issuer.clone(),
             challenges,
+            Arc::new(Notices::off(clock.clone())),
             clock.clone(),
         ));
         // One thread: the few tests that hash do so one at a time.
@@ -99,7 +100,6 @@ impl Core {
             PasswordPolicy::default(),
             clock.clone(),
             Arc::new(RateLimits::off()),
-            Arc::new(Notices::off(clock.clone())),
         );
         let admin = Administration::new(
             store.clone(),

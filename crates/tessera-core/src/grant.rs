@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::Clock;
 use crate::account::{AccountError, Device, User};
+use crate::mail::{Notice, Notices};
 use crate::mfa::{MfaChallenge, MfaChallenges};
 use crate::ports::TokenIssuer;
 use crate::session::{Amr, Method, RefreshToken, Session, SessionError, Sessions};
@@ -96,6 +97,7 @@ pub struct Grants {
     sessions: Arc<Sessions>,
     issuer: Arc<dyn TokenIssuer>,
     challenges: Arc<MfaChallenges>,
+    notices: Arc<Notices>,
     clock: Arc<dyn Clock>,
 }
 
@@ -105,14 +107,21 @@ impl Grants {
         sessions: Arc<Sessions>,
         issuer: Arc<dyn TokenIssuer>,
         challenges: Arc<MfaChallenges>,
+        notices: Arc<Notices>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sessions,
             issuer,
             challenges,
+            notices,
             clock,
         }
+    }
+
+    /// The security notices, for the use cases that change accounts.
+    pub fn notices(&self) -> &Notices {
+        &self.notices
     }
 
     /// The session use cases grants are made of.
@@ -141,13 +150,37 @@ impl Grants {
                 .map(LoginOutcome::SecondFactor)
                 .map_err(AccountError::from),
             Ok(user) => self
-                .start(user, device, amr)
+                .finish_login(user, device, amr)
                 .await
                 .map(|grant| LoginOutcome::Granted(Box::new(grant))),
             Err(error) => Err(error),
         };
         metrics::counter!("tessera_logins_total", "result" => login_outcome(&result)).increment(1);
         result
+    }
+
+    /// The end of every login (after its second step, if any): a session, and a notice when
+    /// the device is new to the account (no live session of the user has its user agent).
+    pub async fn finish_login(
+        &self,
+        user: User,
+        device: Device,
+        amr: Amr,
+    ) -> Result<Grant, AccountError> {
+        let known = match &device.user_agent {
+            Some(agent) => self
+                .sessions
+                .list(user.id)
+                .await?
+                .iter()
+                .any(|session| session.user_agent.as_deref() == Some(agent)),
+            None => true,
+        };
+        let grant = self.start(user, device, amr).await?;
+        if !known {
+            self.notices.tell(grant.user.id, Notice::NewDevice).await;
+        }
+        Ok(grant)
     }
 
     /// Starts a session for `user` on `device`, who proved who they are by `amr`, and issues
@@ -172,8 +205,9 @@ impl Grants {
         };
         metrics::counter!("tessera_refreshes_total", "result" => refresh_outcome(&result))
             .increment(1);
-        if matches!(result, Err(SessionError::RefreshReused)) {
+        if let Err(SessionError::RefreshReused { user }) = &result {
             metrics::counter!("tessera_refresh_reuse_total").increment(1);
+            self.notices.tell(*user, Notice::RefreshReuse).await;
         }
         result
     }
@@ -213,7 +247,7 @@ fn refresh_outcome(result: &Result<Grant, SessionError>) -> &'static str {
     match result {
         Ok(_) => "success",
         Err(SessionError::RefreshInvalid) => "invalid",
-        Err(SessionError::RefreshReused) => "reused",
+        Err(SessionError::RefreshReused { .. }) => "reused",
         Err(_) => "error",
     }
 }

@@ -359,7 +359,7 @@ impl From<SessionError> for ApiError {
     fn from(error: SessionError) -> Self {
         match error {
             SessionError::RefreshInvalid => Code::RefreshInvalid.into(),
-            SessionError::RefreshReused => Code::RefreshReused.into(),
+            SessionError::RefreshReused { .. } => Code::RefreshReused.into(),
             SessionError::NotFound => Code::NotFound.into(),
             SessionError::Store(error) => error.into(),
             SessionError::State(error) => error.into(),

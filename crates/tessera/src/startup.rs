@@ -164,6 +164,11 @@ impl Core {
             Arc::clone(&sessions),
             token_issuer,
             Arc::clone(&challenges),
+            Arc::new(Notices::new(
+                Arc::clone(&stores.mail),
+                settings.mail.notices(),
+                Arc::clone(&clock),
+            )),
             Arc::clone(&clock),
         ));
         let accounts = Accounts::new(
@@ -175,11 +180,6 @@ impl Core {
             },
             Arc::clone(&clock),
             Arc::clone(&limits),
-            Arc::new(Notices::new(
-                Arc::clone(&stores.mail),
-                settings.mail.notices(),
-                Arc::clone(&clock),
-            )),
         );
         let admin = Administration::new(
             Arc::clone(&stores.users),

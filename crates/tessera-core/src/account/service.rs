@@ -133,9 +133,9 @@ impl From<SessionError> for AccountError {
             SessionError::State(error) => Self::State(error),
             SessionError::Token(error) => Self::Token(error),
             // Ending sessions by user never meets refresh or lookup failures.
-            SessionError::RefreshInvalid | SessionError::RefreshReused | SessionError::NotFound => {
-                Self::AccountGone
-            }
+            SessionError::RefreshInvalid
+            | SessionError::RefreshReused { .. }
+            | SessionError::NotFound => Self::AccountGone,
         }
     }
 }
@@ -164,7 +164,6 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     profiles: Arc<Profiles>,
     limits: Arc<RateLimits>,
-    notices: Arc<Notices>,
 }
 
 impl Accounts {
@@ -176,7 +175,6 @@ impl Accounts {
         policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
         limits: Arc<RateLimits>,
-        notices: Arc<Notices>,
     ) -> Self {
         let profiles = Arc::new(Profiles::new(Arc::clone(&clock)));
         Self {
@@ -187,7 +185,6 @@ impl Accounts {
             clock,
             profiles,
             limits,
-            notices,
         }
     }
 
@@ -199,7 +196,7 @@ impl Accounts {
 
     /// The security notices, for the use cases beside these that change an account.
     pub fn notices(&self) -> &Notices {
-        &self.notices
+        self.grants.notices()
     }
 
     /// The hashing pool, for its queue depth.
@@ -360,7 +357,7 @@ impl Accounts {
             .sessions()
             .end_all(id, Some(current_session), "password_changed")
             .await?;
-        self.notices.tell(id, Notice::PasswordChanged).await;
+        self.notices().tell(id, Notice::PasswordChanged).await;
         Ok(ended)
     }
 
@@ -405,7 +402,7 @@ impl Accounts {
             .await?;
         self.sessions().end_all(id, None, "password_reset").await?;
         self.profiles.forget(id);
-        self.notices.tell(id, Notice::PasswordChanged).await;
+        self.notices().tell(id, Notice::PasswordChanged).await;
         tracing::info!(event = "password_reset", "password reset by mail link");
         Ok(())
     }

@@ -186,7 +186,7 @@ impl TwoFactor {
         }
         let user = self.accounts.user(pending.user).await?;
         let amr = pending.amr().and(Method::Otp);
-        let grant = self.grants.start(user, pending.device, amr).await?;
+        let grant = self.grants.finish_login(user, pending.device, amr).await?;
         metrics::counter!("tessera_mfa_total", "result" => "success").increment(1);
         Ok(grant)
     }

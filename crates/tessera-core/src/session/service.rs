@@ -45,9 +45,13 @@ pub enum SessionError {
     /// Unknown, expired or revoked refresh token.
     #[error("refresh token invalid")]
     RefreshInvalid,
-    /// A rotated refresh token came back after the grace window; the session is now ended.
+    /// A rotated refresh token came back after the grace window; the session of `user` is now
+    /// ended.
     #[error("refresh token reused")]
-    RefreshReused,
+    RefreshReused {
+        /// Whose session it was, to tell them.
+        user: UserId,
+    },
     /// No such live session of this user.
     #[error("no such session")]
     NotFound,
@@ -280,7 +284,9 @@ impl Sessions {
                     .revoke_session(session.id, "refresh_reused", now, self.until(now))
                     .await?;
                 self.announce(revoked.into_iter().collect()).await?;
-                Err(SessionError::RefreshReused)
+                Err(SessionError::RefreshReused {
+                    user: session.user_id,
+                })
             }
             Standing::Current | Standing::Foreign => Err(SessionError::RefreshInvalid),
         }
@@ -527,7 +533,7 @@ mod tests {
         let reuse = core.sessions.refresh(&first.encode()).await;
 
         // Assert
-        assert!(matches!(reuse, Err(SessionError::RefreshReused)));
+        assert!(matches!(reuse, Err(SessionError::RefreshReused { .. })));
         let ended = core.store.session(session.id).unwrap();
         assert_eq!(ended.revoked_at, Some(core.clock.now()));
         assert_eq!(ended.revoke_reason.as_deref(), Some("refresh_reused"));
@@ -560,7 +566,7 @@ mod tests {
         let reuse = core.sessions.refresh(&first.encode()).await;
 
         // Assert
-        assert!(matches!(reuse, Err(SessionError::RefreshReused)));
+        assert!(matches!(reuse, Err(SessionError::RefreshReused { .. })));
         let ended = core.store.session(session.id).unwrap();
         assert_eq!(ended.revoke_reason.as_deref(), Some("refresh_reused"));
         assert_eq!(core.deny.applied().len(), 1);
@@ -598,7 +604,7 @@ mod tests {
         let reuse = core.sessions.refresh(&first.encode()).await;
 
         // Assert
-        assert!(matches!(reuse, Err(SessionError::RefreshReused)));
+        assert!(matches!(reuse, Err(SessionError::RefreshReused { .. })));
         assert!(core.store.session(session.id).unwrap().revoked_at.is_some());
     }
 

@@ -238,7 +238,7 @@ fn session_error(error: SessionError) -> OAuthError {
             "invalid_grant",
             "the refresh token is unknown, expired or revoked",
         ),
-        SessionError::RefreshReused => OAuthError::new(
+        SessionError::RefreshReused { .. } => OAuthError::new(
             400,
             "invalid_grant",
             "the refresh token was already used; the session has been ended",

@@ -32,6 +32,8 @@ both_backends!(
     the_magic_link_page_signs_in_with_cookies_after_a_click,
     an_email_change_is_confirmed_from_the_new_address_and_told_to_the_old,
     an_email_change_needs_the_password_and_a_free_address,
+    a_login_from_a_new_device_is_told_once,
+    a_reused_refresh_token_is_told,
 );
 
 /// The `.eml` files written so far, oldest first.
@@ -570,4 +572,56 @@ async fn an_email_change_needs_the_password_and_a_free_address(backend: Backend)
     assert_problem(malformed, 422, "validation_error").await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert!(mails(app.data_dir.path()).is_empty());
+}
+
+async fn login_as(app: &TestApp, email: &str, password: &str, agent: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/auth/login"))
+        .header("user-agent", agent)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_login_from_a_new_device_is_told_once(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+
+    // Act: a phone twice, then a laptop.
+    for agent in ["Phone A", "Phone A", "Laptop B"] {
+        let response = login_as(&app, &user.email, &user.password, agent).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Assert: two notices, the phone's and the laptop's.
+    let notices = wait_for_mails(&app, 2).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(mails(app.data_dir.path()).len(), 2);
+    assert!(
+        notices.iter().all(|n| n.contains("New sign-in")),
+        "{notices:?}"
+    );
+}
+
+async fn a_reused_refresh_token_is_told(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    app.refresh(&user.refresh_token).await;
+    app.advance(Duration::from_secs(11));
+
+    // Act
+    let reused = app
+        .post_refresh(&json!({ "refresh_token": user.refresh_token }))
+        .await;
+
+    // Assert
+    assert_problem(reused, 401, "refresh_reused").await;
+    let notice = wait_for_mails(&app, 1).await.remove(0);
+    assert!(notice.contains(&format!("To: {}", user.email)), "{notice}");
+    assert!(notice.contains("session was ended"), "{notice}");
+    assert!(!notice.contains(&user.refresh_token), "{notice}");
 }
