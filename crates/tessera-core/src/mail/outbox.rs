@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::Notice;
 use super::kind;
 use super::service::{MAGIC_TTL, MailSettings, RESET_TTL, VERIFY_TTL, purpose};
-use super::templates::{Link, Message, render, render_notice};
+use super::templates::{Link, Locale, Message, render, render_notice};
 use crate::account::Email;
 use crate::ports::{MailStore, QueuedMail, UserStore};
 use crate::secret::{random_token, token_digest};
@@ -116,6 +116,11 @@ impl OutboxWorker {
     /// Writes and sends one entry: `Ok(false)` when there is nothing to send (no such
     /// account), `Err` with a reason to retry.
     async fn deliver(&self, entry: &QueuedMail) -> Result<bool, String> {
+        // The language of the request that asked for the mail, else the configured one.
+        let locale = serde_json::from_str::<serde_json::Value>(&entry.payload)
+            .ok()
+            .and_then(|payload| payload["locale"].as_str().and_then(Locale::parse))
+            .unwrap_or(self.settings.locale);
         let message = match entry.kind.as_str() {
             kind::VERIFY_EMAIL => {
                 let to: ToUser = parse(&entry.payload)?;
@@ -130,7 +135,7 @@ impl OutboxWorker {
                     .code(user.id, purpose::VERIFY, None, VERIFY_TTL)
                     .await
                     .map_err(reason)?;
-                self.render(Link::Verify, user.email.as_str(), "verify", &code)
+                self.render(Link::Verify, locale, user.email.as_str(), "verify", &code)
             }
             kind::PASSWORD_RESET | kind::MAGIC_LINK => {
                 let to: ToAddress = parse(&entry.payload)?;
@@ -150,7 +155,7 @@ impl OutboxWorker {
                     .code(user.id, purpose, None, ttl)
                     .await
                     .map_err(reason)?;
-                self.render(link, user.email.as_str(), page, &code)
+                self.render(link, locale, user.email.as_str(), page, &code)
             }
             kind::NOTICE => {
                 let to: ToUserNotice = parse(&entry.payload)?;
@@ -161,12 +166,7 @@ impl OutboxWorker {
                     return Ok(false);
                 };
                 let address = to.to.unwrap_or_else(|| found.user.email.to_string());
-                render_notice(
-                    notice,
-                    self.settings.locale,
-                    &self.settings.product,
-                    &address,
-                )
+                render_notice(notice, locale, &self.settings.product, &address)
             }
             kind::EMAIL_CHANGE => {
                 let to: ToNewAddress = parse(&entry.payload)?;
@@ -185,7 +185,7 @@ impl OutboxWorker {
                     )
                     .await
                     .map_err(reason)?;
-                self.render(Link::EmailChange, &to.email, "email-change", &code)
+                self.render(Link::EmailChange, locale, &to.email, "email-change", &code)
             }
             other => {
                 tracing::error!(mail_id = %entry.id, kind = other, "unknown kind of mail dropped");
@@ -221,12 +221,12 @@ impl OutboxWorker {
         Ok(code)
     }
 
-    fn render(&self, link: Link, to: &str, page: &str, code: &str) -> Message {
+    fn render(&self, link: Link, locale: Locale, to: &str, page: &str, code: &str) -> Message {
         let url = format!(
             "{}/ui/{page}?token={code}",
             self.settings.public_url.trim_end_matches('/')
         );
-        render(link, self.settings.locale, &self.settings.product, to, &url)
+        render(link, locale, &self.settings.product, to, &url)
     }
 }
 

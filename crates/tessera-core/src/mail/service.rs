@@ -9,7 +9,7 @@ use super::kind;
 use crate::account::{AccountError, Accounts, Device, Email, FieldError, User};
 use crate::grant::{Grants, LoginOutcome};
 use crate::limits::{LimitError, RateLimits, Rule, Subject};
-use crate::mail::Notice;
+use crate::mail::{Locale, Notice};
 use crate::ports::MailStore;
 use crate::secret::token_digest;
 use crate::session::Method;
@@ -92,12 +92,16 @@ impl AccountMail {
     }
 
     /// Queues a verification mail to the signed-in user's address.
-    pub async fn request_verification(&self, id: UserId) -> Result<(), MailError> {
+    pub async fn request_verification(
+        &self,
+        id: UserId,
+        locale: Option<Locale>,
+    ) -> Result<(), MailError> {
         let user = self.accounts.user(id).await?;
         self.limits
             .spend(Rule::MailPerEmail, Subject::Account(&user.email))
             .await?;
-        self.enqueue(kind::VERIFY_EMAIL, json!({ "user": id }))
+        self.enqueue(kind::VERIFY_EMAIL, json!({ "user": id }), locale)
             .await
     }
 
@@ -115,13 +119,21 @@ impl AccountMail {
 
     /// Queues a reset mail for `email`. The same steps whether or not an account has the
     /// address (the worker decides), so neither the answer nor its time tells.
-    pub async fn forgot_password(&self, email: &str) -> Result<(), MailError> {
-        self.to_address(kind::PASSWORD_RESET, email).await
+    pub async fn forgot_password(
+        &self,
+        email: &str,
+        locale: Option<Locale>,
+    ) -> Result<(), MailError> {
+        self.to_address(kind::PASSWORD_RESET, email, locale).await
     }
 
     /// Queues a sign-in link for `email`, the same way.
-    pub async fn request_magic_link(&self, email: &str) -> Result<(), MailError> {
-        self.to_address(kind::MAGIC_LINK, email).await
+    pub async fn request_magic_link(
+        &self,
+        email: &str,
+        locale: Option<Locale>,
+    ) -> Result<(), MailError> {
+        self.to_address(kind::MAGIC_LINK, email, locale).await
     }
 
     /// Signs in with a link's code from `device`: through the grant path, so a user with
@@ -136,13 +148,19 @@ impl AccountMail {
         Ok(self.grants.login(user, device, Method::Email).await?)
     }
 
-    async fn to_address(&self, kind: &str, email: &str) -> Result<(), MailError> {
+    async fn to_address(
+        &self,
+        kind: &str,
+        email: &str,
+        locale: Option<Locale>,
+    ) -> Result<(), MailError> {
         let email = Email::parse(email)
             .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
         self.limits
             .spend(Rule::MailPerEmail, Subject::Account(&email))
             .await?;
-        self.enqueue(kind, json!({ "email": email.as_str() })).await
+        self.enqueue(kind, json!({ "email": email.as_str() }), locale)
+            .await
     }
 
     /// Sets a new password with a reset code and ends every session of the user. A password
@@ -162,6 +180,7 @@ impl AccountMail {
         new_email: &str,
         password: &str,
         address: Option<&str>,
+        locale: Option<Locale>,
     ) -> Result<(), MailError> {
         let new_email = Email::parse(new_email).map_err(|e| {
             AccountError::Validation(vec![FieldError::new("new_email", e.to_string())])
@@ -179,6 +198,7 @@ impl AccountMail {
         self.enqueue(
             kind::EMAIL_CHANGE,
             json!({ "user": id, "email": new_email.as_str() }),
+            locale,
         )
         .await
     }
@@ -219,7 +239,17 @@ impl AccountMail {
             .ok_or(MailError::CodeInvalid)
     }
 
-    async fn enqueue(&self, kind: &str, payload: serde_json::Value) -> Result<(), MailError> {
+    /// Queues `payload`, with the language of the request that asked for it (the worker
+    /// falls back to `ui.default_locale`).
+    async fn enqueue(
+        &self,
+        kind: &str,
+        mut payload: serde_json::Value,
+        locale: Option<Locale>,
+    ) -> Result<(), MailError> {
+        if let (Some(locale), Some(object)) = (locale, payload.as_object_mut()) {
+            object.insert("locale".into(), locale.as_str().into());
+        }
         self.store
             .enqueue_mail(
                 uuid::Uuid::now_v7(),

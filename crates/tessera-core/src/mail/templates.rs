@@ -13,6 +13,36 @@ pub enum Locale {
 }
 
 impl Locale {
+    /// `en` or `ko`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ko => "ko",
+        }
+    }
+
+    /// The first of English and Korean an `Accept-Language` value prefers (by `q`, then by
+    /// order), if it names either.
+    pub fn preferred(accept_language: &str) -> Option<Self> {
+        let mut ranked: Vec<(f32, usize, Self)> = accept_language
+            .split(',')
+            .enumerate()
+            .filter_map(|(position, item)| {
+                let mut parts = item.split(';');
+                let tag = parts.next()?.trim();
+                let primary = tag.split('-').next()?;
+                let locale = Self::parse(primary)?;
+                let q = parts
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                (q > 0.0).then_some((q, position, locale))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.first().map(|(_, _, locale)| *locale)
+    }
+
     /// `en` or `ko`; anything else is `None`.
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_lowercase().as_str() {
@@ -215,6 +245,21 @@ pub fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_preferred_language_follows_q_then_order() {
+        assert_eq!(
+            Locale::preferred("ko-KR,ko;q=0.9,en;q=0.8"),
+            Some(Locale::Ko)
+        );
+        assert_eq!(
+            Locale::preferred("fr, en;q=0.5, ko;q=0.7"),
+            Some(Locale::Ko)
+        );
+        assert_eq!(Locale::preferred("en-GB, ko"), Some(Locale::En));
+        assert_eq!(Locale::preferred("fr, de"), None);
+        assert_eq!(Locale::preferred("ko;q=0"), None);
+    }
 
     #[test]
     fn both_languages_carry_the_link_and_html_is_escaped() {

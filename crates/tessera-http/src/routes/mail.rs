@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code, Problem};
-use crate::extract::{Caller, ClientInfo, Form, Json};
+use crate::extract::{Caller, ClientInfo, Form, Json, Language};
 use crate::routes::auth::login_answer;
 use crate::state::AppState;
 use crate::views::{TokenResponse, UserView};
@@ -91,8 +91,12 @@ pub struct ResetRequest {
 async fn request_verification(
     State(state): State<AppState>,
     caller: Caller,
+    Language(locale): Language,
 ) -> Result<StatusCode, ApiError> {
-    state.mail.request_verification(caller.user_id).await?;
+    state
+        .mail
+        .request_verification(caller.user_id, locale)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -120,9 +124,10 @@ async fn confirm_verification(
     ))]
 async fn forgot_password(
     State(state): State<AppState>,
+    Language(locale): Language,
     Json(body): Json<ForgotRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.mail.forgot_password(&body.email).await?;
+    state.mail.forgot_password(&body.email, locale).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -166,6 +171,7 @@ async fn request_email_change(
     State(state): State<AppState>,
     caller: Caller,
     client: ClientInfo,
+    Language(locale): Language,
     Json(body): Json<EmailChangeRequest>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -175,6 +181,7 @@ async fn request_email_change(
             &body.new_email,
             &body.password,
             client.ip.as_deref(),
+            locale,
         )
         .await?;
     Ok(StatusCode::ACCEPTED)
@@ -251,9 +258,10 @@ pub struct MagicLinkSignIn {
     ))]
 async fn request_magic_link(
     State(state): State<AppState>,
+    Language(locale): Language,
     Json(body): Json<MagicLinkRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.mail.request_magic_link(&body.email).await?;
+    state.mail.request_magic_link(&body.email, locale).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -34,6 +34,7 @@ both_backends!(
     an_email_change_needs_the_password_and_a_free_address,
     a_login_from_a_new_device_is_told_once,
     a_reused_refresh_token_is_told,
+    mails_speak_the_language_the_request_asked_for,
 );
 
 /// The `.eml` files written so far, oldest first.
@@ -624,4 +625,56 @@ async fn a_reused_refresh_token_is_told(backend: Backend) {
     assert!(notice.contains(&format!("To: {}", user.email)), "{notice}");
     assert!(notice.contains("session was ended"), "{notice}");
     assert!(!notice.contains(&user.refresh_token), "{notice}");
+}
+
+async fn mails_speak_the_language_the_request_asked_for(backend: Backend) {
+    // Arrange
+    let app = spawn_app_with(backend, |s| s.ui.default_locale = "en".into()).await;
+    let korean = app.signup_test_user().await;
+    let english = app.signup_test_user().await;
+
+    // Act
+    let asked = app
+        .client
+        .post(app.url("/auth/password/forgot"))
+        .header("accept-language", "ko-KR,ko;q=0.9,en;q=0.8")
+        .json(&json!({ "email": korean.email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let first = wait_for_mails(&app, 1).await.remove(0);
+    forgot(&app, &english.email).await;
+    let second = wait_for_mails(&app, 2).await.remove(1);
+
+    // Assert
+    assert!(first.contains(&format!("To: {}", korean.email)), "{first}");
+    assert_eq!(subject(&first), "Tessera 비밀번호 재설정");
+    assert_eq!(subject(&second), "Reset your Tessera password");
+}
+
+/// The `Subject` of `eml`, its RFC 2047 base64 words decoded.
+fn subject(eml: &str) -> String {
+    use base64::Engine;
+    let line = eml
+        .lines()
+        .find_map(|line| line.strip_prefix("Subject: "))
+        .expect("a subject");
+    line.split(' ')
+        .map(|word| {
+            match word
+                .strip_prefix("=?utf-8?b?")
+                .and_then(|w| w.strip_suffix("?="))
+            {
+                Some(encoded) => String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(encoded)
+                        .unwrap(),
+                )
+                .unwrap(),
+                None => word.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
