@@ -35,6 +35,7 @@ both_backends!(
     a_login_from_a_new_device_is_told_once,
     a_reused_refresh_token_is_told,
     mails_speak_the_language_the_request_asked_for,
+    forgot_and_magic_links_take_the_same_time_for_unknown_addresses,
 );
 
 /// The `.eml` files written so far, oldest first.
@@ -677,4 +678,43 @@ fn subject(eml: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+async fn forgot_and_magic_links_take_the_same_time_for_unknown_addresses(backend: Backend) {
+    // Arrange: ten accounts and ten addresses without one (each address is asked for once per
+    // endpoint, well inside its mail limit).
+    let app = spawn_app(backend).await;
+    let mut known = Vec::new();
+    for _ in 0..10 {
+        known.push(app.signup_test_user().await.email);
+    }
+    let unknown: Vec<String> = (0..10)
+        .map(|n| format!("nobody-{n}-{:08x}@example.com", rand::random::<u32>()))
+        .collect();
+
+    // Act: alternating, so drift affects both sides alike.
+    let mut times = (Vec::new(), Vec::new());
+    for path in ["/auth/password/forgot", "/auth/magic-link"] {
+        for (known, unknown) in known.iter().zip(&unknown) {
+            for (email, into) in [(known, &mut times.0), (unknown, &mut times.1)] {
+                let started = std::time::Instant::now();
+                let response = app.post_json(path, &json!({ "email": email })).await;
+                into.push(started.elapsed());
+                assert_eq!(response.status(), StatusCode::ACCEPTED);
+            }
+        }
+    }
+
+    // Assert: the request does the same steps either way (the worker looks the address up),
+    // so the medians differ by noise only.
+    let median = |samples: &mut Vec<Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let (known, unknown) = (median(&mut times.0), median(&mut times.1));
+    let gap = known.abs_diff(unknown);
+    assert!(
+        gap < Duration::from_millis(20),
+        "known {known:?} against unknown {unknown:?}"
+    );
 }
