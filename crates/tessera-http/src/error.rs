@@ -132,8 +132,9 @@ impl Code {
             Self::TokenRevoked => "the access token has been revoked",
             Self::RefreshInvalid => "the refresh token is unknown, expired or revoked",
             Self::RefreshReused => "the refresh token was already used; the session has been ended",
+            // Front ends show it to people: no field names.
             Self::MfaInvalid => {
-                "the code is wrong or was used already, or the mfa_token is unknown or expired"
+                "the code is wrong or was used already, or this sign-in has expired"
             }
             Self::CsrfFailed => "the request failed the CSRF check",
             Self::Forbidden => "you lack the role this needs",
