@@ -5,7 +5,6 @@
 //! so N concurrent attempts at the limit let exactly the allowed number through. Rules that
 //! count only failures (a wrong password) give the unit back when the attempt succeeds.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,12 +75,6 @@ impl Quota {
     /// The whole window in milliseconds, as the counters measure it.
     pub fn window_ms(self) -> u64 {
         self.interval_ms() * u64::from(self.limit)
-    }
-}
-
-impl fmt::Display for Quota {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}s", self.limit, self.window.as_secs())
     }
 }
 

@@ -5,7 +5,5 @@ mod recovery;
 mod service;
 mod totp;
 
-pub use challenge::{CHALLENGE_TTL, MfaChallenge, MfaChallenges, WRONG_CODES_ALLOWED};
-pub use recovery::RECOVERY_CODES;
+pub use challenge::{MfaChallenge, MfaChallenges, WRONG_CODES_ALLOWED};
 pub use service::{MfaError, TotpSetup, TwoFactor};
-pub use totp::TotpSecret;

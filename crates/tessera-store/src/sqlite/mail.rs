@@ -41,6 +41,19 @@ impl MailStore for SqliteStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError> {
+        // Most rounds find nothing: ask a reader first, so an idle outbox never takes the
+        // write lock that logins and refreshes queue for.
+        let due: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM mail_outbox \
+             WHERE due_at <= ?1 AND (leased_until IS NULL OR leased_until <= ?1))",
+        )
+        .bind(micros(now))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(store_error)?;
+        if !due {
+            return Ok(Vec::new());
+        }
         // One statement on the one writer: the processes sharing the file take turns on its
         // lock, so an entry is held by one of them at a time.
         let rows = sqlx::query(
