@@ -24,7 +24,7 @@ function totp(secretBase32: string, unixSeconds: number): string {
   const counter = Buffer.alloc(8);
   counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
   const digest = createHmac("sha1", Buffer.from(bytes)).update(counter).digest();
-  const offset = digest[19] & 0x0f;
+  const offset = digest.readUInt8(19) & 0x0f;
   const code = (digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
   return code.toString().padStart(6, "0");
 }
