@@ -16,6 +16,7 @@ pub use hash_pool::{HashBusy, HashPoolSettings, PasswordHasher};
 pub use password::{Password, PasswordError, PasswordPolicy};
 pub use profiles::{PROFILE_TTL, Profiles};
 pub use role::{Role, RoleError};
+pub(crate) use service::parse_email;
 pub use service::{AccountError, Accounts, Device, FieldError, Login, Signup};
 pub use stored_hash::{StoredHash, Verified};
 pub use user::{DisplayName, NewUser, User};

@@ -268,8 +268,7 @@ impl Accounts {
         password: &str,
         address: Option<&str>,
     ) -> Result<User, AccountError> {
-        let email = Email::parse(email)
-            .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
+        let email = parse_email(email, "email")?;
         let password = login_password(password)?;
         self.limits
             .spend(Rule::LoginIp, Subject::Address(address))
@@ -431,8 +430,7 @@ impl Accounts {
         name: Option<&str>,
         roles: Vec<Role>,
     ) -> Result<User, AccountError> {
-        let email = Email::parse(email)
-            .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
+        let email = parse_email(email, "email")?;
         let name = parse_name(name).map_err(|e| AccountError::Validation(vec![e]))?;
         let password = self
             .policy
@@ -511,6 +509,12 @@ impl Accounts {
             }
         }
     }
+}
+
+/// `raw` as an email address, or a validation error naming `field`.
+pub(crate) fn parse_email(raw: &str, field: &'static str) -> Result<Email, AccountError> {
+    Email::parse(raw)
+        .map_err(|e| AccountError::Validation(vec![FieldError::new(field, e.to_string())]))
 }
 
 /// A password typed at login: never judged by the policy, only bounded.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::kind;
-use crate::account::{AccountError, Accounts, Device, Email, FieldError, User};
+use crate::account::{AccountError, Accounts, Device, Email, User, parse_email};
 use crate::grant::{Grants, LoginOutcome};
 use crate::limits::{LimitError, RateLimits, Rule, Subject};
 use crate::mail::{Locale, Notice};
@@ -154,8 +154,7 @@ impl AccountMail {
         email: &str,
         locale: Option<Locale>,
     ) -> Result<(), MailError> {
-        let email = Email::parse(email)
-            .map_err(|e| AccountError::Validation(vec![FieldError::new("email", e.to_string())]))?;
+        let email = parse_email(email, "email")?;
         self.limits
             .spend(Rule::MailPerEmail, Subject::Account(&email))
             .await?;
@@ -182,9 +181,7 @@ impl AccountMail {
         address: Option<&str>,
         locale: Option<Locale>,
     ) -> Result<(), MailError> {
-        let new_email = Email::parse(new_email).map_err(|e| {
-            AccountError::Validation(vec![FieldError::new("new_email", e.to_string())])
-        })?;
+        let new_email = parse_email(new_email, "new_email")?;
         let user = self
             .accounts
             .confirm_password(id, password, address)
