@@ -129,13 +129,18 @@ async fn a_redis_counter_answers_like_the_in_process_one_and_clears() {
     let shape = |outcomes: &[Outcome]| {
         outcomes
             .iter()
-            .map(|o| (o.allowed, o.remaining, o.retry_after.as_secs() / 60))
+            // Whole minutes, rounded: the two clocks differ by milliseconds, and a spend that
+            // lands on a millisecond boundary must not turn 19:59.999 into 20:00.
+            .map(|o| {
+                let minutes = (o.retry_after.as_millis() + 30_000) / 60_000;
+                (o.allowed, o.remaining, minutes)
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(shape(&from_redis), shape(&from_memory));
     assert_eq!(
         shape(&from_redis),
-        vec![(true, 2, 0), (true, 1, 0), (true, 0, 0), (false, 0, 19)]
+        vec![(true, 2, 0), (true, 1, 0), (true, 0, 0), (false, 0, 20)]
     );
     redis.clear("k").await.unwrap();
     assert!(redis.spend("k", three_per_hour).await.unwrap().allowed);
