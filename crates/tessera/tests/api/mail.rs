@@ -52,6 +52,9 @@ fn mails(data_dir: &Path) -> Vec<String> {
     files
         .into_iter()
         .map(|(_, path)| std::fs::read_to_string(path).unwrap())
+        // A file still being written is not a mail yet: a whole one ends with its closing
+        // MIME boundary.
+        .filter(|eml| eml.trim_end().ends_with("--"))
         .collect()
 }
 

@@ -295,7 +295,10 @@ async fn turning_two_factor_off_needs_the_password(backend: Backend) {
     let notice = eventually(Duration::from_secs(10), "the notice is written", || async {
         let dir = app.data_dir.path().join("mail");
         let file = std::fs::read_dir(dir).ok()?.filter_map(Result::ok).next()?;
-        std::fs::read_to_string(file.path()).ok()
+        // Whole once it ends with its closing MIME boundary.
+        std::fs::read_to_string(file.path())
+            .ok()
+            .filter(|eml| eml.trim_end().ends_with("--"))
     })
     .await;
     assert!(
