@@ -11,7 +11,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_core::account::{Device, Email, User};
 use tessera_core::ports::{DenyList, TokenIssuer};
 use tessera_core::secret::MasterKey;
-use tessera_core::session::{Amr, Method, Revocation, RevocationTarget, Session, SessionLifetimes};
+use tessera_core::session::{
+    Amr, Method, RefreshKey, Revocation, RevocationTarget, Session, SessionLifetimes,
+};
 use tessera_core::{Clock, SessionId, SystemClock, UserId};
 use tessera_token::{KeyRing, SigningAlgorithm, TokenSettings};
 use zeroize::Zeroizing;
@@ -57,6 +59,7 @@ fn subject() -> (User, Session) {
         mfa_enabled: false,
         disabled: false,
         created_at: now,
+        security_epoch: 0,
     };
     let lifetimes = SessionLifetimes {
         idle: Duration::from_secs(86_400),
@@ -67,6 +70,7 @@ fn subject() -> (User, Session) {
         Device::default(),
         Amr::single(Method::Password),
         lifetimes,
+        &RefreshKey::derive(&MasterKey::from_bytes(&[7; 32]).expect("32 bytes")),
         now,
     );
     (user, session)
@@ -79,7 +83,7 @@ fn revoke_sessions(deny: &dyn DenyList, entries: usize) {
         let revocation = Revocation {
             cursor: cursor as i64,
             target: RevocationTarget::Session(SessionId::new()),
-            revoked_at: now,
+            revoked_at_ms: now * 1000,
             until: now + 3_600,
         };
         deny.apply(&revocation, now);

@@ -16,6 +16,11 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// `at` as milliseconds since the Unix epoch (revocation instants).
+pub fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000_000)).unwrap_or(i64::MAX)
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -16,6 +16,7 @@ use crate::account::{
     Accounts, Administration, Device, Email, HashPoolSettings, NewUser, PasswordHasher,
     PasswordPolicy, Role, User,
 };
+use crate::clock::unix_millis;
 use crate::grant::{AccessToken, Grants, IssueError};
 use crate::limits::RateLimits;
 use crate::mail::Notices;
@@ -142,11 +143,21 @@ impl Core {
         let (session, token) =
             self.sessions
                 .begin(user, Device::default(), Amr::single(Method::Password));
-        self.sessions
-            .record(&session)
+        let stored = self
+            .sessions
+            .record(&session, user.security_epoch)
             .await
-            .expect("the memory store always stores");
+            .expect("the memory store always answers");
+        assert!(stored, "the user is enabled and unchanged");
         (session, token)
+    }
+
+    /// Refreshes `presented` with the fake issuer, as the grant path does.
+    pub async fn refresh(
+        &self,
+        presented: &str,
+    ) -> Result<crate::session::Refreshed, crate::session::SessionError> {
+        self.sessions.refresh(presented, self.issuer.as_ref()).await
     }
 
     fn new_user(&self, email: &str) -> NewUser {
@@ -186,6 +197,7 @@ struct Tables {
     feed: Vec<Revocation>,
     audit: Vec<AuditEvent>,
     stale_session: Option<Session>,
+    stale_user: Option<User>,
 }
 
 impl Tables {
@@ -194,7 +206,7 @@ impl Tables {
         let revocation = Revocation {
             cursor,
             target,
-            revoked_at: at,
+            revoked_at_ms: at,
             until,
         };
         self.feed.push(revocation);
@@ -203,6 +215,22 @@ impl Tables {
 
     fn user_mut(&mut self, id: UserId) -> Option<&mut User> {
         self.users.get_mut(&id).map(|found| &mut found.user)
+    }
+
+    /// Applies `change` to user `id` as a change of their security epoch.
+    fn change_user(&mut self, id: UserId, change: impl FnOnce(&mut User)) -> Option<User> {
+        self.user_mut(id).map(|user| {
+            change(user);
+            user.security_epoch += 1;
+            user.clone()
+        })
+    }
+
+    /// Whether user `id` is enabled with security epoch `epoch`.
+    fn user_unchanged(&self, id: UserId, epoch: i64) -> bool {
+        self.users
+            .get(&id)
+            .is_some_and(|found| !found.user.disabled && found.user.security_epoch == epoch)
     }
 }
 
@@ -233,6 +261,12 @@ impl MemoryStore {
         lock(&self.tables).stale_session = Some(session);
     }
 
+    /// The next read of a session with its user answers `user` as its user: what a request
+    /// sees that read just before the account changed.
+    pub fn serve_stale_user_once(&self, user: User) {
+        lock(&self.tables).stale_user = Some(user);
+    }
+
     /// The revocation feed, oldest first.
     pub fn feed(&self) -> Vec<Revocation> {
         lock(&self.tables).feed.clone()
@@ -253,6 +287,7 @@ impl MemoryStore {
             mfa_enabled: false,
             disabled: false,
             created_at: new.created_at,
+            security_epoch: 0,
         };
         let stored = UserWithHash {
             user: user.clone(),
@@ -311,24 +346,36 @@ impl UserStore for MemoryStore {
     ) -> Result<(), StoreError> {
         if let Some(found) = lock(&self.tables).users.get_mut(&id) {
             found.password_hash = Some(password_hash.to_owned());
+            found.user.security_epoch += 1;
         }
         Ok(())
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        expected: &str,
+        password_hash: &str,
+        _now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tables = lock(&self.tables);
+        match tables.users.get_mut(&id) {
+            Some(found) if found.password_hash.as_deref() == Some(expected) => {
+                found.password_hash = Some(password_hash.to_owned());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn set_roles(&self, id: UserId, roles: &[Role]) -> Result<Option<User>, StoreError> {
         let mut tables = lock(&self.tables);
-        Ok(tables.user_mut(id).map(|user| {
-            user.roles = roles.to_vec();
-            user.clone()
-        }))
+        Ok(tables.change_user(id, |user| user.roles = roles.to_vec()))
     }
 
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Option<User>, StoreError> {
         let mut tables = lock(&self.tables);
-        Ok(tables.user_mut(id).map(|user| {
-            user.disabled = disabled;
-            user.clone()
-        }))
+        Ok(tables.change_user(id, |user| user.disabled = disabled))
     }
 
     async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
@@ -340,10 +387,9 @@ impl UserStore for MemoryStore {
         {
             return Err(StoreError::Conflict(Conflict::Email));
         }
-        Ok(tables.user_mut(id).map(|user| {
+        Ok(tables.change_user(id, |user| {
             user.email = email.clone();
             user.email_verified = true;
-            user.clone()
         }))
     }
 
@@ -383,13 +429,16 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+    async fn create_session(&self, session: &Session, epoch: i64) -> Result<bool, StoreError> {
         let mut tables = lock(&self.tables);
         if tables.sessions.contains_key(&session.id) {
             return Err(StoreError::Conflict(Conflict::Id));
         }
+        if !tables.user_unchanged(session.user_id, epoch) {
+            return Ok(false);
+        }
         tables.sessions.insert(session.id, session.clone());
-        Ok(())
+        Ok(true)
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -405,7 +454,9 @@ impl SessionStore for MemoryStore {
         let Some(session) = stale.or_else(|| tables.sessions.get(&id).cloned()) else {
             return Ok(None);
         };
-        let user = tables.users.get(&session.user_id).map(|f| f.user.clone());
+        let stale_user = tables.stale_user.take().filter(|u| u.id == session.user_id);
+        let user =
+            stale_user.or_else(|| tables.users.get(&session.user_id).map(|f| f.user.clone()));
         Ok(user.map(|user| (session, user)))
     }
 
@@ -416,9 +467,14 @@ impl SessionStore for MemoryStore {
         next: &RefreshState,
         idle_expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        epoch: i64,
     ) -> Result<Option<Session>, StoreError> {
         // Checked and written under one lock: the atomicity the port promises.
         let mut tables = lock(&self.tables);
+        let owner = tables.sessions.get(&id).map(|session| session.user_id);
+        if !owner.is_some_and(|owner| tables.user_unchanged(owner, epoch)) {
+            return Ok(None);
+        }
         let Some(session) = tables.sessions.get_mut(&id) else {
             return Ok(None);
         };
@@ -466,7 +522,7 @@ impl SessionStore for MemoryStore {
         let target = RevocationTarget::Session(id);
         Ok(Some(tables.append_revocation(
             target,
-            now.unix_timestamp(),
+            unix_millis(now),
             until,
         )))
     }
@@ -491,7 +547,7 @@ impl SessionStore for MemoryStore {
         Ok(ended
             .into_iter()
             .map(|id| {
-                tables.append_revocation(RevocationTarget::Session(id), now.unix_timestamp(), until)
+                tables.append_revocation(RevocationTarget::Session(id), unix_millis(now), until)
             })
             .collect())
     }
@@ -506,7 +562,7 @@ impl RevocationStore for MemoryStore {
         until: i64,
     ) -> Result<Revocation, StoreError> {
         let target = RevocationTarget::User(user);
-        Ok(lock(&self.tables).append_revocation(target, now.unix_timestamp(), until))
+        Ok(lock(&self.tables).append_revocation(target, unix_millis(now), until))
     }
 
     async fn revocations_after(

@@ -145,7 +145,7 @@ impl Grants {
             // A passkey is a second factor in itself (possession and the device's check).
             Ok(user) if user.mfa_enabled && method != Method::Passkey => self
                 .challenges
-                .issue(user.id, device, &amr)
+                .issue(&user, device, &amr)
                 .await
                 .map(LoginOutcome::SecondFactor)
                 .map_err(AccountError::from),
@@ -185,11 +185,23 @@ impl Grants {
 
     /// Starts a session for `user` on `device`, who proved who they are by `amr`, and issues
     /// its first tokens (signup, and the end of every login).
+    ///
+    /// The session is stored only if the account is still as it was read (enabled, same
+    /// security epoch): a login whose password was changed, or whose account was disabled or
+    /// changed roles, while it was being checked starts nothing.
     pub async fn start(&self, user: User, device: Device, amr: Amr) -> Result<Grant, AccountError> {
         let (session, refresh_token) = self.sessions.begin(&user, device, amr);
-        // Signed before the session is stored, so a signing failure leaves no session behind.
+        // Signed before the session is stored, so a signing failure leaves no session behind,
+        // and the token is older than any change that makes the write below fail.
         let grant = self.issue(user, session, refresh_token)?;
-        self.sessions.record(&grant.session).await?;
+        if !self
+            .sessions
+            .record(&grant.session, grant.user.security_epoch)
+            .await?
+        {
+            tracing::info!(user_id = %grant.user.id, "login refused: the account changed while it was checked");
+            return Err(AccountError::InvalidCredentials);
+        }
         Ok(grant)
     }
 
@@ -197,12 +209,17 @@ impl Grants {
     /// counting the outcome in `tessera_refreshes_total` and reuse in
     /// `tessera_refresh_reuse_total`.
     pub async fn refresh(&self, presented: &str) -> Result<Grant, SessionError> {
-        let result = match self.sessions.refresh(presented).await {
-            Ok(refreshed) => self
-                .issue(refreshed.user, refreshed.session, refreshed.refresh_token)
-                .map_err(SessionError::from),
-            Err(error) => Err(error),
-        };
+        let result = self
+            .sessions
+            .refresh(presented, self.issuer.as_ref())
+            .await
+            .map(|refreshed| Grant {
+                user: refreshed.user,
+                session: refreshed.session,
+                refresh_token: refreshed.refresh_token,
+                access_token: refreshed.access_token,
+                issued_at: self.clock.now(),
+            });
         metrics::counter!("tessera_refreshes_total", "result" => refresh_outcome(&result))
             .increment(1);
         if let Err(SessionError::RefreshReused { user }) = &result {
@@ -248,6 +265,7 @@ fn refresh_outcome(result: &Result<Grant, SessionError>) -> &'static str {
         Ok(_) => "success",
         Err(SessionError::RefreshInvalid) => "invalid",
         Err(SessionError::RefreshReused { .. }) => "reused",
+        Err(SessionError::Contended) => "busy",
         Err(_) => "error",
     }
 }
@@ -255,7 +273,9 @@ fn refresh_outcome(result: &Result<Grant, SessionError>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::Role;
     use crate::fakes::{ACCESS_TTL, Core, SETTINGS};
+    use crate::ports::UserStore;
 
     fn password() -> Amr {
         Amr::single(Method::Password)
@@ -320,6 +340,64 @@ mod tests {
             panic!("a passkey is two factors in one: {by_passkey:?}");
         };
         assert_eq!(grant.session.amr, Amr::single(Method::Passkey));
+    }
+
+    #[tokio::test]
+    async fn a_login_whose_account_changed_after_its_check_starts_no_session() {
+        // Arrange: the password is checked, then changed before the session is stored.
+        let core = Core::new();
+        let checked = core.add_user_with_hash("alice@example.test", "$argon2id$old");
+        core.store
+            .set_password_hash(checked.id, "$argon2id$new", core.clock.now())
+            .await
+            .unwrap();
+
+        // Act
+        let refused = core
+            .grants
+            .login(Ok(checked), Device::default(), Method::Password)
+            .await;
+
+        // Assert
+        assert!(matches!(refused, Err(AccountError::InvalidCredentials)));
+        assert!(core.store.sessions().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_read_the_account_before_a_change_is_made_again_from_the_change() {
+        // Arrange: the refresh reads the user as they were before a role was removed.
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let editor = vec![Role::parse("editor").unwrap()];
+        let user = core
+            .store
+            .set_roles(user.id, &editor)
+            .await
+            .unwrap()
+            .unwrap();
+        let first = core
+            .grants
+            .start(user.clone(), Device::default(), password())
+            .await
+            .unwrap();
+        let demoted = core.store.set_roles(user.id, &[]).await.unwrap().unwrap();
+        core.store.serve_stale_user_once(user);
+
+        // Act
+        let refreshed = core
+            .grants
+            .refresh(&first.refresh_token.encode())
+            .await
+            .unwrap();
+
+        // Assert: one rotation, and the token handed out is the one made from the change.
+        assert_eq!(refreshed.user, demoted);
+        assert_eq!(refreshed.session.refresh.generation, 1);
+        assert_eq!(
+            core.issuer.issued(),
+            3,
+            "signup, the stale attempt, the retry"
+        );
     }
 
     #[tokio::test]

@@ -32,13 +32,23 @@ pub trait UserStore: Send + Sync {
     async fn find_by_id(&self, id: UserId) -> Result<Option<UserWithHash>, StoreError>;
     /// Replaces the display name; `None` if there is no such user.
     async fn set_name(&self, id: UserId, name: Option<&str>) -> Result<Option<User>, StoreError>;
-    /// Replaces the password hash.
+    /// Replaces the password hash (a new password: the security epoch changes).
     async fn set_password_hash(
         &self,
         id: UserId,
         password_hash: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// Replaces the hash `expected` with `password_hash`, a stronger hash of the same password
+    /// (the epoch stays), only if the stored hash is still `expected`: an upgrade at login
+    /// never overwrites a password changed meanwhile. Whether it was replaced.
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        expected: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Replaces the roles; `None` if there is no such user.
     async fn set_roles(&self, id: UserId, roles: &[Role]) -> Result<Option<User>, StoreError>;
     /// Sets or clears `disabled`; `None` if there is no such user.
@@ -61,8 +71,9 @@ pub trait UserStore: Send + Sync {
 /// Sessions and their refresh-token chains.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Records a new session.
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Records a new session if its user is enabled and their security epoch is still
+    /// `epoch` (in the same statement); whether it was recorded.
+    async fn create_session(&self, session: &Session, epoch: i64) -> Result<bool, StoreError>;
     /// The session with `id`, whatever its state.
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
     /// The session with `id` and its user, in one read (the refresh path).
@@ -70,10 +81,11 @@ pub trait SessionStore: Send + Sync {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, StoreError>;
-    /// Rotates the refresh token if and only if the session is live at `now` and its current
-    /// digest is still `expected_digest`; atomically, so concurrent rotations of one token
-    /// cannot both succeed. Sets the previous digest to `expected_digest`, `last_used_at` to
-    /// `now` and the idle expiry to `idle_expires_at`. `None` when the condition failed.
+    /// Rotates the refresh token if and only if the session is live at `now`, its current
+    /// digest is still `expected_digest` and its user is enabled with security epoch `epoch`;
+    /// atomically, so concurrent rotations of one token cannot both succeed. Sets the previous
+    /// digest to `expected_digest`, `last_used_at` to `now` and the idle expiry to
+    /// `idle_expires_at`. `None` when the condition failed.
     async fn rotate_refresh(
         &self,
         id: SessionId,
@@ -81,6 +93,7 @@ pub trait SessionStore: Send + Sync {
         next: &RefreshState,
         idle_expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        epoch: i64,
     ) -> Result<Option<Session>, StoreError>;
     /// Live sessions of `user` at `now` (not revoked, not expired), newest first.
     async fn list_sessions(
@@ -111,7 +124,7 @@ pub trait SessionStore: Send + Sync {
 /// The revocation feed: every instance and resource server rebuilds its deny-set from it.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
-    /// Records that every token of `user` issued up to `now` is revoked.
+    /// Records that every token of `user` issued up to `now` (to the millisecond) is revoked.
     async fn record_user_revocation(
         &self,
         user: UserId,

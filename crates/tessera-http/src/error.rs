@@ -365,6 +365,8 @@ impl From<SessionError> for ApiError {
             SessionError::Store(error) => error.into(),
             SessionError::State(error) => error.into(),
             SessionError::Token(error) => error.into(),
+            SessionError::Contended => Self::new(Code::Unavailable)
+                .with_detail("the session is changing right now; try again shortly"),
         }
     }
 }

@@ -44,7 +44,7 @@ pub(crate) fn revocation(
     cursor: i64,
     session_id: Option<Uuid>,
     user_id: Option<Uuid>,
-    revoked_at: i64,
+    revoked_at_ms: i64,
     until: i64,
 ) -> Result<Revocation, StoreError> {
     let target = match (session_id, user_id) {
@@ -60,7 +60,7 @@ pub(crate) fn revocation(
     Ok(Revocation {
         cursor,
         target,
-        revoked_at,
+        revoked_at_ms,
         until,
     })
 }

@@ -6,7 +6,7 @@
 /// The `users` columns every backend reads into a `User`, in one place so queries agree.
 macro_rules! user_columns {
     () => {
-        "id, email, name, roles, email_verified, mfa_enabled, disabled, created_at"
+        "id, email, name, roles, email_verified, mfa_enabled, disabled, created_at, security_epoch"
     };
 }
 
@@ -16,7 +16,8 @@ macro_rules! joined_user_columns {
     () => {
         "users.email AS user_email, users.name AS user_name, users.roles AS user_roles, \
          users.email_verified AS user_email_verified, users.mfa_enabled AS user_mfa_enabled, \
-         users.disabled AS user_disabled, users.created_at AS user_created_at"
+         users.disabled AS user_disabled, users.created_at AS user_created_at, \
+         users.security_epoch AS user_security_epoch"
     };
 }
 
@@ -29,7 +30,8 @@ macro_rules! session_columns {
     };
 }
 
-/// The `revocations` columns every backend reads into a `Revocation`.
+/// The `revocations` columns every backend reads into a `Revocation` (`revoked_at` is in
+/// milliseconds since migration 0004).
 macro_rules! revocation_columns {
     () => {
         "cursor, session_id, user_id, revoked_at, until_at"
@@ -47,6 +49,7 @@ pub(crate) struct UserColumns {
     pub(crate) mfa_enabled: &'static str,
     pub(crate) disabled: &'static str,
     pub(crate) created_at: &'static str,
+    pub(crate) security_epoch: &'static str,
 }
 
 impl UserColumns {
@@ -60,6 +63,7 @@ impl UserColumns {
         mfa_enabled: "mfa_enabled",
         disabled: "disabled",
         created_at: "created_at",
+        security_epoch: "security_epoch",
     };
 
     /// A row of `sessions` joined with `users`.
@@ -72,6 +76,7 @@ impl UserColumns {
         mfa_enabled: "user_mfa_enabled",
         disabled: "user_disabled",
         created_at: "user_created_at",
+        security_epoch: "user_security_epoch",
     };
 }
 
@@ -80,6 +85,7 @@ mod decode;
 mod error;
 mod location;
 mod postgres;
+mod private;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -91,6 +97,7 @@ use tessera_core::ports::{
 
 pub use location::{Engine, PASSWORD_MASK, mask_url_password};
 pub use postgres::PgStore;
+pub use private::{create_private_dir, restrict_database_files};
 pub use sqlite::SqliteStore;
 
 use location::Location;
@@ -204,11 +211,14 @@ pub enum OpenError {
 pub async fn open(database_url: &str, data_dir: &Path) -> Result<Stores, OpenError> {
     match Location::parse(database_url, data_dir)? {
         Location::DataDir(dir) => {
-            std::fs::create_dir_all(&dir).map_err(|source| OpenError::DataDir {
+            let data_dir_error = |source| OpenError::DataDir {
                 path: dir.clone(),
                 source,
-            })?;
-            let store = SqliteStore::open_file(&dir.join(SQLITE_FILE_NAME)).await?;
+            };
+            create_private_dir(&dir).map_err(data_dir_error)?;
+            let file = dir.join(SQLITE_FILE_NAME);
+            let store = SqliteStore::open_file(&file).await?;
+            restrict_database_files(&file).map_err(data_dir_error)?;
             Ok(Stores::from_store(store))
         }
         Location::Sqlite(url) => Ok(Stores::from_store(SqliteStore::open_url(&url).await?)),
@@ -241,6 +251,32 @@ mod tests {
 
         assert!(data_dir.join(SQLITE_FILE_NAME).is_file());
         stores.health.ping().await.unwrap();
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_data_directory_and_the_database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().join("data");
+        std::fs::create_dir(&data_dir).unwrap();
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let _stores = open("", &data_dir).await.unwrap();
+
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data_dir), 0o700);
+        let files: Vec<_> = std::fs::read_dir(&data_dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert!(
+            files.len() >= 3,
+            "the database, its -wal and -shm: {files:?}"
+        );
+        for file in files {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
     }
 
     #[tokio::test]

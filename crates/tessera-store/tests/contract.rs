@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use databases::TestDatabase;
 use tessera_core::account::{Email, NewUser, Role, User};
+use tessera_core::clock::unix_millis;
 use tessera_core::ports::StoredKey;
 use tessera_core::session::{Amr, Method, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{Conflict, SessionId, StoreError, UserId};
@@ -52,6 +53,10 @@ contract!(
     set_password_hash_gives_a_user_without_a_password_one,
     set_password_hash_replaces_an_existing_hash,
     set_password_hash_for_an_unknown_user_creates_nothing,
+    every_change_a_token_or_a_login_depends_on_moves_the_security_epoch,
+    a_hash_upgrade_applies_only_over_the_hash_it_replaces_and_keeps_the_epoch,
+    a_session_is_created_only_while_its_user_is_enabled_and_unchanged,
+    a_rotation_fails_once_the_user_changed_or_was_disabled,
     a_password_hash_that_is_neither_argon2_nor_bcrypt_is_refused,
     deleting_a_user_deletes_their_sessions_and_password,
     deleting_an_unknown_user_reports_false,
@@ -163,7 +168,7 @@ fn session_revocation(cursor: i64, id: SessionId, now: OffsetDateTime, until: i6
     Revocation {
         cursor,
         target: RevocationTarget::Session(id),
-        revoked_at: now.unix_timestamp(),
+        revoked_at_ms: unix_millis(now),
         until,
     }
 }
@@ -226,6 +231,7 @@ async fn a_created_user_is_found_by_email_and_by_id_with_every_field(db: &TestDa
         mfa_enabled: false,
         disabled: false,
         created_at: at(0),
+        security_epoch: 0,
     };
     assert_eq!(created, expected);
     for found in [by_email, by_id] {
@@ -430,6 +436,150 @@ async fn set_password_hash_replaces_an_existing_hash(db: &TestDatabase) {
     assert_eq!(found.password_hash.as_deref(), Some(ARGON2_HASH));
 }
 
+async fn every_change_a_token_or_a_login_depends_on_moves_the_security_epoch(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let new = new_user("epoch@example.test");
+    let created = stores
+        .users
+        .create_user(&new, Some(ARGON2_HASH))
+        .await
+        .unwrap();
+    let epoch = |stores: &Stores| {
+        let users = std::sync::Arc::clone(&stores.users);
+        async move {
+            let found = users.find_by_id(new.id).await.unwrap().unwrap();
+            found.user.security_epoch
+        }
+    };
+    assert_eq!(created.security_epoch, 0);
+
+    // Act and assert: each change moves it; a name change does not.
+    stores.users.set_name(new.id, Some("Ed")).await.unwrap();
+    assert_eq!(epoch(&stores).await, 0, "a name is in no decision");
+    let changed = stores.users.set_roles(new.id, &roles(&["admin"])).await;
+    assert_eq!(changed.unwrap().unwrap().security_epoch, 1);
+    let changed = stores.users.set_disabled(new.id, true).await;
+    assert_eq!(changed.unwrap().unwrap().security_epoch, 2);
+    let other = Email::parse("epoch2@example.test").unwrap();
+    let changed = stores.users.set_email(new.id, &other).await;
+    assert_eq!(changed.unwrap().unwrap().security_epoch, 3);
+    stores
+        .users
+        .set_password_hash(new.id, BCRYPT_HASH, at(60))
+        .await
+        .unwrap();
+    assert_eq!(epoch(&stores).await, 4);
+}
+
+async fn a_hash_upgrade_applies_only_over_the_hash_it_replaces_and_keeps_the_epoch(
+    db: &TestDatabase,
+) {
+    // Arrange
+    let stores = db.open().await;
+    let new = new_user("upgrade@example.test");
+    stores
+        .users
+        .create_user(&new, Some(BCRYPT_HASH))
+        .await
+        .unwrap();
+
+    // Act: an upgrade that read another hash, then one that read this one.
+    let stale = stores
+        .users
+        .upgrade_password_hash(new.id, ARGON2_HASH, ARGON2_HASH, at(60))
+        .await
+        .unwrap();
+    let upgraded = stores
+        .users
+        .upgrade_password_hash(new.id, BCRYPT_HASH, ARGON2_HASH, at(60))
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(!stale);
+    assert!(upgraded);
+    let found = stores.users.find_by_id(new.id).await.unwrap().unwrap();
+    assert_eq!(found.password_hash.as_deref(), Some(ARGON2_HASH));
+    assert_eq!(found.user.security_epoch, 0, "the same password");
+}
+
+async fn a_session_is_created_only_while_its_user_is_enabled_and_unchanged(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let new = new_user("guarded@example.test");
+    stores.users.create_user(&new, None).await.unwrap();
+    let read_before_change = 0;
+    stores
+        .users
+        .set_roles(new.id, &roles(&["support"]))
+        .await
+        .unwrap();
+
+    // Act
+    let stale = session_of(new.id, at(10));
+    let refused = stores
+        .sessions
+        .create_session(&stale, read_before_change)
+        .await
+        .unwrap();
+    let fresh = session_of(new.id, at(10));
+    let created = stores.sessions.create_session(&fresh, 1).await.unwrap();
+    stores.users.set_disabled(new.id, true).await.unwrap();
+    let disabled = session_of(new.id, at(10));
+    let refused_disabled = stores.sessions.create_session(&disabled, 2).await.unwrap();
+
+    // Assert
+    assert!(!refused);
+    assert!(created);
+    assert!(!refused_disabled);
+    let find = |id| stores.sessions.find_session(id);
+    assert_eq!(find(stale.id).await.unwrap(), None);
+    assert_eq!(find(fresh.id).await.unwrap(), Some(fresh.clone()));
+    assert_eq!(find(disabled.id).await.unwrap(), None);
+}
+
+async fn a_rotation_fails_once_the_user_changed_or_was_disabled(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let new = new_user("rotating@example.test");
+    stores.users.create_user(&new, None).await.unwrap();
+    let session = session_of(new.id, at(10));
+    stores.sessions.create_session(&session, 0).await.unwrap();
+    stores
+        .users
+        .set_roles(new.id, &roles(&["support"]))
+        .await
+        .unwrap();
+    let now = at(20);
+    let next = rotated(&session, digest(1), now);
+    let idle = now + Duration::days(30);
+
+    // Act
+    let stale = stores
+        .sessions
+        .rotate_refresh(session.id, &session.refresh.digest, &next, idle, now, 0)
+        .await
+        .unwrap();
+    let fresh = stores
+        .sessions
+        .rotate_refresh(session.id, &session.refresh.digest, &next, idle, now, 1)
+        .await
+        .unwrap();
+    stores.users.set_disabled(new.id, true).await.unwrap();
+    let after = rotated(&session, digest(2), now);
+    let disabled = stores
+        .sessions
+        .rotate_refresh(session.id, &digest(1), &after, idle, now, 2)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(stale, None);
+    assert_eq!(fresh.map(|s| s.refresh), Some(next));
+    assert_eq!(disabled, None);
+}
+
 async fn set_password_hash_for_an_unknown_user_creates_nothing(db: &TestDatabase) {
     let stores = db.open().await;
     let ghost = UserId::new();
@@ -470,12 +620,12 @@ async fn deleting_a_user_deletes_their_sessions_and_password(db: &TestDatabase) 
     let other_session = session_of(other.id, at(10));
     stores
         .sessions
-        .create_session(&doomed_session)
+        .create_session(&doomed_session, 0)
         .await
         .unwrap();
     stores
         .sessions
-        .create_session(&other_session)
+        .create_session(&other_session, 0)
         .await
         .unwrap();
 
@@ -640,7 +790,7 @@ async fn a_created_session_is_found_with_every_field_in_any_state(db: &TestDatab
     };
 
     for created in [&session, &bare, &ended] {
-        stores.sessions.create_session(created).await.unwrap();
+        stores.sessions.create_session(created, 0).await.unwrap();
     }
 
     for created in [session, bare, ended] {
@@ -660,9 +810,9 @@ async fn creating_a_session_with_a_taken_id_is_an_id_conflict(db: &TestDatabase)
     let user = new_user("twice@example.test");
     stores.users.create_user(&user, None).await.unwrap();
     let session = session_of(user.id, at(30));
-    stores.sessions.create_session(&session).await.unwrap();
+    stores.sessions.create_session(&session, 0).await.unwrap();
 
-    let again = stores.sessions.create_session(&session).await;
+    let again = stores.sessions.create_session(&session, 0).await;
 
     assert!(is_conflict(&again, Conflict::Id), "{again:?}");
 }
@@ -673,7 +823,7 @@ async fn a_session_is_found_with_its_current_user_in_one_read(db: &TestDatabase)
     let new = new_user("joined@example.test");
     stores.users.create_user(&new, None).await.unwrap();
     let session = session_of(new.id, at(10));
-    stores.sessions.create_session(&session).await.unwrap();
+    stores.sessions.create_session(&session, 0).await.unwrap();
     stores
         .users
         .set_roles(new.id, &roles(&["support"]))
@@ -724,7 +874,7 @@ async fn rotating_with_the_current_digest_succeeds_once_and_the_old_digest_then_
     let user = new_user("rotate@example.test");
     stores.users.create_user(&user, None).await.unwrap();
     let session = session_of(user.id, at(0));
-    stores.sessions.create_session(&session).await.unwrap();
+    stores.sessions.create_session(&session, 0).await.unwrap();
     let now = at(60);
     let next = rotated(&session, digest(1), now);
     let idle = now + Duration::days(30);
@@ -732,7 +882,7 @@ async fn rotating_with_the_current_digest_succeeds_once_and_the_old_digest_then_
     // Act
     let first = stores
         .sessions
-        .rotate_refresh(session.id, &digest(0), &next, idle, now)
+        .rotate_refresh(session.id, &digest(0), &next, idle, now, 0)
         .await
         .unwrap();
     let replayed = stores
@@ -743,6 +893,7 @@ async fn rotating_with_the_current_digest_succeeds_once_and_the_old_digest_then_
             &rotated(&session, digest(9), at(61)),
             idle,
             at(61),
+            0,
         )
         .await
         .unwrap();
@@ -769,6 +920,7 @@ async fn rotating_with_the_current_digest_succeeds_once_and_the_old_digest_then_
             &third,
             later + Duration::days(30),
             later,
+            0,
         )
         .await
         .unwrap();
@@ -799,7 +951,7 @@ async fn rotating_a_revoked_or_expired_session_fails_and_changes_nothing(db: &Te
     };
     let sessions = [revoked, idle_expired, absolute_expired];
     for session in &sessions {
-        stores.sessions.create_session(session).await.unwrap();
+        stores.sessions.create_session(session, 0).await.unwrap();
     }
 
     for session in &sessions {
@@ -807,7 +959,14 @@ async fn rotating_a_revoked_or_expired_session_fails_and_changes_nothing(db: &Te
         let next = rotated(session, digest(1), now);
         let outcome = stores
             .sessions
-            .rotate_refresh(session.id, &digest(0), &next, now + Duration::days(30), now)
+            .rotate_refresh(
+                session.id,
+                &digest(0),
+                &next,
+                now + Duration::days(30),
+                now,
+                0,
+            )
             .await
             .unwrap();
 
@@ -824,6 +983,7 @@ async fn rotating_a_revoked_or_expired_session_fails_and_changes_nothing(db: &Te
             &rotated(&sessions[0], digest(1), now),
             now,
             now,
+            0,
         )
         .await
         .unwrap();
@@ -836,7 +996,7 @@ async fn of_many_concurrent_rotations_of_one_token_exactly_one_succeeds(db: &Tes
     let user = new_user("race@example.test");
     stores.users.create_user(&user, None).await.unwrap();
     let session = session_of(user.id, at(0));
-    stores.sessions.create_session(&session).await.unwrap();
+    stores.sessions.create_session(&session, 0).await.unwrap();
     let now = at(60);
 
     // Act
@@ -846,7 +1006,14 @@ async fn of_many_concurrent_rotations_of_one_token_exactly_one_succeeds(db: &Tes
             let next = rotated(&session, digest(n), now);
             tokio::spawn(async move {
                 let outcome = store
-                    .rotate_refresh(session.id, &digest(0), &next, now + Duration::days(30), now)
+                    .rotate_refresh(
+                        session.id,
+                        &digest(0),
+                        &next,
+                        now + Duration::days(30),
+                        now,
+                        0,
+                    )
                     .await;
                 (next, outcome)
             })
@@ -908,7 +1075,7 @@ async fn listing_returns_only_live_sessions_of_the_user_newest_first(db: &TestDa
         &bobs,
     ];
     for session in everything {
-        stores.sessions.create_session(session).await.unwrap();
+        stores.sessions.create_session(session, 0).await.unwrap();
     }
 
     // Act
@@ -936,7 +1103,7 @@ async fn revoking_a_session_records_one_revocation_and_a_second_revoke_changes_n
     let user = new_user("logout@example.test");
     stores.users.create_user(&user, None).await.unwrap();
     let session = session_of(user.id, at(0));
-    stores.sessions.create_session(&session).await.unwrap();
+    stores.sessions.create_session(&session, 0).await.unwrap();
     let until = at(100).unix_timestamp() + 930;
 
     // Act
@@ -986,7 +1153,7 @@ async fn revoking_a_users_sessions_keeps_the_given_one_and_records_the_others(db
     let phone = session_of(ada.id, at(3));
     let bobs = session_of(bob.id, at(4));
     for session in [&current, &laptop, &phone, &bobs] {
-        stores.sessions.create_session(session).await.unwrap();
+        stores.sessions.create_session(session, 0).await.unwrap();
     }
     let until = at(100).unix_timestamp() + 930;
 
@@ -1010,8 +1177,8 @@ async fn revoking_a_users_sessions_keeps_the_given_one_and_records_the_others(db
     assert_eq!(targets, BTreeSet::from([laptop.id, phone.id]));
     for entry in &revoked {
         assert_eq!(
-            (entry.revoked_at, entry.until),
-            (at(100).unix_timestamp(), until)
+            (entry.revoked_at_ms, entry.until),
+            (unix_millis(at(100)), until)
         );
     }
     assert_eq!(whole_feed(&stores).await, revoked);
@@ -1046,7 +1213,7 @@ async fn revoking_with_nothing_to_keep_ends_every_unrevoked_session_expired_ones
         ..session_of(user.id, at(3))
     };
     for session in [&live, &expired, &already] {
-        stores.sessions.create_session(session).await.unwrap();
+        stores.sessions.create_session(session, 0).await.unwrap();
     }
 
     // Act
@@ -1080,7 +1247,7 @@ async fn revoking_a_users_sessions_again_finds_nothing_to_revoke(db: &TestDataba
     let user = new_user("revoked@example.test");
     stores.users.create_user(&user, None).await.unwrap();
     let session = session_of(user.id, at(1));
-    stores.sessions.create_session(&session).await.unwrap();
+    stores.sessions.create_session(&session, 0).await.unwrap();
     let first = stores
         .sessions
         .revoke_user_sessions(user.id, None, "disabled", at(100), 1_000)
@@ -1119,7 +1286,7 @@ async fn feed_cursors_strictly_increase_in_recording_order(db: &TestDatabase) {
         session_of(user.id, at(3)),
     ];
     for session in &sessions {
-        stores.sessions.create_session(session).await.unwrap();
+        stores.sessions.create_session(session, 0).await.unwrap();
     }
 
     // Act
@@ -1155,7 +1322,7 @@ async fn feed_cursors_strictly_increase_in_recording_order(db: &TestDatabase) {
         Revocation {
             cursor: recorded[1].cursor,
             target: RevocationTarget::User(user.id),
-            revoked_at: at(20).unix_timestamp(),
+            revoked_at_ms: unix_millis(at(20)),
             until: 2_000,
         }
     );
@@ -1245,8 +1412,8 @@ async fn revocations_outlive_the_users_and_sessions_they_name(db: &TestDatabase)
     stores.users.create_user(&user, None).await.unwrap();
     let ended = session_of(user.id, at(1));
     let live = session_of(user.id, at(2));
-    stores.sessions.create_session(&ended).await.unwrap();
-    stores.sessions.create_session(&live).await.unwrap();
+    stores.sessions.create_session(&ended, 0).await.unwrap();
+    stores.sessions.create_session(&live, 0).await.unwrap();
     let session_entry = stores
         .sessions
         .revoke_session(ended.id, "logout", at(10), 1_000)

@@ -276,7 +276,7 @@ impl TokenIssuer for KeyRing {
             exp,
             iat,
             nbf: None,
-            jti: Uuid::now_v7().to_string(),
+            jti: issue_id(now).to_string(),
             sid: session.id.to_string(),
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             email: user.email.as_str().to_owned(),
@@ -290,6 +290,16 @@ impl TokenIssuer for KeyRing {
         let token = keys.signer.sign(&claims).map_err(IssueError)?;
         Ok(AccessToken::new(token, exp - iat))
     }
+}
+
+/// A token's `jti`: a UUIDv7 whose timestamp is the token's issue instant to the millisecond,
+/// from the same clock reading as `iat`. A user-level revocation compares it with its own
+/// millisecond, so the boundary is exact within a second (`tessera_verify::DenySet`).
+fn issue_id(now: time::OffsetDateTime) -> Uuid {
+    let nanos = now.unix_timestamp_nanos();
+    let seconds = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
+    let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
+    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, seconds, subsec))
 }
 
 /// Makes a key of `algorithm` that signs from now on; with `first`, only if no unretired key of

@@ -361,6 +361,7 @@ mod tests {
                 jti: None,
                 user_id: None,
                 revoked_at: NOW,
+                revoked_at_ms: None,
                 until: NOW + 10_000,
             },
             NOW,

@@ -24,11 +24,16 @@ pub struct Revocation {
     /// The token with this `jti` is revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// Every token of this user (`sub`) issued at or before `revoked_at` is revoked.
+    /// Every token of this user (`sub`) issued at or before the revocation is revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// When the revocation happened, in seconds since the Unix epoch.
     pub revoked_at: i64,
+    /// When the revocation happened, in milliseconds since the Unix epoch: the exact boundary
+    /// of a user-level revocation. Absent from older servers: then the whole second of
+    /// `revoked_at` counts as before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at_ms: Option<i64>,
     /// Seconds since the Unix epoch after which no affected token is valid anyway.
     pub until: i64,
 }
@@ -45,7 +50,7 @@ struct Entries {
     sessions: HashMap<String, i64>,
     /// `jti` → until.
     tokens: HashMap<String, i64>,
-    /// `sub` → (revoked_at, until).
+    /// `sub` → (revoked at, in milliseconds; until).
     users: HashMap<String, (i64, i64)>,
     purged_at: i64,
 }
@@ -76,16 +81,19 @@ impl DenySet {
             *entry = (*entry).max(until);
         }
         if let Some(user) = &revocation.user_id {
+            let revoked_ms = revocation
+                .revoked_at_ms
+                .unwrap_or_else(|| last_millisecond_of(revocation.revoked_at));
             let entry = entries
                 .users
                 .entry(user.clone())
-                .or_insert((revocation.revoked_at, until));
-            *entry = (entry.0.max(revocation.revoked_at), entry.1.max(until));
+                .or_insert((revoked_ms, until));
+            *entry = (entry.0.max(revoked_ms), entry.1.max(until));
         }
     }
 
     /// Whether the token with `claims` is revoked at `now`: its `sid` or `jti` is listed, or its
-    /// user is listed with a `revoked_at` at or after the token's `iat`.
+    /// user is listed with a revocation at or after the token's issue (see [`issued_ms`]).
     pub fn is_revoked(&self, claims: &AccessClaims, now: i64) -> bool {
         self.denies(&claims.sid, &claims.jti, &claims.sub, claims.iat, now)
     }
@@ -97,10 +105,9 @@ impl DenySet {
         let live = |until: &i64| *until > now;
         entries.sessions.get(sid).is_some_and(live)
             || entries.tokens.get(jti).is_some_and(live)
-            || entries
-                .users
-                .get(sub)
-                .is_some_and(|(revoked_at, until)| live(until) && iat <= *revoked_at)
+            || entries.users.get(sub).is_some_and(|(revoked_ms, until)| {
+                live(until) && issued_ms(jti, iat) <= *revoked_ms
+            })
     }
 
     /// Drops the entries whose `until` is at or before `now`.
@@ -131,6 +138,35 @@ impl DenySet {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// When a token with `jti` and `iat` was issued, in milliseconds since the Unix epoch.
+///
+/// `iat` has whole seconds only. Tessera's `jti` is a UUIDv7 whose timestamp is the issue
+/// instant to the millisecond; when it agrees with `iat`, it is the instant. Otherwise (another
+/// issuer's token) the token counts as issued at the last millisecond of its second, so a
+/// revocation within that second covers it: never admitting a token issued before a revocation
+/// matters more than admitting one issued just after.
+pub fn issued_ms(jti: &str, iat: i64) -> i64 {
+    uuid_v7_millis(jti)
+        .filter(|ms| ms.div_euclid(1000) == iat)
+        .unwrap_or_else(|| last_millisecond_of(iat))
+}
+
+fn last_millisecond_of(second: i64) -> i64 {
+    second.saturating_mul(1000).saturating_add(999)
+}
+
+/// The timestamp of a hyphenated UUIDv7 (`tttttttt-tttt-7xxx-…`): its first 48 bits.
+fn uuid_v7_millis(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 36 || bytes[8] != b'-' || bytes[13] != b'-' || bytes[14] != b'7' {
+        return None;
+    }
+    let high = std::str::from_utf8(&bytes[..8]).ok()?;
+    let low = std::str::from_utf8(&bytes[9..13]).ok()?;
+    let millis = u64::from_str_radix(high, 16).ok()? << 16 | u64::from_str_radix(low, 16).ok()?;
+    i64::try_from(millis).ok()
 }
 
 impl Entries {
@@ -171,8 +207,63 @@ mod tests {
             jti: None,
             user_id: user.map(Into::into),
             revoked_at,
+            revoked_at_ms: None,
             until: revoked_at + 900,
         }
+    }
+
+    /// A UUIDv7 text whose timestamp is `ms`, as Tessera makes `jti`s.
+    fn v7_at(ms: i64) -> String {
+        let hex = format!("{ms:012x}");
+        format!("{}-{}-7abc-8def-0123456789ab", &hex[..8], &hex[8..])
+    }
+
+    fn claims_at_ms(sub: &str, ms: i64) -> AccessClaims {
+        AccessClaims {
+            jti: v7_at(ms),
+            ..claims("s-any", sub, ms.div_euclid(1000))
+        }
+    }
+
+    #[test]
+    fn a_user_revocation_to_the_millisecond_splits_tokens_of_the_same_second() {
+        let deny = DenySet::new();
+        let at_ms = NOW * 1000 + 400;
+        deny.apply(
+            &Revocation {
+                revoked_at_ms: Some(at_ms),
+                ..revocation(None, Some("u1"), NOW)
+            },
+            NOW,
+        );
+
+        assert!(deny.is_revoked(&claims_at_ms("u1", at_ms - 1), NOW));
+        assert!(deny.is_revoked(&claims_at_ms("u1", at_ms), NOW));
+        assert!(!deny.is_revoked(&claims_at_ms("u1", at_ms + 1), NOW));
+        assert!(!deny.is_revoked(&claims_at_ms("u1", NOW * 1000 + 999), NOW));
+        // A jti that is not a UUIDv7 of the token's second counts as the end of that second.
+        assert!(deny.is_revoked(&claims("s1", "u1", NOW - 1), NOW));
+        assert!(!deny.is_revoked(&claims("s1", "u1", NOW), NOW));
+        let lying = AccessClaims {
+            jti: v7_at(NOW * 1000 + 1_000),
+            ..claims("s1", "u1", NOW - 1)
+        };
+        assert!(deny.is_revoked(&lying, NOW));
+    }
+
+    #[test]
+    fn issue_instants_come_from_uuid_v7_jtis_that_agree_with_iat() {
+        assert_eq!(
+            issued_ms(&v7_at(1_700_000_000_123), 1_700_000_000),
+            1_700_000_000_123
+        );
+        assert_eq!(
+            issued_ms(&v7_at(1_700_000_000_123), 1_700_000_001),
+            1_700_000_001_999
+        );
+        assert_eq!(issued_ms("not-a-uuid", 5), 5_999);
+        let v4 = "0190f5a2-7b3c-4def-8123-456789abcdef";
+        assert_eq!(issued_ms(v4, 5), 5_999);
     }
 
     #[test]

@@ -460,6 +460,7 @@ mod tests {
                 jti: Some(revoked_claims.jti),
                 user_id: None,
                 revoked_at: NOW,
+                revoked_at_ms: None,
                 until: NOW + 900,
             },
             NOW,

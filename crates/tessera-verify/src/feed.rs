@@ -407,6 +407,7 @@ mod tests {
             jti: None,
             user_id: None,
             revoked_at: NOW,
+            revoked_at_ms: None,
             until: NOW + 930,
         }
     }
@@ -471,6 +472,7 @@ mod tests {
             jti: None,
             user_id: Some(claims(NOW).sub),
             revoked_at: NOW,
+            revoked_at_ms: None,
             until: NOW + 930,
         };
         let (_server, url) = FeedServer::start(vec![revocation]).await;

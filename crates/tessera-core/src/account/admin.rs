@@ -84,10 +84,14 @@ impl Administration {
         found.map(|f| f.user).ok_or(AccountError::AccountGone)
     }
 
-    /// Applies `changes` to user `id` on behalf of `actor`.
+    /// Applies `changes` to user `id` on behalf of `actor` (`None`: the command line).
+    ///
+    /// A removed role takes effect at once: every access token issued to the user before the
+    /// change is revoked on every instance (their sessions stay; the next refresh carries the
+    /// roles as they are now). Disabling ends every session.
     pub async fn update(
         &self,
-        actor: UserId,
+        actor: Option<UserId>,
         id: UserId,
         changes: UserChanges,
     ) -> Result<User, AccountError> {
@@ -105,7 +109,9 @@ impl Administration {
             None => None,
         };
         let mut user = self.user(id).await?;
+        let mut role_removed = false;
         if let Some(roles) = &roles {
+            role_removed = user.roles.iter().any(|held| !roles.contains(held));
             user = self
                 .users
                 .set_roles(id, roles)
@@ -127,7 +133,11 @@ impl Administration {
                 .ok_or(AccountError::AccountGone)?;
             if disabled {
                 self.sessions.revoke_user(id, "user_disabled").await?;
+                role_removed = false;
             }
+        }
+        if role_removed {
+            self.sessions.revoke_user_tokens(id).await?;
         }
         self.profiles.forget(id);
         let detail = json!({
@@ -145,7 +155,7 @@ impl Administration {
         self.sessions.revoke_user(id, "user_deleted").await?;
         self.users.delete_user(id).await?;
         self.profiles.forget(id);
-        self.record(actor, "user.delete", id, None).await
+        self.record(Some(actor), "user.delete", id, None).await
     }
 
     /// Live sessions of user `id`.
@@ -159,7 +169,7 @@ impl Administration {
         self.user(id).await?;
         let ended = self.sessions.end_all(id, None, "ended_by_admin").await?;
         self.record(
-            actor,
+            Some(actor),
             "user.sessions.end",
             id,
             Some(json!({ "ended": ended })),
@@ -169,7 +179,7 @@ impl Administration {
 
     async fn record(
         &self,
-        actor: UserId,
+        actor: Option<UserId>,
         action: &str,
         target: UserId,
         detail: Option<serde_json::Value>,
@@ -177,7 +187,7 @@ impl Administration {
         let event = AuditEvent {
             id: Uuid::now_v7(),
             at: self.clock.now(),
-            actor: Some(actor),
+            actor,
             action: action.to_owned(),
             target: Some(target.to_string()),
             detail,
@@ -214,7 +224,7 @@ mod tests {
         };
 
         // Act
-        let refused = core.admin.update(admin.id, user.id, changes).await;
+        let refused = core.admin.update(Some(admin.id), user.id, changes).await;
 
         // Assert
         let Err(AccountError::Validation(errors)) = refused else {
@@ -240,7 +250,7 @@ mod tests {
         };
 
         // Act
-        let refused = core.admin.update(admin.id, user.id, changes).await;
+        let refused = core.admin.update(Some(admin.id), user.id, changes).await;
 
         // Assert
         let Err(AccountError::Validation(errors)) = refused else {
@@ -264,7 +274,11 @@ mod tests {
         };
 
         // Act
-        let changed = core.admin.update(admin.id, user.id, changes).await.unwrap();
+        let changed = core
+            .admin
+            .update(Some(admin.id), user.id, changes)
+            .await
+            .unwrap();
 
         // Assert
         let roles: Vec<&str> = changed.roles.iter().map(Role::as_str).collect();
@@ -300,11 +314,50 @@ mod tests {
         };
 
         // Act
-        core.admin.update(admin.id, user.id, changes).await.unwrap();
+        core.admin
+            .update(Some(admin.id), user.id, changes)
+            .await
+            .unwrap();
 
         // Assert
         let profile = core.accounts.profile(user.id).await.unwrap();
         assert_eq!(profile.name.as_deref(), Some("Alice"));
+    }
+
+    #[tokio::test]
+    async fn removing_a_role_revokes_the_users_tokens_and_keeps_their_sessions() {
+        // Arrange
+        let core = Core::new();
+        let admin = core.add_user("admin@example.test");
+        let user = core.add_user("alice@example.test");
+        let roles = |names: &[&str]| UserChanges {
+            roles: Some(names.iter().map(|name| (*name).to_owned()).collect()),
+            ..UserChanges::default()
+        };
+        core.admin
+            .update(Some(admin.id), user.id, roles(&["editor"]))
+            .await
+            .unwrap();
+        let (session, _) = core.sign_in(&core.store.user(user.id).unwrap()).await;
+        let added_only = core.store.feed();
+
+        // Act
+        core.admin
+            .update(Some(admin.id), user.id, roles(&["support"]))
+            .await
+            .unwrap();
+
+        // Assert
+        assert!(added_only.is_empty(), "adding a role revokes nothing");
+        let feed = core.store.feed();
+        assert_eq!(targets(&feed), vec![RevocationTarget::User(user.id)]);
+        assert_eq!(
+            feed[0].revoked_at_ms,
+            crate::clock::unix_millis(core.clock.now())
+        );
+        assert_eq!(core.deny.applied(), feed);
+        assert_eq!(core.bus.published(), feed);
+        assert!(core.store.session(session.id).unwrap().revoked_at.is_none());
     }
 
     #[tokio::test]
@@ -322,7 +375,11 @@ mod tests {
         };
 
         // Act
-        let disabled = core.admin.update(admin.id, user.id, changes).await.unwrap();
+        let disabled = core
+            .admin
+            .update(Some(admin.id), user.id, changes)
+            .await
+            .unwrap();
 
         // Assert
         assert!(disabled.disabled);
@@ -361,7 +418,11 @@ mod tests {
         };
 
         // Act
-        let enabled = core.admin.update(admin.id, user.id, changes).await.unwrap();
+        let enabled = core
+            .admin
+            .update(Some(admin.id), user.id, changes)
+            .await
+            .unwrap();
 
         // Assert
         assert!(!enabled.disabled);
@@ -437,7 +498,10 @@ mod tests {
 
         // Act
         let results = [
-            core.admin.update(admin.id, unknown, changes).await.err(),
+            core.admin
+                .update(Some(admin.id), unknown, changes)
+                .await
+                .err(),
             core.admin.delete(admin.id, unknown).await.err(),
             core.admin.end_sessions(admin.id, unknown).await.err(),
             core.admin.sessions(unknown).await.err(),

@@ -92,6 +92,7 @@ mod tests {
             mfa_enabled: false,
             disabled: false,
             created_at: OffsetDateTime::UNIX_EPOCH,
+            security_epoch: 0,
         }
     }
 

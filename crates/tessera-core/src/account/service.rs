@@ -132,6 +132,7 @@ impl From<SessionError> for AccountError {
             SessionError::Store(error) => Self::Store(error),
             SessionError::State(error) => Self::State(error),
             SessionError::Token(error) => Self::Token(error),
+            SessionError::Contended => Self::Busy,
             // Ending sessions by user never meets refresh or lookup failures.
             SessionError::RefreshInvalid
             | SessionError::RefreshReused { .. }
@@ -290,14 +291,18 @@ impl Accounts {
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         // Hash anyway so unknown emails cost the same time as wrong passwords (API.md §1).
         let verified = self.hasher.verify(password, stored).await?;
-        let Some(UserWithHash { user, .. }) = found.filter(|_| verified.matches) else {
+        let Some(UserWithHash {
+            user,
+            password_hash: Some(stored),
+        }) = found.filter(|_| verified.matches)
+        else {
             return Err(AccountError::InvalidCredentials);
         };
         if user.disabled {
             return Err(AccountError::AccountDisabled);
         }
         if verified.needs_rehash {
-            self.rehash(&user, password).await;
+            self.rehash(&user, &stored, password).await;
         }
         Ok(user)
     }
@@ -489,19 +494,23 @@ impl Accounts {
         Ok(found.user)
     }
 
-    /// Replaces a legacy or weaker hash after a successful login. Failure only delays the
-    /// upgrade to the next login, so it is logged rather than failing the login.
-    async fn rehash(&self, user: &User, password: &Password) {
+    /// Replaces a legacy or weaker hash `stored` after a successful login, unless the
+    /// password changed meanwhile. Failure only delays the upgrade to the next login, so it is
+    /// logged rather than failing the login.
+    async fn rehash(&self, user: &User, stored: &str, password: &Password) {
         let result = match self.hasher.hash(password).await {
             Ok(hash) => self
                 .users
-                .set_password_hash(user.id, &hash, self.clock.now())
+                .upgrade_password_hash(user.id, stored, &hash, self.clock.now())
                 .await
                 .map_err(|e| e.to_string()),
             Err(busy) => Err(busy.to_string()),
         };
         match result {
-            Ok(()) => {
+            Ok(false) => {
+                tracing::info!(user_id = %user.id, "password re-hash skipped: the password changed meanwhile")
+            }
+            Ok(true) => {
                 tracing::info!(user_id = %user.id, event = "password_rehashed", "password re-hashed to argon2id")
             }
             Err(reason) => {

@@ -24,6 +24,10 @@ pub struct User {
     pub disabled: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
+    /// Changes whenever the password, the roles, the email or `disabled` change: a session is
+    /// stored, or a refresh token rotated, only while it is still the value read for the
+    /// grant, so no grant in flight outlives such a change.
+    pub security_epoch: i64,
 }
 
 impl User {

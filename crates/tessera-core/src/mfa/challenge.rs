@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::Device;
+use crate::account::{Device, User};
 use crate::ports::SingleUseStore;
 use crate::secret::{random_token, token_digest};
 use crate::session::Amr;
@@ -32,12 +32,21 @@ pub struct MfaChallenge {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Pending {
     pub(crate) user: UserId,
+    /// The user's security epoch when the first factor was checked: the login ends only if
+    /// the account has not changed since (absent in challenges of older releases: never
+    /// matches, so such a login starts again).
+    #[serde(default = "unknown_epoch")]
+    pub(crate) epoch: i64,
     pub(crate) device: Device,
     /// The first factor's methods, as stored on sessions.
     pub(crate) amr: String,
     pub(crate) wrong: u8,
     /// Unix seconds.
     pub(crate) expires_at: i64,
+}
+
+fn unknown_epoch() -> i64 {
+    -1
 }
 
 impl Pending {
@@ -61,13 +70,14 @@ impl MfaChallenges {
     /// Starts the second step for `user`, who proved `amr` from `device`.
     pub async fn issue(
         &self,
-        user: UserId,
+        user: &User,
         device: Device,
         amr: &Amr,
     ) -> Result<MfaChallenge, StateError> {
         let token = random_token();
         let pending = Pending {
-            user,
+            user: user.id,
+            epoch: user.security_epoch,
             device,
             amr: amr.to_string(),
             wrong: 0,

@@ -185,6 +185,11 @@ impl TwoFactor {
             }
         }
         let user = self.accounts.user(pending.user).await?;
+        if user.security_epoch != pending.epoch {
+            // The password (or the account) changed since the first step: what it proved no
+            // longer holds.
+            return Err(AccountError::InvalidCredentials.into());
+        }
         let amr = pending.amr().and(Method::Otp);
         let grant = self.grants.finish_login(user, pending.device, amr).await?;
         metrics::counter!("tessera_mfa_total", "result" => "success").increment(1);

@@ -13,4 +13,6 @@ pub use record::{RefreshState, Session, SessionLifetimes};
 pub use refresh::{RefreshKey, RefreshToken};
 pub use revocation::{Revocation, RevocationTarget};
 pub use revocation_stream::RevocationStream;
+#[cfg(test)]
+pub(crate) use service::Refreshed;
 pub use service::{SessionError, SessionSettings, Sessions};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Amr, RefreshToken};
+use super::{Amr, RefreshKey, RefreshToken};
 use crate::account::Device;
 use crate::{SessionId, UserId};
 
@@ -77,10 +77,11 @@ impl Session {
         device: Device,
         amr: Amr,
         lifetimes: SessionLifetimes,
+        key: &RefreshKey,
         now: OffsetDateTime,
     ) -> (Self, RefreshToken) {
         let id = SessionId::new();
-        let token = RefreshToken::first(id);
+        let token = RefreshToken::first(id, key);
         let absolute_expires_at = now + lifetimes.absolute;
         let session = Self {
             id,

@@ -1,11 +1,15 @@
 //! Refresh tokens: opaque to clients, 256 bits of secret, stored only as SHA-256 digests.
 //!
-//! A token is `base64url(session id ‖ generation ‖ secret)`. The first secret of a session is
-//! random; each successor's secret is an HMAC of its predecessor under a key derived from the
-//! master key. That makes rotation deterministic: a retried or concurrent refresh with the same
-//! token yields the same successor (no forked sessions), and an older token can be proven to
-//! belong to a session by walking it forward to the stored digest (reuse detection without
-//! keeping every old digest).
+//! A token is `base64url(session id ‖ generation ‖ secret ‖ tag)`. The first secret of a
+//! session is random; each successor's secret is an HMAC of its predecessor under a key derived
+//! from the master key. That makes rotation deterministic: a retried or concurrent refresh with
+//! the same token yields the same successor (no forked sessions). The tag, an HMAC of the rest
+//! under a second derived key, proves in one step that Tessera issued the token, so an old
+//! generation is recognised as reuse without keeping every old digest and without walking the
+//! chain (which let anyone make the server compute thousands of HMACs with one request).
+//!
+//! Tokens issued before tags existed (`LEGACY_LEN`) still work while they are the current or
+//! the previous token of their session; an older one cannot be proven authentic and is invalid.
 
 use std::fmt;
 
@@ -19,16 +23,36 @@ use crate::SessionId;
 use crate::secret::{MasterKey, bytes_digest};
 
 const SECRET_LEN: usize = 32;
-const ENCODED_LEN: usize = 16 + 8 + SECRET_LEN;
+const TAG_LEN: usize = 16;
+const LEGACY_LEN: usize = 16 + 8 + SECRET_LEN;
+const ENCODED_LEN: usize = LEGACY_LEN + TAG_LEN;
 
-/// The key successors are derived with; the same on every instance sharing the master key.
-pub struct RefreshKey(hmac::Key);
+/// The keys successors and tags are derived with; the same on every instance sharing the
+/// master key.
+pub struct RefreshKey {
+    successor: hmac::Key,
+    tag: hmac::Key,
+}
 
 impl RefreshKey {
-    /// Derives the key from the master key.
+    /// Derives the keys from the master key.
     pub fn derive(master: &MasterKey) -> Self {
-        let bytes = master.derive("tessera refresh token successor v1");
-        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes.as_ref()))
+        let successor = master.derive("tessera refresh token successor v1");
+        let tag = master.derive("tessera refresh token tag v1");
+        Self {
+            successor: hmac::Key::new(hmac::HMAC_SHA256, successor.as_ref()),
+            tag: hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref()),
+        }
+    }
+
+    fn tag(&self, session_id: SessionId, generation: u64, secret: &[u8]) -> [u8; TAG_LEN] {
+        let mut context = hmac::Context::with_key(&self.tag);
+        context.update(session_id.0.as_bytes());
+        context.update(&generation.to_be_bytes());
+        context.update(secret);
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&context.sign().as_ref()[..TAG_LEN]);
+        tag
     }
 }
 
@@ -38,15 +62,28 @@ pub struct RefreshToken {
     session_id: SessionId,
     generation: u64,
     secret: Zeroizing<[u8; SECRET_LEN]>,
+    /// `None` for a token issued before tags existed.
+    tag: Option<[u8; TAG_LEN]>,
 }
 
 impl RefreshToken {
     /// The first token of a session: generation 0, random secret.
-    pub fn first(session_id: SessionId) -> Self {
+    pub fn first(session_id: SessionId, key: &RefreshKey) -> Self {
+        Self::tagged(session_id, 0, Zeroizing::new(rand::random()), key)
+    }
+
+    fn tagged(
+        session_id: SessionId,
+        generation: u64,
+        secret: Zeroizing<[u8; SECRET_LEN]>,
+        key: &RefreshKey,
+    ) -> Self {
+        let tag = key.tag(session_id, generation, secret.as_ref());
         Self {
             session_id,
-            generation: 0,
-            secret: Zeroizing::new(rand::random()),
+            generation,
+            secret,
+            tag: Some(tag),
         }
     }
 
@@ -56,17 +93,19 @@ impl RefreshToken {
             return None;
         }
         let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(text.trim()).ok()?);
-        if bytes.len() != ENCODED_LEN {
+        if bytes.len() != ENCODED_LEN && bytes.len() != LEGACY_LEN {
             return None;
         }
         let session_id = SessionId(Uuid::from_slice(&bytes[..16]).ok()?);
         let generation = u64::from_be_bytes(bytes[16..24].try_into().ok()?);
         let mut secret = Zeroizing::new([0u8; SECRET_LEN]);
-        secret.copy_from_slice(&bytes[24..]);
+        secret.copy_from_slice(&bytes[24..LEGACY_LEN]);
+        let tag = bytes[LEGACY_LEN..].try_into().ok();
         Some(Self {
             session_id,
             generation,
             secret,
+            tag,
         })
     }
 
@@ -90,30 +129,25 @@ impl RefreshToken {
         self.generation
     }
 
-    /// The token that replaces this one at rotation.
+    /// The token that replaces this one at rotation (always tagged).
     pub fn successor(&self, key: &RefreshKey) -> Self {
-        let generation = self.generation + 1;
-        let mut context = hmac::Context::with_key(&key.0);
+        let generation = self.generation.saturating_add(1);
+        let mut context = hmac::Context::with_key(&key.successor);
         context.update(self.session_id.0.as_bytes());
         context.update(&generation.to_be_bytes());
         context.update(self.secret.as_ref());
-        let tag = context.sign();
         let mut secret = Zeroizing::new([0u8; SECRET_LEN]);
-        secret.copy_from_slice(tag.as_ref());
-        Self {
-            session_id: self.session_id,
-            generation,
-            secret,
-        }
+        secret.copy_from_slice(context.sign().as_ref());
+        Self::tagged(self.session_id, generation, secret, key)
     }
 
-    /// Whether walking this token forward `steps` rotations reaches a token with `digest`.
-    pub fn leads_to(&self, key: &RefreshKey, steps: u64, digest: &str) -> bool {
-        let mut token = self.clone();
-        for _ in 0..steps {
-            token = token.successor(key);
-        }
-        crate::secret::secrets_equal(token.digest().as_bytes(), digest.as_bytes())
+    /// Whether Tessera issued this token (its tag checks out), in one HMAC and a
+    /// constant-time comparison; false for an untagged legacy token.
+    pub fn is_authentic(&self, key: &RefreshKey) -> bool {
+        self.tag.is_some_and(|tag| {
+            let expected = key.tag(self.session_id, self.generation, self.secret.as_ref());
+            crate::secret::secrets_equal(&tag, &expected)
+        })
     }
 
     fn bytes(&self) -> Zeroizing<Vec<u8>> {
@@ -121,6 +155,9 @@ impl RefreshToken {
         bytes.extend_from_slice(self.session_id.0.as_bytes());
         bytes.extend_from_slice(&self.generation.to_be_bytes());
         bytes.extend_from_slice(self.secret.as_ref());
+        if let Some(tag) = &self.tag {
+            bytes.extend_from_slice(tag);
+        }
         bytes
     }
 }
@@ -145,7 +182,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_through_their_text() {
-        let token = RefreshToken::first(SessionId::new());
+        let token = RefreshToken::first(SessionId::new(), &key());
         let parsed = RefreshToken::parse(&token.encode()).unwrap();
         assert_eq!(parsed, token);
         assert!(token.encode().len() >= 43, "at least 256 bits");
@@ -163,15 +200,39 @@ mod tests {
     #[test]
     fn successors_are_deterministic_and_chain() {
         let key = key();
-        let first = RefreshToken::first(SessionId::new());
+        let first = RefreshToken::first(SessionId::new(), &key);
         let second = first.successor(&key);
         assert_eq!(second, first.successor(&key));
         assert_eq!(second.generation(), 1);
         assert_ne!(second.digest(), first.digest());
-        let third = second.successor(&key);
-        assert!(first.leads_to(&key, 2, &third.digest()));
-        assert!(!first.leads_to(&key, 1, &third.digest()));
         let other_key = RefreshKey::derive(&MasterKey::from_bytes(&[4u8; 32]).unwrap());
         assert_ne!(first.successor(&other_key), second);
+    }
+
+    #[test]
+    fn only_tokens_issued_under_the_key_are_authentic() {
+        let key = key();
+        let first = RefreshToken::first(SessionId::new(), &key);
+        assert!(first.is_authentic(&key));
+        assert!(first.successor(&key).is_authentic(&key));
+        let other_key = RefreshKey::derive(&MasterKey::from_bytes(&[4u8; 32]).unwrap());
+        assert!(!first.is_authentic(&other_key));
+        // Any changed byte (here the generation) breaks the tag.
+        let mut bytes = URL_SAFE_NO_PAD.decode(first.encode()).unwrap();
+        bytes[23] ^= 1;
+        let altered = RefreshToken::parse(&URL_SAFE_NO_PAD.encode(&bytes)).unwrap();
+        assert!(!altered.is_authentic(&key));
+    }
+
+    #[test]
+    fn a_legacy_untagged_token_parses_keeps_its_digest_and_is_not_authentic() {
+        let key = key();
+        let bytes: Vec<u8> = (0..LEGACY_LEN as u8).collect();
+        let text = URL_SAFE_NO_PAD.encode(&bytes);
+        let legacy = RefreshToken::parse(&text).unwrap();
+        assert_eq!(legacy.encode(), text);
+        assert_eq!(legacy.digest(), bytes_digest(&bytes));
+        assert!(!legacy.is_authentic(&key));
+        assert!(legacy.successor(&key).is_authentic(&key));
     }
 }

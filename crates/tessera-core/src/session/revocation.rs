@@ -2,7 +2,7 @@
 //! from ([`crate::ports::DenyList`]).
 //!
 //! A revocation names a session (every token with that `sid`) or a user (every token of that
-//! user issued at or before the revocation). It matters only until the latest `exp` a token it
+//! user issued at or before the revocation, to the millisecond). It matters only until the latest `exp` a token it
 //! affects can carry, so deny-sets stay small.
 
 use crate::{SessionId, UserId};
@@ -14,8 +14,8 @@ pub struct Revocation {
     pub cursor: i64,
     /// What is revoked.
     pub target: RevocationTarget,
-    /// When, in seconds since the Unix epoch.
-    pub revoked_at: i64,
+    /// When, in milliseconds since the Unix epoch.
+    pub revoked_at_ms: i64,
     /// The latest `exp` (plus leeway) an affected token can carry; after it the entry is moot.
     pub until: i64,
 }
@@ -25,6 +25,7 @@ pub struct Revocation {
 pub enum RevocationTarget {
     /// Every token carrying this `sid`.
     Session(SessionId),
-    /// Every token of this user issued at or before `revoked_at` (disabled or deleted users).
+    /// Every token of this user issued at or before `revoked_at_ms` (a disabled or deleted
+    /// user, a removed role).
     User(UserId),
 }

@@ -161,7 +161,7 @@ mod tests {
         Revocation {
             cursor,
             target: RevocationTarget::Session(SessionId::new()),
-            revoked_at: 0,
+            revoked_at_ms: 0,
             until: i64::MAX,
         }
     }

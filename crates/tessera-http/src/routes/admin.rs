@@ -168,7 +168,7 @@ async fn patch_user(
     };
     let user = state
         .admin
-        .update(caller.user_id, user_id(&id)?, changes)
+        .update(Some(caller.user_id), user_id(&id)?, changes)
         .await
         .map_err(not_found)?;
     Ok(axum::Json(AdminUserView::from(&user)))

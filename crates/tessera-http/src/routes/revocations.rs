@@ -43,11 +43,14 @@ pub struct RevocationView {
     /// Every token with this `sid` is revoked.
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
-    /// Every token of this user issued at or before `revoked_at` is revoked.
+    /// Every token of this user issued at or before `revoked_at_ms` is revoked.
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<String>,
     /// Seconds since the Unix epoch.
     revoked_at: i64,
+    /// Milliseconds since the Unix epoch: the exact boundary of a user-level revocation, which
+    /// a token's `jti` (a UUIDv7 of its issue instant) is compared with.
+    revoked_at_ms: Option<i64>,
     /// After this time (seconds since the epoch) no affected token is valid anyway.
     until: i64,
 }
@@ -61,6 +64,7 @@ impl From<&Revocation> for RevocationView {
             sid: item.sid,
             user_id: item.user_id,
             revoked_at: item.revoked_at,
+            revoked_at_ms: item.revoked_at_ms,
             until: item.until,
         }
     }

@@ -6,14 +6,19 @@ use tessera_core::session::{Revocation, RevocationTarget};
 use tessera_core::{SessionId, UserId};
 use uuid::Uuid;
 
-/// One revocation on the wire: `{"cursor":1,"kind":"session","id":"…","revoked_at":…,"until":…}`.
+/// One revocation on the wire:
+/// `{"cursor":1,"kind":"session","id":"…","revoked_at":…,"revoked_at_ms":…,"until":…}`.
 // Unknown fields are accepted on purpose: during a rolling upgrade a newer instance may add one.
 #[derive(Debug, Serialize, Deserialize)]
 struct Message {
     cursor: i64,
     kind: Kind,
     id: Uuid,
+    /// Seconds, for instances of releases before `revoked_at_ms`.
     revoked_at: i64,
+    /// Milliseconds; absent from older releases, whose whole second then counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_at_ms: Option<i64>,
     until: i64,
 }
 
@@ -34,7 +39,8 @@ pub(super) fn encode(revocation: &Revocation) -> String {
         cursor: revocation.cursor,
         kind,
         id,
-        revoked_at: revocation.revoked_at,
+        revoked_at: revocation.revoked_at_ms.div_euclid(1000),
+        revoked_at_ms: Some(revocation.revoked_at_ms),
         until: revocation.until,
     };
     serde_json::to_string(&message).expect("numbers, a uuid and a unit enum always serialize")
@@ -50,7 +56,9 @@ pub(super) fn decode(payload: &[u8]) -> Result<Revocation, serde_json::Error> {
     Ok(Revocation {
         cursor: message.cursor,
         target,
-        revoked_at: message.revoked_at,
+        revoked_at_ms: message
+            .revoked_at_ms
+            .unwrap_or_else(|| message.revoked_at.saturating_mul(1000).saturating_add(999)),
         until: message.until,
     })
 }
@@ -65,13 +73,27 @@ mod tests {
         let revocation = Revocation {
             cursor: 42,
             target: RevocationTarget::Session(SessionId(id)),
-            revoked_at: 1_700_000_000,
+            revoked_at_ms: 1_700_000_000_250,
             until: 1_700_000_930,
         };
 
         assert_eq!(
             encode(&revocation),
-            r#"{"cursor":42,"kind":"session","id":"0190f5a2-7b3c-7def-8123-456789abcdef","revoked_at":1700000000,"until":1700000930}"#
+            r#"{"cursor":42,"kind":"session","id":"0190f5a2-7b3c-7def-8123-456789abcdef","revoked_at":1700000000,"revoked_at_ms":1700000000250,"until":1700000930}"#
+        );
+    }
+
+    #[test]
+    fn a_message_of_an_older_release_covers_its_whole_second() {
+        let id = UserId::new();
+        let older = format!(
+            r#"{{"cursor":1,"kind":"user","id":"{id}","revoked_at":1700000000,"until":3}}"#
+        );
+        assert_eq!(
+            decode(older.as_bytes())
+                .expect("older message")
+                .revoked_at_ms,
+            1_700_000_000_999
         );
     }
 
@@ -84,7 +106,7 @@ mod tests {
             let revocation = Revocation {
                 cursor: 7,
                 target,
-                revoked_at: 100,
+                revoked_at_ms: 100_123,
                 until: 1_000,
             };
             let decoded = decode(encode(&revocation).as_bytes()).expect("own encoding");

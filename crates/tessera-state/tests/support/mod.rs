@@ -22,7 +22,7 @@ pub fn session_revocation(cursor: i64) -> Revocation {
     Revocation {
         cursor,
         target: RevocationTarget::Session(SessionId::new()),
-        revoked_at: 1_700_000_000 + cursor,
+        revoked_at_ms: (1_700_000_000 + cursor) * 1000,
         until: 1_700_000_900 + cursor,
     }
 }

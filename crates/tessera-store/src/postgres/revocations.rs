@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{Executor, PgConnection, Postgres};
+use tessera_core::clock::unix_millis;
 use tessera_core::ports::RevocationStore;
 use tessera_core::session::{Revocation, RevocationTarget};
 use tessera_core::{StoreError, UserId};
@@ -32,7 +33,7 @@ impl RevocationStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         lock_feed(&mut tx).await?;
         let target = RevocationTarget::User(user);
-        let revocation = insert_revocation(&mut *tx, target, now.unix_timestamp(), until).await?;
+        let revocation = insert_revocation(&mut *tx, target, unix_millis(now), until).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(revocation)
     }
@@ -84,7 +85,7 @@ pub(super) async fn lock_feed(tx: &mut PgConnection) -> Result<(), StoreError> {
 pub(super) async fn insert_revocation<'c>(
     executor: impl Executor<'c, Database = Postgres>,
     target: RevocationTarget,
-    revoked_at: i64,
+    revoked_at_ms: i64,
     until: i64,
 ) -> Result<Revocation, StoreError> {
     let (session_id, user_id) = decode::target_columns(target);
@@ -94,7 +95,7 @@ pub(super) async fn insert_revocation<'c>(
     )
     .bind(session_id)
     .bind(user_id)
-    .bind(revoked_at)
+    .bind(revoked_at_ms)
     .bind(until)
     .fetch_one(executor)
     .await
@@ -102,7 +103,7 @@ pub(super) async fn insert_revocation<'c>(
     Ok(Revocation {
         cursor: get(&row, "cursor")?,
         target,
-        revoked_at,
+        revoked_at_ms,
         until,
     })
 }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use tessera_core::account::User;
+use tessera_core::clock::unix_millis;
 use tessera_core::ports::SessionStore;
 use tessera_core::session::{Amr, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{SessionId, StoreError, UserId};
@@ -20,12 +21,16 @@ use crate::error::store_error;
 
 #[async_trait]
 impl SessionStore for PgStore {
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+    async fn create_session(&self, session: &Session, epoch: i64) -> Result<bool, StoreError> {
         let refresh = &session.refresh;
-        sqlx::query(concat!(
+        // Selecting from the user's row makes the check and the insert one statement. A
+        // concurrent change of the user commits either before it (the epoch no longer
+        // matches) or after it (and the session already exists for that change to end).
+        let result = sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 \
+             FROM users WHERE id = $2 AND NOT disabled AND security_epoch = $17"
         ))
         .bind(session.id.0)
         .bind(session.user_id.0)
@@ -43,10 +48,11 @@ impl SessionStore for PgStore {
         .bind(session.revoked_at)
         .bind(session.revoke_reason.as_deref())
         .bind(session.amr.to_string())
+        .bind(epoch)
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(())
+        Ok(result.rows_affected() > 0)
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -96,6 +102,7 @@ impl SessionStore for PgStore {
         next: &RefreshState,
         idle_expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        epoch: i64,
     ) -> Result<Option<Session>, StoreError> {
         // One statement: a concurrent rotation of the same token waits for this row's lock,
         // then re-checks the digest against the committed row and updates nothing.
@@ -105,6 +112,8 @@ impl SessionStore for PgStore {
              idle_expires_at = $7 \
              WHERE id = $1 AND refresh_digest = $2 AND revoked_at IS NULL \
              AND idle_expires_at > $8 AND absolute_expires_at > $8 \
+             AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id \
+             AND NOT users.disabled AND users.security_epoch = $9) \
              RETURNING ",
             session_columns!()
         ))
@@ -116,6 +125,7 @@ impl SessionStore for PgStore {
         .bind(next.rotated_at)
         .bind(idle_expires_at)
         .bind(now)
+        .bind(epoch)
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
@@ -166,7 +176,7 @@ impl SessionStore for PgStore {
         let revocation = if ended.rows_affected() > 0 {
             lock_feed(&mut tx).await?;
             let target = RevocationTarget::Session(id);
-            Some(insert_revocation(&mut *tx, target, now.unix_timestamp(), until).await?)
+            Some(insert_revocation(&mut *tx, target, unix_millis(now), until).await?)
         } else {
             None
         };
@@ -215,7 +225,7 @@ impl SessionStore for PgStore {
             revocation_columns!()
         ))
         .bind(&ended)
-        .bind(now.unix_timestamp())
+        .bind(unix_millis(now))
         .bind(until)
         .fetch_all(&mut *tx)
         .await

@@ -108,10 +108,13 @@ impl UserStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let algorithm = algorithm_of(password_hash)?;
-        // Selecting from users makes an unknown id a no-op instead of a foreign-key error.
+        // Selecting from the updated user makes an unknown id a no-op instead of a
+        // foreign-key error, and the new epoch and the new hash one statement.
         sqlx::query(
-            "INSERT INTO password_credentials (user_id, algorithm, phc, updated_at) \
-             SELECT id, $2, $3, $4 FROM users WHERE id = $1 \
+            "WITH bumped AS (UPDATE users SET security_epoch = security_epoch + 1, \
+             updated_at = $4 WHERE id = $1 RETURNING id) \
+             INSERT INTO password_credentials (user_id, algorithm, phc, updated_at) \
+             SELECT id, $2, $3, $4 FROM bumped \
              ON CONFLICT (user_id) DO UPDATE SET \
              algorithm = excluded.algorithm, phc = excluded.phc, updated_at = excluded.updated_at",
         )
@@ -125,9 +128,32 @@ impl UserStore for PgStore {
         Ok(())
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        expected: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let algorithm = algorithm_of(password_hash)?;
+        let result = sqlx::query(
+            "UPDATE password_credentials SET algorithm = $3, phc = $4, updated_at = $5 \
+             WHERE user_id = $1 AND phc = $2",
+        )
+        .bind(id.0)
+        .bind(expected)
+        .bind(algorithm)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(result.rows_affected() > 0)
+    }
+
     async fn set_roles(&self, id: UserId, roles: &[Role]) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING ",
+            "UPDATE users SET roles = $2, security_epoch = security_epoch + 1, updated_at = now() WHERE id = $1 RETURNING ",
             user_columns!()
         ))
         .bind(id.0)
@@ -140,7 +166,7 @@ impl UserStore for PgStore {
 
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET disabled = $2, updated_at = now() WHERE id = $1 RETURNING ",
+            "UPDATE users SET disabled = $2, security_epoch = security_epoch + 1, updated_at = now() WHERE id = $1 RETURNING ",
             user_columns!()
         ))
         .bind(id.0)
@@ -153,7 +179,7 @@ impl UserStore for PgStore {
 
     async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET email = $2, email_verified = true, updated_at = now() \
+            "UPDATE users SET email = $2, email_verified = true, security_epoch = security_epoch + 1, updated_at = now() \
              WHERE id = $1 RETURNING ",
             user_columns!()
         ))
@@ -211,6 +237,7 @@ pub(super) fn user_from_columns(row: &PgRow, columns: &UserColumns) -> Result<Us
         mfa_enabled: get(row, columns.mfa_enabled)?,
         disabled: get(row, columns.disabled)?,
         created_at: get(row, columns.created_at)?,
+        security_epoch: get(row, columns.security_epoch)?,
     })
 }
 

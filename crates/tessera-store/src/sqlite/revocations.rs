@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Sqlite};
+use tessera_core::clock::unix_millis;
 use tessera_core::ports::RevocationStore;
 use tessera_core::session::{Revocation, RevocationTarget};
 use tessera_core::{StoreError, UserId};
@@ -23,7 +24,7 @@ impl RevocationStore for SqliteStore {
         until: i64,
     ) -> Result<Revocation, StoreError> {
         let target = RevocationTarget::User(user);
-        insert_revocation(&self.writer, target, now.unix_timestamp(), until).await
+        insert_revocation(&self.writer, target, unix_millis(now), until).await
     }
 
     async fn revocations_after(
@@ -60,7 +61,7 @@ impl RevocationStore for SqliteStore {
 pub(super) async fn insert_revocation<'c>(
     executor: impl Executor<'c, Database = Sqlite>,
     target: RevocationTarget,
-    revoked_at: i64,
+    revoked_at_ms: i64,
     until: i64,
 ) -> Result<Revocation, StoreError> {
     let (session_id, user_id) = decode::target_columns(target);
@@ -70,7 +71,7 @@ pub(super) async fn insert_revocation<'c>(
     )
     .bind(session_id.map(id_text))
     .bind(user_id.map(id_text))
-    .bind(revoked_at)
+    .bind(revoked_at_ms)
     .bind(until)
     .fetch_one(executor)
     .await
@@ -78,7 +79,7 @@ pub(super) async fn insert_revocation<'c>(
     Ok(Revocation {
         cursor: get(&row, "cursor")?,
         target,
-        revoked_at,
+        revoked_at_ms,
         until,
     })
 }

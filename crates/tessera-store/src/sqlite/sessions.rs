@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::account::User;
+use tessera_core::clock::unix_millis;
 use tessera_core::ports::SessionStore;
 use tessera_core::session::{Amr, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{SessionId, StoreError, UserId};
@@ -19,12 +20,14 @@ use crate::error::store_error;
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+    async fn create_session(&self, session: &Session, epoch: i64) -> Result<bool, StoreError> {
         let refresh = &session.refresh;
-        sqlx::query(concat!(
+        // Selecting from the user's row makes the check and the insert one statement.
+        let result = sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 \
+             FROM users WHERE id = ?2 AND disabled = 0 AND security_epoch = ?17"
         ))
         .bind(id_text(session.id.0))
         .bind(id_text(session.user_id.0))
@@ -42,10 +45,11 @@ impl SessionStore for SqliteStore {
         .bind(session.revoked_at.map(micros))
         .bind(session.revoke_reason.as_deref())
         .bind(session.amr.to_string())
+        .bind(epoch)
         .execute(&self.writer)
         .await
         .map_err(store_error)?;
-        Ok(())
+        Ok(result.rows_affected() > 0)
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -95,15 +99,19 @@ impl SessionStore for SqliteStore {
         next: &RefreshState,
         idle_expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        epoch: i64,
     ) -> Result<Option<Session>, StoreError> {
         // One statement: SQLite's single writer makes the check and the write atomic, so of
-        // several rotations of the same token exactly one matches the digest.
+        // several rotations of the same token exactly one matches the digest, and none after
+        // the user changed.
         let row = sqlx::query(concat!(
             "UPDATE sessions SET refresh_generation = ?3, refresh_digest = ?4, \
              previous_refresh_digest = ?5, refresh_rotated_at = ?6, last_used_at = ?8, \
              idle_expires_at = ?7 \
              WHERE id = ?1 AND refresh_digest = ?2 AND revoked_at IS NULL \
              AND idle_expires_at > ?8 AND absolute_expires_at > ?8 \
+             AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id \
+             AND users.disabled = 0 AND users.security_epoch = ?9) \
              RETURNING ",
             session_columns!()
         ))
@@ -115,6 +123,7 @@ impl SessionStore for SqliteStore {
         .bind(micros(next.rotated_at))
         .bind(micros(idle_expires_at))
         .bind(micros(now))
+        .bind(epoch)
         .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
@@ -167,7 +176,7 @@ impl SessionStore for SqliteStore {
         .map_err(store_error)?;
         let revocation = if ended.rows_affected() > 0 {
             let target = RevocationTarget::Session(id);
-            Some(insert_revocation(&mut *tx, target, now.unix_timestamp(), until).await?)
+            Some(insert_revocation(&mut *tx, target, unix_millis(now), until).await?)
         } else {
             None
         };
@@ -210,8 +219,7 @@ impl SessionStore for SqliteStore {
         let mut revocations = Vec::with_capacity(ended.len());
         for id in ended {
             let target = RevocationTarget::Session(id);
-            revocations
-                .push(insert_revocation(&mut *tx, target, now.unix_timestamp(), until).await?);
+            revocations.push(insert_revocation(&mut *tx, target, unix_millis(now), until).await?);
         }
         tx.commit().await.map_err(store_error)?;
         Ok(revocations)

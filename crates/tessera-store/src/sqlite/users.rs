@@ -121,6 +121,11 @@ impl UserStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let algorithm = algorithm_of(password_hash)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
         // Selecting from users makes an unknown id a no-op instead of a foreign-key error.
         // (`WHERE` is required here: SQLite would otherwise read `ON CONFLICT` as a join.)
         sqlx::query(
@@ -133,15 +138,47 @@ impl UserStore for SqliteStore {
         .bind(algorithm)
         .bind(password_hash)
         .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE users SET security_epoch = security_epoch + 1, updated_at = ?2 WHERE id = ?1",
+        )
+        .bind(id_text(id.0))
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        expected: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let algorithm = algorithm_of(password_hash)?;
+        let result = sqlx::query(
+            "UPDATE password_credentials SET algorithm = ?3, phc = ?4, updated_at = ?5 \
+             WHERE user_id = ?1 AND phc = ?2",
+        )
+        .bind(id_text(id.0))
+        .bind(expected)
+        .bind(algorithm)
+        .bind(password_hash)
+        .bind(micros(now))
         .execute(&self.writer)
         .await
         .map_err(store_error)?;
-        Ok(())
+        Ok(result.rows_affected() > 0)
     }
 
     async fn set_roles(&self, id: UserId, roles: &[Role]) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET roles = ?2, updated_at = ",
+            "UPDATE users SET roles = ?2, security_epoch = security_epoch + 1, updated_at = ",
             sqlite_now_micros!(),
             " WHERE id = ?1 RETURNING ",
             user_columns!()
@@ -156,7 +193,7 @@ impl UserStore for SqliteStore {
 
     async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET disabled = ?2, updated_at = ",
+            "UPDATE users SET disabled = ?2, security_epoch = security_epoch + 1, updated_at = ",
             sqlite_now_micros!(),
             " WHERE id = ?1 RETURNING ",
             user_columns!()
@@ -171,7 +208,7 @@ impl UserStore for SqliteStore {
 
     async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET email = ?2, email_verified = 1, updated_at = ",
+            "UPDATE users SET email = ?2, email_verified = 1, security_epoch = security_epoch + 1, updated_at = ",
             sqlite_now_micros!(),
             " WHERE id = ?1 RETURNING ",
             user_columns!()
@@ -233,6 +270,7 @@ pub(super) fn user_from_columns(
         mfa_enabled: get(row, columns.mfa_enabled)?,
         disabled: get(row, columns.disabled)?,
         created_at: get_time(row, columns.created_at)?,
+        security_epoch: get(row, columns.security_epoch)?,
     })
 }
 

@@ -67,7 +67,7 @@ fn config_file(flag: Option<&Path>) -> Option<PathBuf> {
 
 /// Opens the stores and keys for an administrative command.
 async fn open(settings: &Settings) -> anyhow::Result<Core> {
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    tessera_store::create_private_dir(&settings.data_dir).with_context(|| {
         format!(
             "creating the data directory {}",
             settings.data_dir.display()

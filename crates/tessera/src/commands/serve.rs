@@ -7,7 +7,7 @@ use crate::startup::{Application, Overrides};
 
 /// Builds the server, says where things are, and serves until stopped.
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    tessera_store::create_private_dir(&settings.data_dir).with_context(|| {
         format!(
             "creating the data directory {}",
             settings.data_dir.display()

@@ -1,8 +1,7 @@
 //! `tessera user create|list|set-roles|disable`.
 
-use anyhow::Context;
 use tessera_core::UserId;
-use tessera_core::account::{AccountError, Role};
+use tessera_core::account::{AccountError, Role, UserChanges};
 
 use crate::cli::UserCommand;
 use crate::startup::Core;
@@ -26,17 +25,29 @@ pub async fn run(core: &Core, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List => list(core).await?,
         UserCommand::SetRoles { id, roles } => {
-            let roles = Role::parse_all(&roles)?;
-            let user = core.stores.users.set_roles(parse_id(&id)?, &roles).await?;
-            let user = user.with_context(|| format!("no user with id {id}"))?;
+            // The same change as `PATCH /admin/users/{id}`: a removed role revokes the
+            // user's earlier tokens on every instance.
+            let changes = UserChanges {
+                roles: Some(roles),
+                ..UserChanges::default()
+            };
+            let user = core
+                .admin
+                .update(None, parse_id(&id)?, changes)
+                .await
+                .map_err(|error| operator_error(error, &id))?;
             println!("{} roles: [{}]", user.id, join(&user.roles));
         }
         UserCommand::Disable { id } => {
-            let user_id = parse_id(&id)?;
-            let user = core.stores.users.set_disabled(user_id, true).await?;
-            user.with_context(|| format!("no user with id {id}"))?;
             // Ends the sessions and revokes every token issued so far, on every instance.
-            core.sessions.revoke_user(user_id, "user_disabled").await?;
+            let changes = UserChanges {
+                disabled: Some(true),
+                ..UserChanges::default()
+            };
+            core.admin
+                .update(None, parse_id(&id)?, changes)
+                .await
+                .map_err(|error| operator_error(error, &id))?;
             println!("{id} disabled; every session ended");
         }
     }
@@ -72,6 +83,14 @@ fn parse_id(id: &str) -> anyhow::Result<UserId> {
 
 fn join(roles: &[Role]) -> String {
     roles.iter().map(Role::as_str).collect::<Vec<_>>().join(",")
+}
+
+/// A one-line reason for a refused change of user `id`.
+fn operator_error(error: AccountError, id: &str) -> anyhow::Error {
+    match error {
+        AccountError::AccountGone => anyhow::anyhow!("no user with id {id}"),
+        other => explain(other),
+    }
 }
 
 /// A one-line reason for a refused account operation.

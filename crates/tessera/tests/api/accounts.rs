@@ -30,6 +30,7 @@ both_backends!(
     login_with_a_10000_character_password_is_a_validation_error,
     a_disabled_user_cannot_log_in_and_their_token_is_revoked,
     a_login_session_records_device_name_user_agent_and_ip,
+    a_login_in_flight_during_a_password_change_never_outlives_it,
 );
 
 async fn signup_returns_a_token_response_and_a_session(backend: Backend) {
@@ -516,4 +517,52 @@ async fn a_login_session_records_device_name_user_agent_and_ip(backend: Backend)
         Some("TesseraTests/1.0 (black box)")
     );
     assert_eq!(session.ip.as_deref(), Some("127.0.0.1"));
+}
+
+async fn a_login_in_flight_during_a_password_change_never_outlives_it(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let mut refused_logins = 0;
+    // A password change hashes twice (the current password, then the new one); a login with
+    // the old password hashes once. Starting the login later and later across one hash's time
+    // makes it check the old password before the change is stored and finish after it.
+    for attempt in 0..6u32 {
+        let user = app.signup_test_user().await;
+        let started = std::time::Instant::now();
+        app.login_again(&user).await;
+        let delay = started.elapsed() * attempt / 3;
+        let change =
+            json!({ "current_password": user.password, "new_password": "a brand new passphrase" });
+        let old = json!({ "email": user.email, "password": user.password });
+
+        // Act
+        let (changed, login) =
+            tokio::join!(app.post_password(&user.access_token, &change), async {
+                tokio::time::sleep(delay).await;
+                app.post_login(&old).await
+            });
+
+        // Assert: the change went through; a login with the old password either was refused
+        // or got a session the change then ended.
+        assert_eq!(
+            changed.status(),
+            StatusCode::NO_CONTENT,
+            "attempt {attempt}"
+        );
+        if login.status() != StatusCode::OK {
+            assert_problem(login, 401, "invalid_credentials").await;
+            refused_logins += 1;
+            continue;
+        }
+        let body: Value = login.json().await.unwrap();
+        let refresh = json!({ "refresh_token": body["refresh_token"] });
+        let refreshed = app.post_refresh(&refresh).await;
+        assert_problem(refreshed, 401, "refresh_invalid").await;
+        let access = body["access_token"].as_str().unwrap();
+        assert_problem(app.get_me(access).await, 401, "token_revoked").await;
+    }
+    assert!(
+        refused_logins > 0,
+        "no login ran into the change: the test did not race"
+    );
 }

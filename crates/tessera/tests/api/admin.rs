@@ -28,6 +28,9 @@ both_backends!(
     deleting_a_user_revokes_their_tokens_and_forgets_them,
     an_admin_lists_and_ends_a_users_sessions,
     every_admin_change_is_audited_with_who_what_and_when,
+    a_demoted_admin_is_refused_at_once_and_cannot_undo_the_demotion,
+    a_user_re_enabled_and_logging_in_within_the_same_second_gets_a_working_token,
+    a_token_issued_before_a_revocation_in_the_same_second_is_refused,
 );
 
 const ADMIN_PASSWORD: &str = "a sturdy admin passphrase";
@@ -36,6 +39,7 @@ const ADMIN_PASSWORD: &str = "a sturdy admin passphrase";
 struct Admin {
     id: String,
     access_token: String,
+    refresh_token: String,
 }
 
 async fn make_admin(app: &TestApp) -> Admin {
@@ -52,6 +56,7 @@ async fn make_admin(app: &TestApp) -> Admin {
     Admin {
         id,
         access_token: text(&body, "access_token").to_owned(),
+        refresh_token: text(&body, "refresh_token").to_owned(),
     }
 }
 
@@ -465,12 +470,12 @@ async fn patching_roles_replaces_them_and_they_reach_tokens_at_the_next_refresh(
         .patch_admin_user(
             &admin.access_token,
             &user.id,
-            &json!({ "roles": ["support"] }),
+            &json!({ "roles": ["editor"] }),
         )
         .await;
     assert_eq!(first.status(), StatusCode::OK);
 
-    // Act: replace the list (unsorted, with a duplicate).
+    // Act: replace the list (unsorted, with a duplicate), adding a role and removing none.
     let response = app
         .patch_admin_user(
             &admin.access_token,
@@ -514,6 +519,7 @@ async fn patching_roles_replaces_them_and_they_reach_tokens_at_the_next_refresh(
     assert_eq!(emptied.status(), StatusCode::OK);
     let emptied: Value = emptied.json().await.unwrap();
     assert_eq!(emptied["roles"], json!([]));
+    assert_problem(app.get_admin_users(token, "").await, 401, "token_revoked").await;
     let again = app.refresh(text(&refreshed, "refresh_token")).await;
     assert_eq!(jwt_claims(text(&again, "access_token"))["roles"], json!([]));
 }
@@ -929,4 +935,135 @@ async fn every_admin_change_is_audited_with_who_what_and_when(backend: Backend) 
         })
         .collect();
     assert_eq!(rows, expected);
+}
+
+async fn a_demoted_admin_is_refused_at_once_and_cannot_undo_the_demotion(backend: Backend) {
+    // Arrange: two admins; the second will be demoted by the first.
+    let app = spawn_app(backend).await;
+    let first = make_admin(&app).await;
+    let second = make_admin(&app).await;
+    let sessions_before = app
+        .get_admin_user_sessions(&first.access_token, &second.id)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+
+    // Act
+    let demoted = app
+        .patch_admin_user(&first.access_token, &second.id, &json!({ "roles": [] }))
+        .await;
+
+    // Assert: the token in hand no longer opens /admin/*, not even to undo the change or to
+    // strike back, and everything it tried changed nothing.
+    assert_eq!(demoted.status(), StatusCode::OK);
+    let undo = app
+        .patch_admin_user(
+            &second.access_token,
+            &second.id,
+            &json!({ "roles": ["admin"] }),
+        )
+        .await;
+    assert_problem(undo, 401, "token_revoked").await;
+    let strike = app
+        .patch_admin_user(
+            &second.access_token,
+            &first.id,
+            &json!({ "disabled": true }),
+        )
+        .await;
+    assert_problem(strike, 401, "token_revoked").await;
+    assert_problem(app.get_me(&second.access_token).await, 401, "token_revoked").await;
+    let first_now: Value = app
+        .get_admin_user(&first.access_token, &first.id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first_now["disabled"], json!(false));
+    let second_now: Value = app
+        .get_admin_user(&first.access_token, &second.id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second_now["roles"], json!([]));
+    // The session stays; its next token carries the roles as they are now.
+    let sessions_after = app
+        .get_admin_user_sessions(&first.access_token, &second.id)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(sessions_after, sessions_before);
+    // (The server's clock moves only when told: a millisecond passes.)
+    app.advance(Duration::from_millis(1));
+    let refreshed = app.refresh(&second.refresh_token).await;
+    let token = text(&refreshed, "access_token");
+    assert_eq!(jwt_claims(token)["roles"], json!([]));
+    assert_eq!(app.get_me(token).await.status(), StatusCode::OK);
+    assert_problem(app.get_admin_users(token, "").await, 403, "forbidden").await;
+}
+
+async fn a_user_re_enabled_and_logging_in_within_the_same_second_gets_a_working_token(
+    backend: Backend,
+) {
+    // Arrange: the server's clock at the start of a second, so that everything below happens
+    // within it.
+    let app = spawn_app(backend).await;
+    let admin = make_admin(&app).await;
+    let user = app.signup_test_user().await;
+    let subsec = app.clock.now().nanosecond();
+    app.advance(Duration::from_nanos(u64::from(1_000_000_000 - subsec)));
+    let second = app.clock.now().unix_timestamp();
+    let disable = json!({ "disabled": true });
+    let patched = app
+        .patch_admin_user(&admin.access_token, &user.id, &disable)
+        .await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let enable = json!({ "disabled": false });
+    let patched = app
+        .patch_admin_user(&admin.access_token, &user.id, &enable)
+        .await;
+    assert_eq!(patched.status(), StatusCode::OK);
+
+    // Act: a login a few milliseconds later, in the same second.
+    app.advance(Duration::from_millis(5));
+    let login = app.login_again(&user).await;
+
+    // Assert
+    let token = text(&login, "access_token");
+    assert_eq!(jwt_claims(token)["iat"], json!(second), "the same second");
+    assert_eq!(app.get_me(token).await.status(), StatusCode::OK);
+    let refreshed = app.refresh(text(&login, "refresh_token")).await;
+    let token = text(&refreshed, "access_token");
+    assert_eq!(app.get_me(token).await.status(), StatusCode::OK);
+}
+
+async fn a_token_issued_before_a_revocation_in_the_same_second_is_refused(backend: Backend) {
+    // Arrange: a token issued early in a second; its user is demoted later in that second.
+    let app = spawn_app(backend).await;
+    let admin = make_admin(&app).await;
+    let user = app.signup_test_user().await;
+    let roles = json!({ "roles": ["editor"] });
+    let patched = app
+        .patch_admin_user(&admin.access_token, &user.id, &roles)
+        .await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let subsec = app.clock.now().nanosecond();
+    app.advance(Duration::from_nanos(u64::from(1_000_000_000 - subsec)));
+    let early = app.refresh(&user.refresh_token).await;
+    let early_token = text(&early, "access_token");
+    assert_eq!(jwt_claims(early_token)["roles"], json!(["editor"]));
+
+    // Act
+    app.advance(Duration::from_millis(900));
+    let removed = json!({ "roles": [] });
+    let patched = app
+        .patch_admin_user(&admin.access_token, &user.id, &removed)
+        .await;
+    assert_eq!(patched.status(), StatusCode::OK);
+
+    // Assert
+    assert_problem(app.get_me(early_token).await, 401, "token_revoked").await;
 }

@@ -213,6 +213,43 @@ async fn migrate_prepares_a_fresh_postgres_database() {
     connection.close().await.unwrap();
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_every_file_tessera_makes_in_it_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    // Arrange: a data directory the command has to create (the test runner's umask would
+    // let everyone read what it makes).
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = command_in(dir.path());
+    command.args([
+        "user",
+        "create",
+        "--email",
+        "kate@example.test",
+        "--password",
+        "pw-long-enough",
+    ]);
+
+    // Act
+    let output = run_cli(command).await;
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    let data = dir.path().join("data");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    let files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    for name in ["tessera.db", "master.key"] {
+        assert!(files.contains(&data.join(name)), "{name} in {files:?}");
+    }
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // user
 
@@ -246,14 +283,26 @@ async fn admin_commands_manage_an_account_the_running_server_sees(backend: Backe
     assert_eq!(signed_in["user"]["id"], id);
     assert_eq!(signed_in["user"]["roles"], json!(["admin"]));
     assert_eq!(signed_in["user"]["name"], "Root");
+    let admin_token = signed_in["access_token"].as_str().unwrap().to_owned();
 
-    // set-roles
+    // set-roles: removing admin revokes the tokens that carried it, on the running server too.
     let set = app
         .cli(&["user", "set-roles", &id, "support", "billing"])
         .await;
     assert!(set.status.success(), "{set:?}");
     let row = list_row(&app.cli(&["user", "list"]).await, &id);
     assert_eq!(row[3], "billing,support", "{row:?}");
+    crate::helpers::eventually(
+        Duration::from_millis(1_500),
+        "the demoted token refused",
+        || async {
+            let response = app.get_admin_users(&admin_token, "").await;
+            (response.status() == StatusCode::UNAUTHORIZED).then_some(response)
+        },
+    )
+    .await;
+    assert_problem(app.get_me(&admin_token).await, 401, "token_revoked").await;
+    app.catch_up_with_the_wall_clock();
     let signed_in = login(&app, "root@example.com", password).await;
     assert_eq!(signed_in["user"]["roles"], json!(["billing", "support"]));
     let token = signed_in["access_token"].as_str().unwrap().to_owned();

@@ -30,6 +30,7 @@ async fn the_server_refuses_a_revoked_jti_exactly_as_tessera_verify_does() {
         jti: Some(claims["jti"].as_str().unwrap().to_owned()),
         user_id: None,
         revoked_at: claims["iat"].as_i64().unwrap(),
+        revoked_at_ms: None,
         until: claims["exp"].as_i64().unwrap() + 60,
     };
 

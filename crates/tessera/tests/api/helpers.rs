@@ -231,6 +231,17 @@ impl TestApp {
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
+
+    /// Moves the server's clock a millisecond past the wall clock: a command run as another
+    /// process stamps what it records with the real time, which the test's clock lags.
+    pub fn catch_up_with_the_wall_clock(&self) {
+        use tessera_core::Clock;
+        let lag = tessera_core::SystemClock.now() - self.clock.now();
+        if lag.is_positive() {
+            self.clock
+                .advance(lag.unsigned_abs() + Duration::from_millis(1));
+        }
+    }
 }
 
 /// Asserts a problem+json answer with `status` and `code`; returns the body.
