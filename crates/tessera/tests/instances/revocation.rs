@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 use tessera_testkit::eventually;
 use tessera_testkit::redis::{RedisCluster, RedisServer, redis_cli, shared_redis_url};
 use tokio::time::Instant;
@@ -63,6 +64,130 @@ async fn a_logout_on_one_instance_revokes_the_access_token_on_every_other_within
         "a revocation took {} to reach another instance",
         millis(slowest)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_removed_on_one_instance_revokes_earlier_tokens_on_every_other_within_a_second() {
+    // Arrange: an admin made by the command line, and a user who is an editor.
+    let deployment = Deployment::new(&shared_redis_url()).await;
+    let instances = deployment.start_all(&["a", "b", "c"]).await;
+    let (a, b, c) = (&instances[0], &instances[1], &instances[2]);
+    let password = "a sturdy admin passphrase";
+    let admin_email = format!("admin-{:08x}@example.com", rand::random::<u32>());
+    let created = deployment
+        .cli(&[
+            "user",
+            "create",
+            "--email",
+            &admin_email,
+            "--password",
+            password,
+            "--role",
+            "admin",
+        ])
+        .await;
+    assert!(created.status.success(), "{created:?}");
+    let admin = a.login(&admin_email, password).await;
+    let admin_token = admin["access_token"].as_str().unwrap();
+    let user = b.signup().await;
+    let me: Value = b.get_me(&user.access_token).await.json().await.unwrap();
+    let id = me["id"].as_str().unwrap();
+    a.patch_user(admin_token, id, &json!({ "roles": ["editor"] }))
+        .await;
+    let editor = c.refresh(&user.refresh_token).await;
+    for instance in &instances {
+        instance.assert_accepts(&editor.access_token).await;
+    }
+
+    // Act
+    let no_roles = json!({ "roles": [] });
+    let watchers = [b, c];
+    let since = Instant::now();
+    let (_, refused) = tokio::join!(
+        a.patch_user(admin_token, id, &no_roles),
+        crate::support::server::times_until_revoked(
+            &watchers,
+            &editor.access_token,
+            since,
+            POLL_PATIENCE
+        ),
+    );
+
+    // Assert: refused everywhere within the bound; the session lives on without the role.
+    println!(
+        "role removal on a: token_revoked on b after {}, on c after {}",
+        millis(refused[0]),
+        millis(refused[1])
+    );
+    assert!(
+        refused.iter().all(|delay| *delay <= PROPAGATION_BOUND),
+        "{refused:?}"
+    );
+    assert_problem(a.get_me(&editor.access_token).await, 401, "token_revoked").await;
+    let demoted = b.refresh(&editor.refresh_token).await;
+    for instance in &instances {
+        instance.assert_accepts(&demoted.access_token).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_disabled_and_enabled_again_logs_in_at_once_with_a_token_every_instance_accepts() {
+    // Arrange: real clocks, and the start of a second, so that the disable, the enable and
+    // the login all happen within one second.
+    let deployment = Deployment::new(&shared_redis_url()).await;
+    let instances = deployment.start_all(&["a", "b"]).await;
+    let (a, b) = (&instances[0], &instances[1]);
+    let password = "a sturdy admin passphrase";
+    let admin_email = format!("admin-{:08x}@example.com", rand::random::<u32>());
+    let created = deployment
+        .cli(&[
+            "user",
+            "create",
+            "--email",
+            &admin_email,
+            "--password",
+            password,
+            "--role",
+            "admin",
+        ])
+        .await;
+    assert!(created.status.success(), "{created:?}");
+    let admin = a.login(&admin_email, password).await;
+    let admin_token = admin["access_token"].as_str().unwrap();
+    let email = format!("user-{:08x}@example.com", rand::random::<u32>());
+    let user_password = "correct horse battery staple";
+    let signup = b
+        .post_signup(&json!({ "email": email, "password": user_password }))
+        .await;
+    let signup: Value = signup.json().await.unwrap();
+    let id = signup["user"]["id"].as_str().unwrap().to_owned();
+    wait_for_the_start_of_a_second().await;
+
+    // Act
+    a.patch_user(admin_token, &id, &json!({ "disabled": true }))
+        .await;
+    a.patch_user(admin_token, &id, &json!({ "disabled": false }))
+        .await;
+    let login = b.login(&email, user_password).await;
+
+    // Assert
+    let token = login["access_token"].as_str().unwrap();
+    for instance in &instances {
+        instance.assert_accepts(token).await;
+    }
+    let stale = signup["access_token"].as_str().unwrap();
+    for instance in &instances {
+        assert_problem(instance.get_me(stale).await, 401, "token_revoked").await;
+    }
+}
+
+/// Sleeps until the wall clock is in the first 50 ms of a second.
+async fn wait_for_the_start_of_a_second() {
+    use tessera_core::Clock;
+    let subsec = tessera_core::SystemClock.now().millisecond();
+    if subsec >= 50 {
+        tokio::time::sleep(Duration::from_millis(u64::from(1_000 - subsec))).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

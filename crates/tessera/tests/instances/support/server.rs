@@ -226,6 +226,33 @@ impl Instance {
             .unwrap_or_else(|e| panic!("POST /auth/logout on {}: {e}", self.name))
     }
 
+    /// `PATCH /admin/users/{id}` with an admin's token, asserting 200.
+    pub async fn patch_user(&self, admin_token: &str, id: &str, body: &Value) {
+        let response = self
+            .process
+            .client()
+            .patch(self.url(&format!("/admin/users/{id}")))
+            .bearer_auth(admin_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PATCH /admin/users on {}: {e}", self.name));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::OK, "PATCH on {}: {text}", self.name);
+    }
+
+    /// Logs in with `email` and `password`, asserting 200; the token response.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let response = self
+            .post_login(&json!({ "email": email, "password": password }))
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(status, StatusCode::OK, "login on {}: {body}", self.name);
+        body
+    }
+
     /// Signs up a fresh user with a unique email; their first session's tokens.
     pub async fn signup(&self) -> Tokens {
         let email = format!("user-{:016x}@example.com", rand::random::<u64>());
