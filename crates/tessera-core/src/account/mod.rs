@@ -18,5 +18,5 @@ pub use profiles::{PROFILE_TTL, Profiles};
 pub use role::{Role, RoleError};
 pub(crate) use service::parse_email;
 pub use service::{AccountError, Accounts, Device, FieldError, Login, Signup};
-pub use stored_hash::{StoredHash, Verified};
+pub use stored_hash::{StoredHash, UnusableHash, Verified};
 pub use user::{DisplayName, NewUser, User};

@@ -11,24 +11,39 @@ use zeroize::Zeroizing;
 static COMMON: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
 
-/// A password in NFKC form. Its `Debug` never shows it, and its memory is wiped on drop.
+/// A password in NFKC form, and as typed when that differs. Its `Debug` never shows it, and
+/// its memory is wiped on drop.
 #[derive(Clone)]
-pub struct Password(Zeroizing<String>);
+pub struct Password {
+    normalised: Zeroizing<String>,
+    /// `None` when typing it gave its NFKC form already (almost always).
+    typed: Option<Zeroizing<String>>,
+}
 
 impl Password {
     /// Normalises `raw` to NFKC without judging it (for login, where any input is compared).
     pub fn normalise(raw: &str) -> Self {
-        Self(Zeroizing::new(raw.nfkc().collect()))
+        let normalised: String = raw.nfkc().collect();
+        let typed = (normalised != raw).then(|| Zeroizing::new(raw.to_owned()));
+        Self {
+            normalised: Zeroizing::new(normalised),
+            typed,
+        }
     }
 
-    /// The normalised bytes, for hashing.
+    /// The normalised bytes: what Tessera hashes.
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.normalised.as_bytes()
+    }
+
+    /// The bytes as typed: what a hash imported from another system was made from.
+    pub fn as_typed_bytes(&self) -> &[u8] {
+        self.typed.as_deref().unwrap_or(&self.normalised).as_bytes()
     }
 
     /// Length in Unicode code points.
     pub fn char_count(&self) -> usize {
-        self.0.chars().count()
+        self.normalised.chars().count()
     }
 }
 
@@ -83,7 +98,7 @@ impl PasswordPolicy {
         if length < self.min_length {
             return Err(PasswordError::TooShort(self.min_length));
         }
-        if COMMON.contains(password.0.to_lowercase().as_str()) {
+        if COMMON.contains(password.normalised.to_lowercase().as_str()) {
             return Err(PasswordError::Common);
         }
         Ok(password)
@@ -103,6 +118,15 @@ mod tests {
             PasswordError::Common
         );
         assert_eq!(COMMON.len(), 10_000);
+    }
+
+    #[test]
+    fn a_password_keeps_its_typed_form_when_nfkc_changes_it() {
+        let plain = Password::normalise("correct horse");
+        assert_eq!(plain.as_typed_bytes(), plain.as_bytes());
+        let wide = Password::normalise("ｐａｓｓ①");
+        assert_eq!(wide.as_bytes(), "pass1".as_bytes());
+        assert_eq!(wide.as_typed_bytes(), "ｐａｓｓ①".as_bytes());
     }
 
     #[test]

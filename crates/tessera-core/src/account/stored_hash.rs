@@ -38,6 +38,18 @@ thread_local! {
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The most work an imported hash may ask of a login: bcrypt's cost (2^14 rounds, about a
+/// second here), argon2's memory (64 MiB), passes and lanes. A line of an import beyond them
+/// is refused, and such a hash in the database never matches: one row must not make a login
+/// take minutes or gigabytes.
+pub const MAX_BCRYPT_COST: u32 = 14;
+/// See [`MAX_BCRYPT_COST`].
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 65_536;
+/// See [`MAX_BCRYPT_COST`].
+pub const MAX_ARGON2_PASSES: u32 = 10;
+/// See [`MAX_BCRYPT_COST`].
+pub const MAX_ARGON2_LANES: u32 = 4;
+
 /// A stored password hash, by scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredHash {
@@ -47,15 +59,46 @@ pub enum StoredHash {
     Bcrypt,
 }
 
+/// Why a hash cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnusableHash {
+    /// Neither bcrypt nor argon2 PHC.
+    #[error("password_hash is neither a bcrypt ($2a$/$2b$/$2y$) nor an argon2 PHC string")]
+    Unknown,
+    /// Its parameters ask for more work than a login may do.
+    #[error(
+        "password_hash asks for too much work (at most bcrypt cost {MAX_BCRYPT_COST}, argon2 m={MAX_ARGON2_MEMORY_KIB} t={MAX_ARGON2_PASSES} p={MAX_ARGON2_LANES})"
+    )]
+    TooCostly,
+}
+
 impl StoredHash {
-    /// Recognises the scheme of `phc`, or `None` for anything Tessera cannot verify.
+    /// Recognises the scheme of `phc`, or `None` for anything Tessera cannot or will not verify.
     pub fn classify(phc: &str) -> Option<Self> {
-        if phc.starts_with("$argon2") && PasswordHash::new(phc).is_ok() {
-            Some(Self::Argon2)
+        Self::check(phc).ok()
+    }
+
+    /// The scheme of `phc`, or why it cannot be used.
+    pub fn check(phc: &str) -> Result<Self, UnusableHash> {
+        if phc.starts_with("$argon2") {
+            let hash = PasswordHash::new(phc).map_err(|_| UnusableHash::Unknown)?;
+            let params = Params::try_from(&hash).map_err(|_| UnusableHash::Unknown)?;
+            let bounded = params.m_cost() <= MAX_ARGON2_MEMORY_KIB
+                && params.t_cost() <= MAX_ARGON2_PASSES
+                && params.p_cost() <= MAX_ARGON2_LANES;
+            bounded
+                .then_some(Self::Argon2)
+                .ok_or(UnusableHash::TooCostly)
         } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| phc.starts_with(p)) && phc.len() == 60 {
-            Some(Self::Bcrypt)
+            let cost: u32 = phc
+                .get(4..6)
+                .and_then(|cost| cost.parse().ok())
+                .ok_or(UnusableHash::Unknown)?;
+            (cost <= MAX_BCRYPT_COST)
+                .then_some(Self::Bcrypt)
+                .ok_or(UnusableHash::TooCostly)
         } else {
-            None
+            Err(UnusableHash::Unknown)
         }
     }
 }
@@ -86,7 +129,9 @@ pub(super) fn hash_current(password: &[u8]) -> String {
     .to_string()
 }
 
-/// Checks `password` against `phc`, whatever its scheme; anything unrecognised never matches.
+/// Checks `password` against `phc`, whatever its scheme; anything unrecognised or too costly
+/// never matches. Tessera's own hashes are of the NFKC form; a hash brought from elsewhere is
+/// of the password as its user typed it there.
 pub(super) fn verify_phc(password: &Password, phc: &str) -> Verified {
     let matches = match StoredHash::classify(phc) {
         Some(StoredHash::Argon2) => PasswordHash::new(phc).is_ok_and(|hash| {
@@ -94,13 +139,13 @@ pub(super) fn verify_phc(password: &Password, phc: &str) -> Verified {
                 matches_current(password.as_bytes(), &hash)
             } else {
                 // Other parameters (imported hashes): the library's own path, which allocates
-                // the memory those parameters ask for; the hash is replaced on success.
+                // the (bounded) memory those parameters ask for; replaced on success.
                 argon2id()
-                    .verify_password(password.as_bytes(), &hash)
+                    .verify_password(password.as_typed_bytes(), &hash)
                     .is_ok()
             }
         }),
-        Some(StoredHash::Bcrypt) => bcrypt::verify(password.as_bytes(), phc).unwrap_or(false),
+        Some(StoredHash::Bcrypt) => bcrypt::verify(password.as_typed_bytes(), phc).unwrap_or(false),
         None => false,
     };
     Verified {
@@ -176,6 +221,60 @@ mod tests {
         assert_eq!(StoredHash::classify(DUMMY_HASH), Some(StoredHash::Argon2));
         let hash = PasswordHash::new(DUMMY_HASH).unwrap();
         assert_eq!(hash.hash.map(|h| h.len()), Some(OUTPUT_LEN));
+    }
+
+    #[test]
+    fn imported_hashes_asking_for_too_much_work_are_refused_and_never_match() {
+        // A cost-4 hash relabelled: the label is what a login would pay for.
+        let cheap = bcrypt::hash("pw", 4).unwrap();
+        let costly_bcrypt = cheap.replacen("$04$", &format!("${}$", MAX_BCRYPT_COST + 1), 1);
+        let bounded_bcrypt = cheap.replacen("$04$", &format!("${MAX_BCRYPT_COST}$"), 1);
+        assert_eq!(StoredHash::check(&bounded_bcrypt), Ok(StoredHash::Bcrypt));
+        let salt = "c29tZXNhbHRzb21lc2FsdA";
+        let argon = |m: u32, t: u32, p: u32| {
+            format!(
+                "$argon2id$v=19$m={m},t={t},p={p}${salt}$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+            )
+        };
+        for (phc, expected) in [
+            (costly_bcrypt.clone(), Err(UnusableHash::TooCostly)),
+            (
+                argon(MAX_ARGON2_MEMORY_KIB + 1, 2, 1),
+                Err(UnusableHash::TooCostly),
+            ),
+            (
+                argon(19_456, MAX_ARGON2_PASSES + 1, 1),
+                Err(UnusableHash::TooCostly),
+            ),
+            (
+                argon(19_456, 2, MAX_ARGON2_LANES + 1),
+                Err(UnusableHash::TooCostly),
+            ),
+            (
+                argon(MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PASSES, MAX_ARGON2_LANES),
+                Ok(StoredHash::Argon2),
+            ),
+            (
+                "$2b$xx$".to_owned() + &"a".repeat(53),
+                Err(UnusableHash::Unknown),
+            ),
+            ("plain".to_owned(), Err(UnusableHash::Unknown)),
+        ] {
+            assert_eq!(StoredHash::check(&phc), expected, "{phc}");
+        }
+        // Never checked at all (a one-line denial of service otherwise).
+        let verified = verify_phc(&Password::normalise("pw"), &costly_bcrypt);
+        assert!(!verified.matches);
+    }
+
+    #[test]
+    fn an_imported_hash_is_checked_against_the_password_as_typed() {
+        let typed = "ｐａｓｓｗｏｒｄ①"; // NFKC makes this "password1"
+        let phc = bcrypt::hash(typed, 4).unwrap();
+        assert!(verify_phc(&Password::normalise(typed), &phc).matches);
+        assert!(!verify_phc(&Password::normalise("password1"), &phc).matches);
+        let ours = hash_current(Password::normalise(typed).as_bytes());
+        assert!(verify_phc(&Password::normalise("password1"), &ours).matches);
     }
 
     #[test]

@@ -73,11 +73,7 @@ async fn import_line(core: &Core, line: &str) -> Result<(), LineError> {
     let entry: ImportLine =
         serde_json::from_str(line).map_err(|e| refused(format!("not a valid entry: {e}")))?;
     let email = Email::parse(&entry.email).map_err(|e| refused(e.to_string()))?;
-    if StoredHash::classify(&entry.password_hash).is_none() {
-        return Err(refused(
-            "password_hash is neither a bcrypt ($2a$/$2b$/$2y$) nor an argon2 PHC string".into(),
-        ));
-    }
+    StoredHash::check(&entry.password_hash).map_err(|unusable| refused(unusable.to_string()))?;
     let roles = Role::parse_all(&entry.roles).map_err(|e| refused(e.to_string()))?;
     let name = match entry.name.as_deref() {
         Some(name) => DisplayName::parse(name).map_err(|e| refused(e.to_owned()))?,

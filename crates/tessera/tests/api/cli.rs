@@ -21,6 +21,7 @@ use crate::helpers::{
 both_backends!(
     admin_commands_manage_an_account_the_running_server_sees,
     import_takes_good_lines_reports_bad_ones_and_upgrades_bcrypt_on_login,
+    import_refuses_costly_hashes_and_checks_imported_ones_against_the_password_as_typed,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -516,6 +517,53 @@ async fn import_takes_good_lines_reports_bad_ones_and_upgrades_bcrypt_on_login(b
     assert_problem(duplicate, 401, "invalid_credentials").await;
     let modern = login(&app, "modern@example.com", "modern password two").await;
     assert_eq!(modern["user"]["roles"], json!([]));
+}
+
+async fn import_refuses_costly_hashes_and_checks_imported_ones_against_the_password_as_typed(
+    backend: Backend,
+) {
+    // Arrange: a password NFKC changes (full-width letters, a circled digit), hashed as typed
+    // by the system the users come from; and hashes that ask for hours or gigabytes.
+    let app = spawn_app(backend).await;
+    let typed = "ｗｉｄｅ ｐａｓｓｗｏｒｄ①";
+    let legacy = bcrypt::hash(typed, 4).unwrap();
+    let costly = legacy.replacen("$04$", "$31$", 1);
+    let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    let lines = [
+        json!({ "email": "typed@example.com", "password_hash": legacy }).to_string(),
+        json!({ "email": "costly@example.com", "password_hash": costly }).to_string(),
+        json!({ "email": "greedy@example.com", "password_hash": greedy }).to_string(),
+    ];
+    let file = app.data_dir.path().join("users.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+
+    // Act
+    let output = app.cli(&["import", file.to_str().unwrap()]).await;
+    let normalised = app
+        .post_login(&json!({ "email": "typed@example.com", "password": "wide password1" }))
+        .await;
+    let as_typed = app
+        .post_login(&json!({ "email": "typed@example.com", "password": typed }))
+        .await;
+
+    // Assert
+    assert!(!output.status.success(), "{output:?}");
+    for line in ["line 2:", "line 3:"] {
+        let reported = output.stderr.lines().find(|l| l.starts_with(line));
+        assert!(
+            reported.is_some_and(|l| l.contains("too much work")),
+            "{line} {output:?}"
+        );
+    }
+    assert_eq!(as_typed.status(), StatusCode::OK, "the password as typed");
+    assert_problem(normalised, 401, "invalid_credentials").await;
+    // Upgraded to Tessera's own hash, of the NFKC form: the same typing still works.
+    for password in [typed, "wide password1"] {
+        let again = app
+            .post_login(&json!({ "email": "typed@example.com", "password": password }))
+            .await;
+        assert_eq!(again.status(), StatusCode::OK);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
