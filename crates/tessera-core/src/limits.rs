@@ -261,10 +261,10 @@ impl RateLimits {
         match subject {
             Subject::Address(address) => part(address_key(address).as_bytes()),
             Subject::AccountAt(email, address) => {
-                part(email.as_str().as_bytes());
+                part(email.key().as_bytes());
                 part(address_key(address).as_bytes());
             }
-            Subject::Account(email) => part(email.as_str().as_bytes()),
+            Subject::Account(email) => part(email.key().as_bytes()),
         }
         let tag = context.sign();
         let hex: String = tag.as_ref()[..16]

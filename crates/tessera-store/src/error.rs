@@ -6,9 +6,11 @@
 use sqlx::error::{DatabaseError, ErrorKind};
 use tessera_core::{Conflict, StoreError};
 
-/// PostgreSQL names the users' email constraint explicitly (see the migration).
-const EMAIL_CONSTRAINT: &str = "users_email_key";
-/// SQLite reports the columns, not the constraint: "UNIQUE constraint failed: users.email".
+/// PostgreSQL names the users' email constraints explicitly (see the migrations): the
+/// address as typed, and its identity key.
+const EMAIL_CONSTRAINTS: [&str; 2] = ["users_email_key", "users_email_identity_key"];
+/// SQLite reports the columns, not the constraint: "UNIQUE constraint failed: users.email"
+/// (or `users.email_key`, which this also matches).
 const EMAIL_COLUMN: &str = "users.email";
 
 /// PostgreSQL SQLSTATEs for damaged storage: data_corrupted, index_corrupted.
@@ -38,8 +40,10 @@ pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError 
 
 fn database_error(db: Box<dyn DatabaseError>) -> StoreError {
     if db.kind() == ErrorKind::UniqueViolation {
-        let on_email =
-            db.constraint() == Some(EMAIL_CONSTRAINT) || db.message().contains(EMAIL_COLUMN);
+        let on_email = db
+            .constraint()
+            .is_some_and(|name| EMAIL_CONSTRAINTS.contains(&name))
+            || db.message().contains(EMAIL_COLUMN);
         return StoreError::Conflict(if on_email {
             Conflict::Email
         } else {

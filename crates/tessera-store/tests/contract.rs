@@ -44,6 +44,7 @@ contract!(
     a_created_user_is_found_by_email_and_by_id_with_every_field,
     a_user_created_without_a_password_has_no_hash,
     creating_a_user_with_a_taken_email_is_an_email_conflict,
+    an_email_is_kept_as_typed_and_its_look_alikes_are_the_same_account,
     creating_a_user_with_a_taken_id_is_an_id_conflict,
     unknown_emails_and_ids_find_nothing,
     timestamps_keep_microseconds_and_drop_nanoseconds,
@@ -578,6 +579,40 @@ async fn a_rotation_fails_once_the_user_changed_or_was_disabled(db: &TestDatabas
     assert_eq!(stale, None);
     assert_eq!(fresh.map(|s| s.refresh), Some(next));
     assert_eq!(disabled, None);
+}
+
+async fn an_email_is_kept_as_typed_and_its_look_alikes_are_the_same_account(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let new = new_user("Kate@Example.com");
+    stores.users.create_user(&new, None).await.unwrap();
+    let look_alike = Email::parse("ｋａｔｅ@example.com").unwrap();
+
+    // Act
+    let found = stores.users.find_by_email(&look_alike).await.unwrap();
+    let taken = stores
+        .users
+        .create_user(&new_user("ｋａｔｅ@example.com"), None)
+        .await;
+    let other = new_user("other@example.com");
+    stores.users.create_user(&other, None).await.unwrap();
+    let moved = stores
+        .users
+        .set_email(other.id, &Email::parse("KATE@example.com").unwrap())
+        .await;
+
+    // Assert
+    let found = found.expect("found by a look-alike").user;
+    assert_eq!(found.id, new.id);
+    assert_eq!(found.email.as_str(), "Kate@Example.com", "kept as typed");
+    assert!(
+        matches!(taken, Err(StoreError::Conflict(Conflict::Email))),
+        "{taken:?}"
+    );
+    assert!(
+        matches!(moved, Err(StoreError::Conflict(Conflict::Email))),
+        "{moved:?}"
+    );
 }
 
 async fn set_password_hash_for_an_unknown_user_creates_nothing(db: &TestDatabase) {

@@ -1,11 +1,33 @@
 //! Email addresses as account identifiers.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
-/// A syntactically valid email address, trimmed and lower-cased so that uniqueness is
-/// case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Email(String);
+use unicode_normalization::UnicodeNormalization;
+
+/// A syntactically valid email address, trimmed, as its owner typed it (mail goes there), with
+/// the key that identifies its account: NFKC, then case folding, so that `ｋａｔｅ@example.com`,
+/// `Kate@Example.com` and `kate@example.com` are one account. Two emails are equal when their
+/// keys are.
+#[derive(Debug, Clone)]
+pub struct Email {
+    address: String,
+    key: String,
+}
+
+impl PartialEq for Email {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Email {}
+
+impl Hash for Email {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
 
 /// Why an email was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -25,7 +47,7 @@ impl Email {
     /// Maximum length in characters.
     pub const MAX_LEN: usize = 254;
 
-    /// Trims, checks and lower-cases `raw`.
+    /// Trims and checks `raw`, and derives its key.
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -43,18 +65,36 @@ impl Email {
         if !valid {
             return Err(EmailError::Invalid);
         }
-        Ok(Self(trimmed.to_lowercase()))
+        Ok(Self {
+            address: trimmed.to_owned(),
+            key: identity_key(trimmed),
+        })
     }
 
-    /// The normalised address.
+    /// The address as typed (trimmed): where mail goes, what the user sees.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.address
     }
+
+    /// What identifies the account: unique among users, what lookups and limits use.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// NFKC, then full case folding, then NFKC again (Unicode's NFKC_Casefold, closely). Rust's
+/// standard library has no case folding; lower-casing the upper-cased text gives it for every
+/// character an address can hold in practice (`ß` → `ss`, final `ς` → `σ`), which lower-casing
+/// alone does not.
+fn identity_key(address: &str) -> String {
+    let compatible: String = address.nfkc().collect();
+    let folded = compatible.to_uppercase().to_lowercase();
+    folded.nfkc().collect()
 }
 
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.address)
     }
 }
 
@@ -63,11 +103,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn emails_are_trimmed_and_lower_cased() {
+    fn emails_are_trimmed_and_kept_as_typed_with_a_case_insensitive_key() {
+        let email = Email::parse("  Alice@Example.TEST ").unwrap();
+        assert_eq!(email.as_str(), "Alice@Example.TEST");
+        assert_eq!(email.key(), "alice@example.test");
+        assert_eq!(email, Email::parse("alice@example.test").unwrap());
+    }
+
+    #[test]
+    fn look_alike_emails_share_one_key() {
+        let plain = Email::parse("kate@example.com").unwrap();
+        for look_alike in [
+            "ｋａｔｅ@example.com",
+            "KATE@EXAMPLE.COM",
+            "Kate@ｅｘａｍｐｌｅ.com",
+        ] {
+            let parsed = Email::parse(look_alike).unwrap();
+            assert_eq!(parsed.key(), plain.key(), "{look_alike}");
+            assert_eq!(parsed, plain);
+        }
         assert_eq!(
-            Email::parse("  Alice@Example.TEST ").unwrap().as_str(),
-            "alice@example.test"
+            Email::parse("STRASSE@example.com").unwrap(),
+            Email::parse("straße@example.com").unwrap()
         );
+        assert_ne!(plain, Email::parse("kate2@example.com").unwrap());
+        // An address whose `@` is a look-alike cannot receive mail: refused, not folded.
+        assert_eq!(Email::parse("kate＠example.com"), Err(EmailError::Invalid));
     }
 
     #[test]

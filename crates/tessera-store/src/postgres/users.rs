@@ -26,8 +26,8 @@ impl UserStore for PgStore {
             .transpose()?;
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query(concat!(
-            "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+            "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at, \
+             email_key) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING ",
             user_columns!()
         ))
         .bind(user.id.0)
@@ -36,6 +36,7 @@ impl UserStore for PgStore {
         .bind(role_names(&user.roles))
         .bind(user.email_verified)
         .bind(user.created_at)
+        .bind(user.email.key())
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -63,9 +64,9 @@ impl UserStore for PgStore {
             user_columns!(),
             ", phc FROM users \
              LEFT JOIN password_credentials ON password_credentials.user_id = users.id \
-             WHERE users.email = $1"
+             WHERE users.email_key = $1"
         ))
-        .bind(email.as_str())
+        .bind(email.key())
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
@@ -179,12 +180,13 @@ impl UserStore for PgStore {
 
     async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET email = $2, email_verified = true, security_epoch = security_epoch + 1, updated_at = now() \
+            "UPDATE users SET email = $2, email_key = $3, email_verified = true, security_epoch = security_epoch + 1, updated_at = now() \
              WHERE id = $1 RETURNING ",
             user_columns!()
         ))
         .bind(id.0)
         .bind(email.as_str())
+        .bind(email.key())
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;

@@ -38,8 +38,8 @@ impl UserStore for SqliteStore {
             .await
             .map_err(store_error)?;
         let row = sqlx::query(concat!(
-            "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING ",
+            "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at, \
+             email_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) RETURNING ",
             user_columns!()
         ))
         .bind(id_text(user.id.0))
@@ -48,6 +48,7 @@ impl UserStore for SqliteStore {
         .bind(roles_json(&user.roles))
         .bind(user.email_verified)
         .bind(micros(user.created_at))
+        .bind(user.email.key())
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -75,9 +76,9 @@ impl UserStore for SqliteStore {
             user_columns!(),
             ", phc FROM users \
              LEFT JOIN password_credentials ON password_credentials.user_id = users.id \
-             WHERE users.email = ?1"
+             WHERE users.email_key = ?1"
         ))
-        .bind(email.as_str())
+        .bind(email.key())
         .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
@@ -208,13 +209,14 @@ impl UserStore for SqliteStore {
 
     async fn set_email(&self, id: UserId, email: &Email) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET email = ?2, email_verified = 1, security_epoch = security_epoch + 1, updated_at = ",
+            "UPDATE users SET email = ?2, email_key = ?3, email_verified = 1, security_epoch = security_epoch + 1, updated_at = ",
             sqlite_now_micros!(),
             " WHERE id = ?1 RETURNING ",
             user_columns!()
         ))
         .bind(id_text(id.0))
         .bind(email.as_str())
+        .bind(email.key())
         .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;

@@ -31,6 +31,7 @@ both_backends!(
     a_disabled_user_cannot_log_in_and_their_token_is_revoked,
     a_login_session_records_device_name_user_agent_and_ip,
     a_login_in_flight_during_a_password_change_never_outlives_it,
+    look_alike_emails_are_one_account_whose_address_is_kept_as_typed,
 );
 
 async fn signup_returns_a_token_response_and_a_session(backend: Backend) {
@@ -52,7 +53,7 @@ async fn signup_returns_a_token_response_and_a_session(backend: Backend) {
     assert!(body["refresh_token"].as_str().unwrap().len() >= 43);
     assert_eq!(body["refresh_expires_in"], 30 * 86_400);
     let user = &body["user"];
-    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["email"], "Ada@Example.COM", "trimmed, as typed");
     assert_eq!(user["name"], "Ada");
     assert_eq!(user["roles"], json!([]));
     assert_eq!(user["email_verified"], false);
@@ -72,6 +73,37 @@ async fn emails_are_unique_case_insensitively_after_trimming(backend: Backend) {
         .await;
 
     assert_problem(second, 409, "email_taken").await;
+}
+
+async fn look_alike_emails_are_one_account_whose_address_is_kept_as_typed(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let password = "correct horse battery";
+    let first = app
+        .post_signup(&json!({ "email": "Kate@Example.com", "password": password }))
+        .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+
+    // Act: full-width letters, another case.
+    let look_alike = app
+        .post_signup(
+            &json!({ "email": "ｋａｔｅ@example.com", "password": "another good password" }),
+        )
+        .await;
+    let login = app
+        .post_login(&json!({ "email": "ｋａｔｅ@EXAMPLE.com", "password": password }))
+        .await;
+
+    // Assert
+    assert_problem(look_alike, 409, "email_taken").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let login: Value = login.json().await.unwrap();
+    assert_eq!(login["user"]["id"], first["user"]["id"]);
+    assert_eq!(
+        login["user"]["email"], "Kate@Example.com",
+        "the address as typed"
+    );
 }
 
 async fn login_with_unknown_email_looks_like_wrong_password(backend: Backend) {

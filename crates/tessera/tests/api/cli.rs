@@ -279,7 +279,7 @@ async fn admin_commands_manage_an_account_the_running_server_sees(backend: Backe
     let id = created.stdout.trim().to_owned();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "not an id: {id:?}");
     let row = list_row(&app.cli(&["user", "list"]).await, &id);
-    assert_eq!(row[1..], ["root@example.com", "active", "admin"], "{row:?}");
+    assert_eq!(row[1..], ["Root@Example.com", "active", "admin"], "{row:?}");
     let signed_in = login(&app, "root@example.com", password).await;
     assert_eq!(signed_in["user"]["id"], id);
     assert_eq!(signed_in["user"]["roles"], json!(["admin"]));
