@@ -16,10 +16,11 @@ pub mod views;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, header};
+use axum::http::{HeaderValue, Request, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -33,14 +34,33 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_router().split_for_parts();
     let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi);
     let cors = state.browser.cors();
+    let https = state.site.public_url.starts_with("https://");
     let routes = layered(api.merge(docs)).with_state(state);
     // Outermost, so a preflight is answered before routing (which knows no OPTIONS).
-    match cors {
+    let routes = match cors {
         Some(cors) => routes
             .layer(cors)
             .layer(middleware::map_response(browser::no_cors_for_strangers)),
         None => routes,
+    };
+    security_headers(routes, https)
+}
+
+/// Headers every response carries, whatever answered it: no content sniffing, and, when the
+/// public URL is https, Strict-Transport-Security (a year; subdomains are the operator's call,
+/// so they are left out).
+fn security_headers(routes: Router, https: bool) -> Router {
+    let routes = routes.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ));
+    if !https {
+        return routes;
     }
+    routes.layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    ))
 }
 
 /// What every request goes through around its handler, innermost first: the time limit, the

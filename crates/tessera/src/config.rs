@@ -395,9 +395,18 @@ impl Settings {
         if self.tokens.access_ttl < Duration::from_secs(1) {
             problems.push("tokens.access_ttl must be at least 1s".into());
         }
-        if self.tokens.refresh_idle_ttl > self.tokens.refresh_absolute_ttl {
-            problems
-                .push("tokens.refresh_idle_ttl must not exceed tokens.refresh_absolute_ttl".into());
+        // An idle lifetime longer than the absolute one is allowed: the absolute one wins.
+        for (name, value, max) in self.tokens.bounded_durations() {
+            if value > max {
+                let max = humantime::format_duration(max);
+                problems.push(format!("tokens.{name} must be at most {max}"));
+            }
+        }
+        for (name, quota) in self.rate_limits.named_quotas() {
+            if quota.window() > MAX_RATE_WINDOW {
+                let max = humantime::format_duration(MAX_RATE_WINDOW);
+                problems.push(format!("rate_limits.{name}: the window must be at most {max}"));
+            }
         }
         if !(1..=256).contains(&self.passwords.min_length) {
             problems.push("passwords.min_length must be between 1 and 256".into());
@@ -562,6 +571,36 @@ mod algorithm_name {
     ) -> Result<SigningAlgorithm, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.trim().parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The longest window a rate limit may count over.
+const MAX_RATE_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+
+impl TokenConfig {
+    /// Each duration with its upper bound: far beyond any sensible setting, and small enough
+    /// that adding it to any date Tessera handles cannot overflow.
+    fn bounded_durations(&self) -> [(&'static str, Duration, Duration); 6] {
+        const DAY: u64 = 86_400;
+        [
+            ("access_ttl", self.access_ttl, Duration::from_secs(DAY)),
+            ("refresh_idle_ttl", self.refresh_idle_ttl, Duration::from_secs(3_650 * DAY)),
+            ("refresh_absolute_ttl", self.refresh_absolute_ttl, Duration::from_secs(3_650 * DAY)),
+            ("refresh_reuse_grace", self.refresh_reuse_grace, Duration::from_secs(300)),
+            ("leeway", self.leeway, Duration::from_secs(300)),
+            ("ws_ticket_ttl", self.ws_ticket_ttl, Duration::from_secs(600)),
+        ]
+    }
+}
+
+impl RateLimitConfig {
+    fn named_quotas(&self) -> [(&'static str, Quota); 4] {
+        [
+            ("login_per_account_ip", self.login_per_account_ip),
+            ("login_per_ip", self.login_per_ip),
+            ("signup_per_ip", self.signup_per_ip),
+            ("forgot_per_email", self.forgot_per_email),
+        ]
     }
 }
 

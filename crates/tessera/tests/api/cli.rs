@@ -117,6 +117,36 @@ async fn config_check_refuses_an_unknown_variable() {
 }
 
 #[tokio::test]
+async fn an_absolute_lifetime_below_the_idle_one_is_accepted_and_absurd_durations_are_refused() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let check = |variable: &str, value: &str| {
+        let mut command = command_in(dir.path());
+        command.args(["config", "check"]).env(variable, value);
+        command
+    };
+
+    // Act
+    let short_absolute = run_cli(check("TESSERA_TOKENS__REFRESH_ABSOLUTE_TTL", "7d")).await;
+    let absurd = [
+        ("TESSERA_TOKENS__ACCESS_TTL", "100000000d", "tokens.access_ttl"),
+        ("TESSERA_TOKENS__REFRESH_IDLE_TTL", "500000000years", "tokens.refresh_idle_ttl"),
+        ("TESSERA_TOKENS__LEEWAY", "30000000d", "tokens.leeway"),
+        ("TESSERA_RATE_LIMITS__LOGIN_PER_IP", "5/99999999d", "rate_limits.login_per_ip"),
+    ];
+
+    // Assert: the absolute lifetime wins over the idle one (API.md §2).
+    assert!(short_absolute.status.success(), "{short_absolute:?}");
+    for (variable, value, name) in absurd {
+        let output = run_cli(check(variable, value)).await;
+        assert!(!output.status.success(), "{variable}={value}: {output:?}");
+        assert_one_line(&output);
+        assert!(output.stderr.contains(name), "{output:?}");
+        assert!(!output.stderr.contains("panicked"), "{output:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_config_flag_works_before_and_after_the_subcommand() {
     // Arrange
     let dir = tempfile::tempdir().unwrap();

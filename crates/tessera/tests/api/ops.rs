@@ -20,6 +20,40 @@ both_backends!(
     both_metadata_documents_describe_the_authorization_server,
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_forbids_sniffing_and_https_deployments_send_hsts() {
+    // Arrange
+    let plain = spawn_app(Backend::Sqlite).await;
+    let https = spawn_app_with(Backend::Sqlite, |s| {
+        s.public_url = "https://auth.example.com".into();
+    })
+    .await;
+
+    for app in [&plain, &https] {
+        // Act: a success, a problem, a page, the docs, a route that does not exist.
+        let answers = [
+            app.get("/healthz").await,
+            app.get("/users/me").await,
+            app.get("/ui/page.css").await,
+            app.get("/openapi.json").await,
+            app.get("/no/such/route").await,
+        ];
+
+        // Assert
+        let is_https = app.settings.public_url.starts_with("https://");
+        for answer in answers {
+            let headers = answer.headers();
+            assert_eq!(headers["x-content-type-options"], "nosniff", "{}", answer.url());
+            assert_eq!(
+                headers.get("strict-transport-security").map(|v| v.to_str().unwrap()),
+                is_https.then_some("max-age=31536000"),
+                "{}",
+                answer.url()
+            );
+        }
+    }
+}
+
 async fn healthz_and_readyz_answer_200(backend: Backend) {
     // Arrange
     let app = spawn_app(backend).await;
