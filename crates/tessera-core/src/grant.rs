@@ -141,6 +141,8 @@ impl Grants {
         method: Method,
     ) -> Result<LoginOutcome, AccountError> {
         let amr = Amr::single(method);
+        let user_id = checked.as_ref().ok().map(|user| user.id);
+        let ip = device.ip.clone();
         let result = match checked {
             // A passkey is a second factor in itself (possession and the device's check).
             Ok(user) if user.mfa_enabled && method != Method::Passkey => self
@@ -155,7 +157,18 @@ impl Grants {
                 .map(|grant| LoginOutcome::Granted(Box::new(grant))),
             Err(error) => Err(error),
         };
-        metrics::counter!("tessera_logins_total", "result" => login_outcome(&result)).increment(1);
+        let outcome = login_outcome(&result);
+        metrics::counter!("tessera_logins_total", "result" => outcome).increment(1);
+        // One line per attempt, for the operator's trail: who (when known), how, from where,
+        // and how it ended; never what was typed.
+        let method = method.as_str();
+        let ip = ip.as_deref().unwrap_or("-");
+        match user_id {
+            Some(user_id) if result.is_ok() => {
+                tracing::info!(event = "login", result = outcome, %user_id, method, ip, "login")
+            }
+            _ => tracing::info!(event = "login", result = outcome, method, ip, "login refused"),
+        }
         result
     }
 

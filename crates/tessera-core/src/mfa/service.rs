@@ -174,8 +174,10 @@ impl TwoFactor {
         match self.check_second_factor(&pending, code).await {
             Ok(true) => {}
             Ok(false) => {
+                let user_id = pending.user;
                 self.challenges.wrong_code(mfa_token, pending).await?;
                 metrics::counter!("tessera_mfa_total", "result" => "invalid").increment(1);
+                tracing::info!(event = "login", result = "mfa_invalid", %user_id, method = "otp", "login refused");
                 return Err(MfaError::Invalid);
             }
             Err(error) => {
@@ -193,6 +195,7 @@ impl TwoFactor {
         let amr = pending.amr().and(Method::Otp);
         let grant = self.grants.finish_login(user, pending.device, amr).await?;
         metrics::counter!("tessera_mfa_total", "result" => "success").increment(1);
+        tracing::info!(event = "login", result = "success", user_id = %grant.user.id, method = "otp", "login");
         Ok(grant)
     }
 

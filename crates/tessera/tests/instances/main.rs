@@ -7,6 +7,7 @@ mod support;
 
 mod keys;
 mod limits;
+mod logs;
 mod mail;
 mod mfa;
 mod refresh;
