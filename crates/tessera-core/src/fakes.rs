@@ -527,6 +527,24 @@ impl SessionStore for MemoryStore {
         )))
     }
 
+    async fn prune_sessions(
+        &self,
+        ended_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let mut tables = lock(&self.tables);
+        let mut left = limit;
+        tables.sessions.retain(|_, s| {
+            let ended = s.revoked_at.is_some_and(|at| at < ended_before)
+                || s.idle_expires_at < ended_before
+                || s.absolute_expires_at < ended_before;
+            let prune = ended && left > 0;
+            left -= u32::from(prune);
+            !prune
+        });
+        Ok(u64::from(limit - left))
+    }
+
     async fn revoke_user_sessions(
         &self,
         user: UserId,
@@ -581,11 +599,15 @@ impl RevocationStore for MemoryStore {
             .collect())
     }
 
-    async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
+    async fn prune_revocations(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
         let mut tables = lock(&self.tables);
-        let before = tables.feed.len();
-        tables.feed.retain(|r| r.until > now);
-        Ok(u64::try_from(before - tables.feed.len()).expect("a test feed is short"))
+        let mut left = limit;
+        tables.feed.retain(|r| {
+            let prune = r.until <= now && left > 0;
+            left -= u32::from(prune);
+            !prune
+        });
+        Ok(u64::from(limit - left))
     }
 }
 

@@ -167,7 +167,13 @@ impl Grants {
             Some(user_id) if result.is_ok() => {
                 tracing::info!(event = "login", result = outcome, %user_id, method, ip, "login")
             }
-            _ => tracing::info!(event = "login", result = outcome, method, ip, "login refused"),
+            _ => tracing::info!(
+                event = "login",
+                result = outcome,
+                method,
+                ip,
+                "login refused"
+            ),
         }
         result
     }

@@ -110,6 +110,13 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
         until: i64,
     ) -> Result<Option<Revocation>, StoreError>;
+    /// Deletes up to `limit` sessions that ended (revoked, or past their idle or absolute
+    /// expiry) before `ended_before`; how many.
+    async fn prune_sessions(
+        &self,
+        ended_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
     /// Ends every unrevoked session of `user` except `keep`, recording one feed entry each.
     async fn revoke_user_sessions(
         &self,
@@ -138,8 +145,8 @@ pub trait RevocationStore: Send + Sync {
         now: i64,
         limit: u32,
     ) -> Result<Vec<Revocation>, StoreError>;
-    /// Deletes entries whose `until` is at or before `now`.
-    async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` entries whose `until` is at or before `now`; how many.
+    async fn prune_revocations(&self, now: i64, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// A signing key as stored: the private half sealed under the master key.

@@ -78,6 +78,7 @@ contract!(
     feed_cursors_strictly_increase_in_recording_order,
     revocations_after_filters_by_cursor_and_until_and_respects_the_limit,
     pruning_deletes_revocations_no_longer_in_force_and_cursors_are_not_reused,
+    pruning_deletes_sessions_ended_before_the_cutoff_in_batches,
     revocations_outlive_the_users_and_sessions_they_name,
     adding_a_signing_key_retires_the_others_at_its_creation_time,
     adding_a_signing_key_with_a_taken_kid_is_an_id_conflict_and_retires_nothing,
@@ -1421,15 +1422,16 @@ async fn pruning_deletes_revocations_no_longer_in_force_and_cursors_are_not_reus
         );
     }
 
-    // Act
-    let pruned = feed.prune_revocations(2_000).await.unwrap();
-    let again = feed.prune_revocations(2_000).await.unwrap();
+    // Act: a batch of one, then the rest.
+    let first = feed.prune_revocations(2_000, 1).await.unwrap();
+    let pruned = feed.prune_revocations(2_000, 100).await.unwrap();
+    let again = feed.prune_revocations(2_000, 100).await.unwrap();
 
     // Assert
-    assert_eq!((pruned, again), (2, 0));
+    assert_eq!((first, pruned, again), (1, 1, 0));
     assert_eq!(whole_feed(&stores).await, [entries[1]]);
     // Even with the newest entries gone, a new entry gets a cursor never handed out before.
-    assert_eq!(feed.prune_revocations(i64::MAX).await.unwrap(), 1);
+    assert_eq!(feed.prune_revocations(i64::MAX, 100).await.unwrap(), 1);
     let next = feed
         .record_user_revocation(UserId::new(), at(0), 4_000)
         .await
@@ -1438,6 +1440,41 @@ async fn pruning_deletes_revocations_no_longer_in_force_and_cursors_are_not_reus
         next.cursor > entries[2].cursor,
         "{next:?} after {entries:?}"
     );
+}
+
+async fn pruning_deletes_sessions_ended_before_the_cutoff_in_batches(db: &TestDatabase) {
+    // Arrange: revoked at 20, idle-expired, absolute-expired, revoked after the cutoff, live.
+    let stores = db.open().await;
+    let user = new_user("pruned@example.test");
+    stores.users.create_user(&user, None).await.unwrap();
+    let sessions = &stores.sessions;
+    let mut revoked = session_of(user.id, at(10));
+    revoked.revoked_at = Some(at(20));
+    let mut idle = session_of(user.id, at(10));
+    idle.idle_expires_at = at(30);
+    let mut absolute = session_of(user.id, at(10));
+    absolute.absolute_expires_at = at(40);
+    absolute.idle_expires_at = at(40);
+    let mut late = session_of(user.id, at(10));
+    late.revoked_at = Some(at(200));
+    let live = session_of(user.id, at(10));
+    for session in [&revoked, &idle, &absolute, &late, &live] {
+        sessions.create_session(session, 0).await.unwrap();
+    }
+
+    // Act
+    let first = sessions.prune_sessions(at(100), 2).await.unwrap();
+    let second = sessions.prune_sessions(at(100), 2).await.unwrap();
+    let third = sessions.prune_sessions(at(100), 2).await.unwrap();
+
+    // Assert
+    assert_eq!((first, second, third), (2, 1, 0));
+    for gone in [&revoked, &idle, &absolute] {
+        assert_eq!(sessions.find_session(gone.id).await.unwrap(), None);
+    }
+    for kept in [&late, &live] {
+        assert!(sessions.find_session(kept.id).await.unwrap().is_some());
+    }
 }
 
 async fn revocations_outlive_the_users_and_sessions_they_name(db: &TestDatabase) {

@@ -405,7 +405,9 @@ impl Settings {
         for (name, quota) in self.rate_limits.named_quotas() {
             if quota.window() > MAX_RATE_WINDOW {
                 let max = humantime::format_duration(MAX_RATE_WINDOW);
-                problems.push(format!("rate_limits.{name}: the window must be at most {max}"));
+                problems.push(format!(
+                    "rate_limits.{name}: the window must be at most {max}"
+                ));
             }
         }
         if !(1..=256).contains(&self.passwords.min_length) {
@@ -584,11 +586,27 @@ impl TokenConfig {
         const DAY: u64 = 86_400;
         [
             ("access_ttl", self.access_ttl, Duration::from_secs(DAY)),
-            ("refresh_idle_ttl", self.refresh_idle_ttl, Duration::from_secs(3_650 * DAY)),
-            ("refresh_absolute_ttl", self.refresh_absolute_ttl, Duration::from_secs(3_650 * DAY)),
-            ("refresh_reuse_grace", self.refresh_reuse_grace, Duration::from_secs(300)),
+            (
+                "refresh_idle_ttl",
+                self.refresh_idle_ttl,
+                Duration::from_secs(3_650 * DAY),
+            ),
+            (
+                "refresh_absolute_ttl",
+                self.refresh_absolute_ttl,
+                Duration::from_secs(3_650 * DAY),
+            ),
+            (
+                "refresh_reuse_grace",
+                self.refresh_reuse_grace,
+                Duration::from_secs(300),
+            ),
             ("leeway", self.leeway, Duration::from_secs(300)),
-            ("ws_ticket_ttl", self.ws_ticket_ttl, Duration::from_secs(600)),
+            (
+                "ws_ticket_ttl",
+                self.ws_ticket_ttl,
+                Duration::from_secs(600),
+            ),
         ]
     }
 }

@@ -41,6 +41,10 @@ const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the outbox is read for mail to send: a mail leaves within about this long.
 const MAIL_INTERVAL: Duration = Duration::from_millis(500);
+/// How often ended sessions and moot revocations are deleted, and in what batches: a table
+/// stays as large as what is live, without one long delete holding the database's writer.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(300);
+const PRUNE_BATCH: u32 = 500;
 
 /// What startup may replace, for tests.
 #[derive(Clone)]
@@ -50,6 +54,8 @@ pub struct Overrides {
     /// Signs access tokens instead of the key ring (which still verifies them and serves the
     /// JWKS): a way to make signing fail.
     pub token_issuer: Option<Arc<dyn TokenIssuer>>,
+    /// How often ended sessions and moot revocations are deleted.
+    pub prune_every: Duration,
 }
 
 impl Default for Overrides {
@@ -57,6 +63,7 @@ impl Default for Overrides {
         Self {
             clock: Arc::new(SystemClock),
             token_issuer: None,
+            prune_every: PRUNE_INTERVAL,
         }
     }
 }
@@ -232,6 +239,8 @@ pub struct Application {
     follower: RevocationFollower,
     metrics: PrometheusHandle,
     outbox: Arc<OutboxWorker>,
+    sessions: Arc<Sessions>,
+    prune_every: Duration,
     local_addr: SocketAddr,
 }
 
@@ -244,7 +253,9 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let issuer = settings.effective_issuer(local_addr);
+        let prune_every = overrides.prune_every;
         let core = Core::open(settings, overrides, issuer.clone()).await?;
+        let sessions = Arc::clone(&core.sessions);
         let (live_revocations, _) = broadcast::channel(4_096);
         let follower = RevocationFollower::start(
             Arc::clone(&core.sessions),
@@ -301,6 +312,8 @@ impl Application {
             follower,
             metrics,
             outbox,
+            sessions,
+            prune_every,
             local_addr,
         })
     }
@@ -342,6 +355,23 @@ impl Application {
                 }
             }
         }));
+        let sessions = self.sessions;
+        let pruner = tokio::spawn(every(self.prune_every, move || {
+            let sessions = Arc::clone(&sessions);
+            async move {
+                match sessions.prune(PRUNE_BATCH).await {
+                    Ok((0, 0)) => {}
+                    Ok((sessions, revocations)) => {
+                        tracing::info!(
+                            sessions,
+                            revocations,
+                            "pruned ended sessions and moot revocations"
+                        )
+                    }
+                    Err(error) => tracing::warn!(%error, "pruning failed; trying again later"),
+                }
+            }
+        }));
         let follower = self.follower.spawn();
         let service = self
             .router
@@ -357,6 +387,7 @@ impl Application {
         upkeep.abort();
         follower.abort();
         sender.abort();
+        pruner.abort();
         served.context("serving HTTP")
     }
 }

@@ -152,7 +152,7 @@ mod tests {
                 .collect())
         }
 
-        async fn prune_revocations(&self, _now: i64) -> Result<u64, StoreError> {
+        async fn prune_revocations(&self, _now: i64, _limit: u32) -> Result<u64, StoreError> {
             unreachable!("the stream only reads")
         }
     }

@@ -276,6 +276,34 @@ impl Sessions {
         Ok(())
     }
 
+    /// Deletes, in batches of `batch`, the feed entries whose tokens have all expired and the
+    /// sessions that ended longer ago than an access token lives (no token of theirs can be
+    /// valid any more); how many of each. Every instance may run it: deleting is idempotent.
+    pub async fn prune(&self, batch: u32) -> Result<(u64, u64), StoreError> {
+        let now = self.clock.now();
+        let ended_before = now - self.settings.token_horizon;
+        let mut sessions = 0;
+        loop {
+            let deleted = self.store.prune_sessions(ended_before, batch).await?;
+            sessions += deleted;
+            if deleted < u64::from(batch) {
+                break;
+            }
+        }
+        let mut revocations = 0;
+        loop {
+            let deleted = self
+                .feed
+                .prune_revocations(now.unix_timestamp(), batch)
+                .await?;
+            revocations += deleted;
+            if deleted < u64::from(batch) {
+                break;
+            }
+        }
+        Ok((sessions, revocations))
+    }
+
     /// Forgets revocations whose tokens have all expired.
     pub fn purge_expired_revocations(&self) {
         self.deny.purge(self.clock.unix());
@@ -791,6 +819,47 @@ mod tests {
         assert_eq!(ended.revoke_reason.as_deref(), Some("logout"));
         assert_eq!(core.store.feed().len(), 1, "ended once, by the logout");
         assert_eq!(core.bus.published().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn pruning_deletes_ended_sessions_and_moot_revocations_in_batches_and_keeps_the_rest() {
+        // Arrange: seven ended sessions (and their feed entries), and a live one.
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let mut ended = Vec::new();
+        for _ in 0..7 {
+            let (session, _) = core.sign_in(&user).await;
+            core.sessions
+                .end(user.id, session.id, "logout")
+                .await
+                .unwrap();
+            ended.push(session.id);
+        }
+        let (live, _) = core.sign_in(&user).await;
+        let recent = core.sign_in(&user).await.0;
+        core.clock.advance(SETTINGS.token_horizon + SECOND);
+        core.sessions
+            .end(user.id, recent.id, "logout")
+            .await
+            .unwrap();
+
+        // Act: batches of three.
+        let pruned = core.sessions.prune(3).await.unwrap();
+
+        // Assert: what ended a token's lifetime ago is gone; the live one and the one ended
+        // just now (its tokens may still be presented) stay, with the latter's feed entry.
+        assert_eq!(pruned, (7, 7));
+        let left: Vec<SessionId> = core.store.sessions().iter().map(|s| s.id).collect();
+        assert_eq!(left.len(), 2);
+        assert!(left.contains(&live.id) && left.contains(&recent.id));
+        assert_eq!(
+            targets_of(&core.store.feed()),
+            vec![RevocationTarget::Session(recent.id)]
+        );
+    }
+
+    fn targets_of(feed: &[Revocation]) -> Vec<RevocationTarget> {
+        feed.iter().map(|r| r.target).collect()
     }
 
     #[tokio::test]

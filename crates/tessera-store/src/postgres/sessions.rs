@@ -184,6 +184,25 @@ impl SessionStore for PgStore {
         Ok(revocation)
     }
 
+    async fn prune_sessions(
+        &self,
+        ended_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        // In batches, so that no one statement holds the writer for long.
+        let result = sqlx::query(
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+             WHERE revoked_at < $1 OR idle_expires_at < $1 OR absolute_expires_at < $1 \
+             LIMIT $2)",
+        )
+        .bind(ended_before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(result.rows_affected())
+    }
+
     async fn revoke_user_sessions(
         &self,
         user: UserId,

@@ -47,12 +47,16 @@ impl RevocationStore for SqliteStore {
         rows.iter().map(revocation_from_row).collect()
     }
 
-    async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM revocations WHERE until_at <= ?1")
-            .bind(now)
-            .execute(&self.writer)
-            .await
-            .map_err(store_error)?;
+    async fn prune_revocations(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM revocations WHERE cursor IN \
+             (SELECT cursor FROM revocations WHERE until_at <= ?1 LIMIT ?2)",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
         Ok(result.rows_affected())
     }
 }

@@ -129,10 +129,22 @@ async fn an_absolute_lifetime_below_the_idle_one_is_accepted_and_absurd_duration
     // Act
     let short_absolute = run_cli(check("TESSERA_TOKENS__REFRESH_ABSOLUTE_TTL", "7d")).await;
     let absurd = [
-        ("TESSERA_TOKENS__ACCESS_TTL", "100000000d", "tokens.access_ttl"),
-        ("TESSERA_TOKENS__REFRESH_IDLE_TTL", "500000000years", "tokens.refresh_idle_ttl"),
+        (
+            "TESSERA_TOKENS__ACCESS_TTL",
+            "100000000d",
+            "tokens.access_ttl",
+        ),
+        (
+            "TESSERA_TOKENS__REFRESH_IDLE_TTL",
+            "500000000years",
+            "tokens.refresh_idle_ttl",
+        ),
         ("TESSERA_TOKENS__LEEWAY", "30000000d", "tokens.leeway"),
-        ("TESSERA_RATE_LIMITS__LOGIN_PER_IP", "5/99999999d", "rate_limits.login_per_ip"),
+        (
+            "TESSERA_RATE_LIMITS__LOGIN_PER_IP",
+            "5/99999999d",
+            "rate_limits.login_per_ip",
+        ),
     ];
 
     // Assert: the absolute lifetime wins over the idle one (API.md §2).

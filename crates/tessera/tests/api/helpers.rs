@@ -82,12 +82,26 @@ pub async fn spawn_app_with_deny_set(
     backend: Backend,
     customise: impl FnOnce(&mut Settings),
 ) -> (TestApp, Arc<DenySet>) {
+    spawn(backend, customise, Overrides::default().prune_every).await
+}
+
+/// A server that prunes ended sessions and moot revocations every `prune_every`.
+pub async fn spawn_app_pruning_every(backend: Backend, prune_every: Duration) -> TestApp {
+    spawn(backend, |_| {}, prune_every).await.0
+}
+
+async fn spawn(
+    backend: Backend,
+    customise: impl FnOnce(&mut Settings),
+    prune_every: Duration,
+) -> (TestApp, Arc<DenySet>) {
     init_logs();
     let (mut settings, data_dir, database) = test_settings(backend).await;
     customise(&mut settings);
     let clock = Arc::new(ManualClock::starting_now());
     let overrides = Overrides {
         clock: clock.clone(),
+        prune_every,
         ..Overrides::default()
     };
     let app = Application::build(&settings, overrides)

@@ -43,9 +43,16 @@ async fn every_response_forbids_sniffing_and_https_deployments_send_hsts() {
         let is_https = app.settings.public_url.starts_with("https://");
         for answer in answers {
             let headers = answer.headers();
-            assert_eq!(headers["x-content-type-options"], "nosniff", "{}", answer.url());
             assert_eq!(
-                headers.get("strict-transport-security").map(|v| v.to_str().unwrap()),
+                headers["x-content-type-options"],
+                "nosniff",
+                "{}",
+                answer.url()
+            );
+            assert_eq!(
+                headers
+                    .get("strict-transport-security")
+                    .map(|v| v.to_str().unwrap()),
                 is_https.then_some("max-age=31536000"),
                 "{}",
                 answer.url()

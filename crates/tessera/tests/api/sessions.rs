@@ -13,7 +13,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, TestApp, assert_problem, eventually, jwt_claims, spawn_app, spawn_app_with, text,
+    Backend, TestApp, assert_problem, eventually, jwt_claims, spawn_app, spawn_app_pruning_every,
+    spawn_app_with, text,
 };
 
 both_backends!(
@@ -36,6 +37,7 @@ both_backends!(
     fifty_concurrent_refreshes_with_one_token_all_get_the_same_successor,
     a_restart_keeps_keys_sessions_and_revocations,
     disabling_a_user_revokes_their_tokens_and_ends_their_refresh,
+    ended_sessions_and_moot_revocations_are_pruned_while_live_ones_stay,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -772,4 +774,44 @@ async fn reuse_count(app: &TestApp) -> f64 {
         .lines()
         .find_map(|line| line.strip_prefix("tessera_refresh_reuse_total "))
         .map_or(0.0, |value| value.trim().parse().unwrap())
+}
+
+async fn ended_sessions_and_moot_revocations_are_pruned_while_live_ones_stay(backend: Backend) {
+    // Arrange: a server pruning every 50 ms; users who logged out, and one still signed in.
+    let app = spawn_app_pruning_every(backend, Duration::from_millis(50)).await;
+    let mut ended = Vec::new();
+    for _ in 0..5 {
+        let user = app.signup_test_user().await;
+        assert_eq!(app.post_logout(&user.access_token).await.status(), 204);
+        ended.push(user);
+    }
+    let signed_in = app.signup_test_user().await;
+    let stores = app.open_stores().await;
+    let feed_len = || async {
+        let feed = stores
+            .revocations
+            .revocations_after(0, i64::MIN, 1_000)
+            .await;
+        feed.unwrap().len()
+    };
+    assert_eq!(feed_len().await, 5);
+
+    // Act: an access token's lifetime (and its leeway) passes.
+    app.advance(Duration::from_secs(15 * 60 + 31));
+
+    // Assert
+    eventually(Duration::from_secs(5), "the feed pruned", || async {
+        (feed_len().await == 0).then_some(())
+    })
+    .await;
+    for user in &ended {
+        let id = user.session_id.parse().unwrap();
+        let found = stores.sessions.find_session(id).await.unwrap();
+        assert!(found.is_none(), "an ended session is deleted");
+    }
+    let refreshed = app.refresh(&signed_in.refresh_token).await;
+    assert_eq!(
+        app.get_me(text(&refreshed, "access_token")).await.status(),
+        200
+    );
 }

@@ -30,10 +30,17 @@ async fn every_login_attempt_leaves_one_line_with_its_result_and_no_secret() {
 
     // Assert
     let log = instance.log();
-    let lines: Vec<&str> = log.lines().filter(|l| l.contains("event=\"login\"")).collect();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("event=\"login\""))
+        .collect();
     assert_eq!(lines.len(), 3, "{log}");
     let user_id = good["user"]["id"].as_str().unwrap();
-    assert!(lines[0].contains("success") && lines[0].contains(user_id), "{}", lines[0]);
+    assert!(
+        lines[0].contains("success") && lines[0].contains(user_id),
+        "{}",
+        lines[0]
+    );
     for line in &lines[1..] {
         assert!(line.contains("invalid_credentials"), "{line}");
     }
