@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::account::{
     Accounts, Administration, Device, Email, HashPoolSettings, NewUser, PasswordHasher,
-    PasswordPolicy, Role, User,
+    PasswordPolicy, Role, User, fold,
 };
 use crate::clock::unix_millis;
 use crate::grant::{AccessToken, Grants, IssueError};
@@ -405,14 +405,14 @@ impl UserStore for MemoryStore {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
-        let query = query.map(str::to_lowercase);
+        let query = query.map(fold);
         let matches = |user: &User| {
             query.as_deref().is_none_or(|q| {
-                user.email.as_str().contains(q)
+                user.email.key().contains(q)
                     || user
                         .name
                         .as_deref()
-                        .is_some_and(|name| name.to_lowercase().contains(q))
+                        .is_some_and(|name| fold(name).contains(q))
             })
         };
         let tables = lock(&self.tables);

@@ -63,6 +63,7 @@ contract!(
     deleting_an_unknown_user_reports_false,
     list_users_pages_through_users_in_id_order_after_the_given_id,
     list_users_filters_by_a_case_insensitive_substring_of_email_or_name,
+    list_users_ignores_case_beyond_ascii_in_names_and_emails,
     audit_events_are_recorded,
     a_created_session_is_found_with_every_field_in_any_state,
     creating_a_session_with_a_taken_id_is_an_id_conflict,
@@ -779,6 +780,43 @@ async fn list_users_filters_by_a_case_insensitive_substring_of_email_or_name(db:
     assert_eq!(ids(by_email), ["grace@example.test"]);
     assert!(none.is_empty());
     assert!(wildcard_is_literal.is_empty());
+}
+
+async fn list_users_ignores_case_beyond_ascii_in_names_and_emails(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let mut greek = new_user("Σοφία@example.test");
+    greek.name = Some("ΣΟΦΊΑ Παπαδοπούλου".into());
+    let mut german = new_user("gruss@example.test");
+    german.name = Some("Jürgen Strauß".into());
+    for user in [&greek, &german] {
+        stores.users.create_user(user, None).await.unwrap();
+    }
+    let renamed = stores
+        .users
+        .set_name(german.id, Some("ÉMILE ZOLA"))
+        .await
+        .unwrap();
+    assert!(renamed.is_some());
+
+    // Act
+    let search = |query: &'static str| stores.users.list_users(Some(query), None, 10);
+    let by_name = search("σοφία").await.unwrap();
+    let by_email = search("ΣΟΦΊΑ@").await.unwrap();
+    let by_new_name = search("émile").await.unwrap();
+    let by_old_name = search("strasse").await.unwrap();
+
+    // Assert
+    assert_eq!(by_name.iter().map(|u| u.id).collect::<Vec<_>>(), [greek.id]);
+    assert_eq!(
+        by_email.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [greek.id]
+    );
+    assert_eq!(
+        by_new_name.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [german.id]
+    );
+    assert!(by_old_name.is_empty(), "the name changed");
 }
 
 async fn audit_events_are_recorded(db: &TestDatabase) {

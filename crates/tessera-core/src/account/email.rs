@@ -67,7 +67,7 @@ impl Email {
         }
         Ok(Self {
             address: trimmed.to_owned(),
-            key: identity_key(trimmed),
+            key: fold(trimmed),
         })
     }
 
@@ -82,12 +82,13 @@ impl Email {
     }
 }
 
-/// NFKC, then full case folding, then NFKC again (Unicode's NFKC_Casefold, closely). Rust's
-/// standard library has no case folding; lower-casing the upper-cased text gives it for every
-/// character an address can hold in practice (`ß` → `ss`, final `ς` → `σ`), which lower-casing
-/// alone does not.
-fn identity_key(address: &str) -> String {
-    let compatible: String = address.nfkc().collect();
+/// `text` as compared without regard to case or compatibility forms: NFKC, then full case
+/// folding, then NFKC again (Unicode's NFKC_Casefold, closely). Email keys and user searches
+/// use it. Rust's standard library has no case folding; lower-casing the upper-cased text
+/// gives it for every character names and addresses hold in practice (`ß` → `ss`, final `ς`
+/// → `σ`), which lower-casing alone does not.
+pub fn fold(text: &str) -> String {
+    let compatible: String = text.nfkc().collect();
     let folded = compatible.to_uppercase().to_lowercase();
     folded.nfkc().collect()
 }

@@ -11,7 +11,7 @@ mod stored_hash;
 mod user;
 
 pub use admin::{Administration, MAX_PAGE, SearchPage, UserChanges};
-pub use email::{Email, EmailError};
+pub use email::{Email, EmailError, fold};
 pub use hash_pool::{HashBusy, HashPoolSettings, PasswordHasher};
 pub use password::{Password, PasswordError, PasswordPolicy};
 pub use profiles::{PROFILE_TTL, Profiles};

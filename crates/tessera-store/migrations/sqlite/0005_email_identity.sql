@@ -8,3 +8,9 @@
 ALTER TABLE users ADD COLUMN email_key TEXT NOT NULL DEFAULT '';
 UPDATE users SET email_key = email;
 CREATE UNIQUE INDEX users_email_identity_key ON users (email_key);
+
+-- Admin search compares the folded query with folded emails and names (the same folding),
+-- so that it ignores case beyond ASCII on every backend. Names stored before this migration
+-- get the database's lower-casing, which the next change of the name replaces.
+ALTER TABLE users ADD COLUMN name_key TEXT;
+UPDATE users SET name_key = lower(name);

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
-use tessera_core::account::{Email, NewUser, Role, User};
+use tessera_core::account::{Email, NewUser, Role, User, fold};
 use tessera_core::ports::{UserStore, UserWithHash};
 use tessera_core::{StoreError, UserId};
 use time::OffsetDateTime;
@@ -27,7 +27,7 @@ impl UserStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query(concat!(
             "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at, \
-             email_key) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING ",
+             email_key, name_key) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) RETURNING ",
             user_columns!()
         ))
         .bind(user.id.0)
@@ -37,6 +37,7 @@ impl UserStore for PgStore {
         .bind(user.email_verified)
         .bind(user.created_at)
         .bind(user.email.key())
+        .bind(user.name.as_deref().map(fold))
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -91,11 +92,12 @@ impl UserStore for PgStore {
     async fn set_name(&self, id: UserId, name: Option<&str>) -> Result<Option<User>, StoreError> {
         // The port carries no `now` here, so `updated_at` comes from the database clock.
         let row = sqlx::query(concat!(
-            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING ",
+            "UPDATE users SET name = $2, name_key = $3, updated_at = now() WHERE id = $1 RETURNING ",
             user_columns!()
         ))
         .bind(id.0)
         .bind(name)
+        .bind(name.map(fold))
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
@@ -212,11 +214,11 @@ impl UserStore for PgStore {
         let rows = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE ($1::uuid IS NULL OR id > $1) AND ($3::text IS NULL OR strpos(lower(email), lower($3)) > 0 OR strpos(lower(coalesce(name, '')), lower($3)) > 0) ORDER BY id LIMIT $2"
+            " FROM users WHERE ($1::uuid IS NULL OR id > $1) AND ($3::text IS NULL OR strpos(email_key, $3) > 0 OR strpos(coalesce(name_key, ''), $3) > 0) ORDER BY id LIMIT $2"
         ))
         .bind(after.map(|id| id.0))
         .bind(i64::from(limit))
-        .bind(query)
+        .bind(query.map(fold))
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;

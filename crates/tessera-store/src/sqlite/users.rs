@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use tessera_core::account::{Email, NewUser, Role, User};
+use tessera_core::account::{Email, NewUser, Role, User, fold};
 use tessera_core::ports::{UserStore, UserWithHash};
 use tessera_core::{StoreError, UserId};
 use time::OffsetDateTime;
@@ -39,7 +39,7 @@ impl UserStore for SqliteStore {
             .map_err(store_error)?;
         let row = sqlx::query(concat!(
             "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at, \
-             email_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) RETURNING ",
+             email_key, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) RETURNING ",
             user_columns!()
         ))
         .bind(id_text(user.id.0))
@@ -49,6 +49,7 @@ impl UserStore for SqliteStore {
         .bind(user.email_verified)
         .bind(micros(user.created_at))
         .bind(user.email.key())
+        .bind(user.name.as_deref().map(fold))
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -102,13 +103,14 @@ impl UserStore for SqliteStore {
 
     async fn set_name(&self, id: UserId, name: Option<&str>) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(concat!(
-            "UPDATE users SET name = ?2, updated_at = ",
+            "UPDATE users SET name = ?2, name_key = ?3, updated_at = ",
             sqlite_now_micros!(),
             " WHERE id = ?1 RETURNING ",
             user_columns!()
         ))
         .bind(id_text(id.0))
         .bind(name)
+        .bind(name.map(fold))
         .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
@@ -242,11 +244,11 @@ impl UserStore for SqliteStore {
         let rows = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE (?1 IS NULL OR id > ?1) AND (?3 IS NULL OR instr(lower(email), lower(?3)) > 0 OR instr(lower(coalesce(name, '')), lower(?3)) > 0) ORDER BY id LIMIT ?2"
+            " FROM users WHERE (?1 IS NULL OR id > ?1) AND (?3 IS NULL OR instr(email_key, ?3) > 0 OR instr(coalesce(name_key, ''), ?3) > 0) ORDER BY id LIMIT ?2"
         ))
         .bind(after.map(|id| id_text(id.0)))
         .bind(i64::from(limit))
-        .bind(query)
+        .bind(query.map(fold))
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;

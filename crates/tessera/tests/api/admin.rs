@@ -278,6 +278,8 @@ async fn the_query_matches_email_or_name_case_insensitively_as_a_substring(backe
             json!({ "email": "alan@example.org", "name": "Alan Turing" }),
             json!({ "email": "edsger@example.net" }),
             json!({ "email": "under_score@example.net", "name": "100% sure" }),
+            json!({ "email": "emile@example.fr", "name": "ÉMILE ZOLA" }),
+            json!({ "email": "ΣΟΦΊΑ@example.gr", "name": "Sofia" }),
         ],
     )
     .await;
@@ -301,6 +303,15 @@ async fn the_query_matches_email_or_name_case_insensitively_as_a_substring(backe
     assert_eq!(
         emails_matching(&app, &admin, "countess").await,
         set(&["ada.lovelace@example.com"])
+    );
+    // Case beyond ASCII, in a name and in an email.
+    assert_eq!(
+        emails_matching(&app, &admin, "émile z").await,
+        set(&["emile@example.fr"])
+    );
+    assert_eq!(
+        emails_matching(&app, &admin, "σοφία@").await,
+        set(&["ΣΟΦΊΑ@example.gr"])
     );
     // A substring of several.
     assert_eq!(
