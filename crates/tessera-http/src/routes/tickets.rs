@@ -2,12 +2,19 @@
 //! single-use ticket for the `?ticket=` of a WebSocket upgrade; back ends redeem tickets with a
 //! service key; `/ws/echo` proves the flow end to end.
 
+use std::sync::Arc;
+
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use tessera_core::Clock;
+use tessera_core::session::Revocation;
 use tessera_core::ticket::Ticket;
+use tessera_token::DenySet;
+use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -96,21 +103,66 @@ async fn redeem(
 }
 
 /// A WebSocket that echoes every text and binary message; the upgrade needs a ticket and is
-/// refused with a 401 before upgrading otherwise.
+/// refused with a 401 before upgrading otherwise, and with a 403 from a page of an origin that
+/// may not use Tessera (the ticket came from somewhere, but a page elsewhere must not ride on
+/// it). The socket is closed (1008) as soon as its session or user is revoked.
 #[utoipa::path(get, path = "/ws/echo", tag = "websocket", params(TicketQuery),
-    responses((status = 101, description = "switching protocols"), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 101, description = "switching protocols"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "csrf_failed: a page of another origin", body = Problem, content_type = "application/problem+json")))]
 async fn echo(
     State(state): State<AppState>,
     Query(query): Query<TicketQuery>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ticket = query.ticket.ok_or(Code::TokenMissing)?;
+    // Clients that are not browsers send no Origin; a browser always does.
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !state.browser.policy().allows_origin(origin.as_bytes())
+    {
+        return Err(ApiError::new(Code::CsrfFailed)
+            .with_detail("a page of this origin may not open this socket"));
+    }
     // Check the request is an upgrade before spending the ticket on it.
     let upgrade = upgrade.map_err(|_| {
         ApiError::validation([("upgrade".into(), "expected a WebSocket upgrade".into())])
     })?;
-    redeem_live(&state, &ticket).await?;
-    Ok(upgrade.on_upgrade(echo_messages))
+    // Listening before the last check, so no revocation falls between the two.
+    let revocations = state.live_revocations.subscribe();
+    let ticket = redeem_live(&state, &ticket).await?;
+    let watch = Watch {
+        deny: Arc::clone(state.keys.revoked().deny_set()),
+        clock: Arc::clone(&state.clock),
+        ticket,
+        revocations,
+    };
+    Ok(upgrade.on_upgrade(move |socket| echo_messages(socket, watch)))
+}
+
+/// What an open socket watches: its ticket's session and user, against every revocation.
+struct Watch {
+    deny: Arc<DenySet>,
+    clock: Arc<dyn Clock>,
+    ticket: Ticket,
+    revocations: broadcast::Receiver<Revocation>,
+}
+
+impl Watch {
+    /// Waits until the ticket's session or user is revoked.
+    async fn revoked(&mut self) {
+        loop {
+            match self.revocations.recv().await {
+                // Lagging behind means some were missed: the deny-set has them all.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if denies(&self.deny, &self.ticket, self.clock.unix()) {
+                        return;
+                    }
+                }
+                // The server is stopping.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
 }
 
 /// Redeems `token`; a ticket whose session has since ended admits nobody.
@@ -120,22 +172,34 @@ async fn redeem_live(state: &AppState, token: &str) -> Result<Ticket, ApiError> 
         .redeem(token)
         .await?
         .ok_or(Code::TokenInvalid)?;
-    let deny = state.keys.revoked().deny_set();
-    let (sid, sub) = (ticket.session_id.to_string(), ticket.user_id.to_string());
-    if deny.denies(
-        &sid,
-        &ticket.token_id,
-        &sub,
-        ticket.issued_at,
-        state.clock.unix(),
-    ) {
+    if denies(state.keys.revoked().deny_set(), &ticket, state.clock.unix()) {
         return Err(Code::TokenRevoked.into());
     }
     Ok(ticket)
 }
 
-async fn echo_messages(mut socket: WebSocket) {
-    while let Some(Ok(message)) = socket.recv().await {
+/// Whether the access token `ticket` was traded for is revoked at `now`.
+fn denies(deny: &DenySet, ticket: &Ticket, now: i64) -> bool {
+    let (sid, sub) = (ticket.session_id.to_string(), ticket.user_id.to_string());
+    deny.denies(&sid, &ticket.token_id, &sub, ticket.issued_at, now)
+}
+
+async fn echo_messages(mut socket: WebSocket, mut watch: Watch) {
+    loop {
+        let message = tokio::select! {
+            received = socket.recv() => match received {
+                Some(Ok(message)) => message,
+                _ => return,
+            },
+            () = watch.revoked() => {
+                let close = CloseFrame {
+                    code: close_code::POLICY,
+                    reason: "session revoked".into(),
+                };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return;
+            }
+        };
         let reply = match message {
             Message::Text(_) | Message::Binary(_) => message,
             Message::Close(_) => return,

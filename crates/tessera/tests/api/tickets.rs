@@ -26,6 +26,8 @@ both_backends!(
     the_echo_upgrade_without_a_ticket_is_refused_with_401,
     the_echo_upgrade_with_an_expired_ticket_is_refused_with_401,
     a_plain_get_with_a_ticket_is_refused_and_does_not_spend_it,
+    the_echo_upgrade_from_a_foreign_page_is_refused_and_does_not_spend_the_ticket,
+    an_open_socket_is_closed_when_its_session_is_logged_out,
 );
 
 const SERVICE_KEY: &str = "a-service-key-of-enough-length";
@@ -353,6 +355,75 @@ async fn a_plain_get_with_a_ticket_is_refused_and_does_not_spend_it(backend: Bac
         .await
         .expect("the ticket survives a request that was not an upgrade");
     assert_echoes(&mut socket, "still mine").await;
+}
+
+/// Opens `/ws/echo` with `ticket` as a page of `origin` would.
+async fn connect_from(
+    app: &TestApp,
+    ticket: &str,
+    origin: &str,
+) -> Result<Socket, tungstenite::Error> {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = echo_url(app, Some(ticket)).into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+async fn the_echo_upgrade_from_a_foreign_page_is_refused_and_does_not_spend_the_ticket(
+    backend: Backend,
+) {
+    // Arrange
+    let app = spawn_app_with(backend, |s| {
+        s.public_url = "http://auth.example.test".into();
+    })
+    .await;
+    let user = app.signup_test_user().await;
+    let ticket = ticket(&app, &user.access_token).await;
+
+    // Act
+    let foreign = connect_from(&app, &ticket, "https://evil.example").await;
+    let own = connect_from(&app, &ticket, "http://auth.example.test").await;
+
+    // Assert
+    let Err(tungstenite::Error::Http(response)) = foreign else {
+        panic!("a foreign page's upgrade must be refused: {foreign:?}");
+    };
+    assert_eq!(response.status().as_u16(), 403, "{response:?}");
+    let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+    assert!(body.contains("csrf_failed"), "{body}");
+    let mut socket = own.expect("a page of the server's own origin opens it");
+    assert_echoes(&mut socket, "from home").await;
+}
+
+async fn an_open_socket_is_closed_when_its_session_is_logged_out(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let user = app.signup_test_user().await;
+    let other = app.login_again(&user).await;
+    let ticket_of_other = ticket(&app, text(&other, "access_token")).await;
+    let mut kept = connect(&app, Some(&ticket_of_other)).await.unwrap();
+    let ticket = ticket(&app, &user.access_token).await;
+    let mut socket = connect(&app, Some(&ticket)).await.unwrap();
+    assert_echoes(&mut socket, "before").await;
+
+    // Act
+    assert_eq!(app.post_logout(&user.access_token).await.status(), 204);
+
+    // Assert: closed with a policy violation within a second; the other session's socket
+    // stays open.
+    let closed = tokio::time::timeout(Duration::from_secs(1), socket.next())
+        .await
+        .expect("closed within a second");
+    let Some(Ok(Message::Close(Some(frame)))) = closed else {
+        panic!("expected a close frame, got {closed:?}");
+    };
+    assert_eq!(u16::from(frame.code), 1008);
+    assert_eq!(frame.reason.as_str(), "session revoked");
+    assert_echoes(&mut kept, "still open").await;
 }
 
 // ---------------------------------------------------------------------------------------------
