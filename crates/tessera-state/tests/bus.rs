@@ -282,6 +282,38 @@ fn user_revocation(cursor: i64) -> Revocation {
         ..session_revocation(cursor)
     }
 }
+#[tokio::test]
+async fn after_redis_returns_the_bus_is_ready_only_once_it_listens_again() {
+    init_logs();
+    // Arrange: a bus that is up, then Redis dies, and a first ping says so.
+    let server = RedisServer::start().await;
+    let port = server.port();
+    let prefix = unique_prefix();
+    let bus = RedisBus::connect(&server.url(), &prefix)
+        .await
+        .expect("connect");
+    let client = redis::Client::open(server.url()).unwrap();
+    let channel = format!("{prefix}revocations");
+    drop(server);
+    let down = tokio::time::timeout(PATIENCE, bus.ping())
+        .await
+        .expect("ping returns");
+    assert!(matches!(down, Err(StateError::Unavailable(_))), "{down:?}");
+
+    // Act: Redis comes back; wait for the first ping that succeeds.
+    let _server = RedisServer::start_on(port).await;
+    let deadline = Instant::now() + RECOVERY_PATIENCE;
+    while bus.ping().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the bus never became ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Assert: by then the subscription is back (ready means no revocation is missed).
+    assert_eq!(subscribers(&client, &channel).await, Some(1));
+}
 
 /// Publishes fresh revocations until one comes back; returns all that were accepted.
 async fn publish_until_heard(

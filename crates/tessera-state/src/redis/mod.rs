@@ -11,6 +11,7 @@ mod url;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,6 +47,9 @@ pub struct RedisBus {
     prefix: Arc<str>,
     channel: Arc<str>,
     sender: broadcast::Sender<Revocation>,
+    /// Whether the subscription listens right now: an instance that would miss revocations
+    /// published meanwhile is not ready (`/readyz`).
+    subscribed: Arc<AtomicBool>,
     _subscription: Arc<SubscriptionTask>,
 }
 
@@ -86,7 +90,14 @@ impl RedisBus {
         };
         let channel: Arc<str> = format!("{prefix}revocations").into();
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
-        let subscriber = Subscriber::new(nodes, channel.clone(), sender.clone());
+        // `connect` returns only once subscribed (or fails).
+        let subscribed = Arc::new(AtomicBool::new(true));
+        let subscriber = Subscriber::new(
+            nodes,
+            channel.clone(),
+            sender.clone(),
+            Arc::clone(&subscribed),
+        );
         let pubsub = subscriber
             .subscribe_any()
             .await
@@ -97,6 +108,7 @@ impl RedisBus {
             prefix: prefix.into(),
             channel,
             sender,
+            subscribed,
             _subscription: Arc::new(SubscriptionTask(task.abort_handle())),
         })
     }
@@ -145,6 +157,11 @@ impl RevocationBus for RedisBus {
     }
 
     async fn ping(&self) -> Result<(), StateError> {
+        if !self.subscribed.load(Ordering::Acquire) {
+            return Err(StateError::unavailable(std::io::Error::other(
+                "the revocation subscription is down",
+            )));
+        }
         let mut pipeline = redis::pipe();
         pipeline.cmd("PING").ignore();
         bounded(self.connection.exec(&pipeline))

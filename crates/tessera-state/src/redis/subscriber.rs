@@ -3,6 +3,7 @@
 //! Messages published while it is away are lost; the catch-up read from the database heals that.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -29,18 +30,22 @@ pub(super) struct Subscriber {
     nodes: Vec<redis::Client>,
     channel: Arc<str>,
     sender: broadcast::Sender<Revocation>,
+    subscribed: Arc<AtomicBool>,
 }
 
 impl Subscriber {
+    /// A subscriber that keeps `subscribed` true exactly while it listens.
     pub(super) fn new(
         nodes: Vec<redis::Client>,
         channel: Arc<str>,
         sender: broadcast::Sender<Revocation>,
+        subscribed: Arc<AtomicBool>,
     ) -> Self {
         Self {
             nodes,
             channel,
             sender,
+            subscribed,
         }
     }
 
@@ -63,7 +68,9 @@ impl Subscriber {
         let mut delay = FIRST_RETRY_DELAY;
         loop {
             let subscribed_at = Instant::now();
+            self.subscribed.store(true, Ordering::Release);
             let error = self.forward(pubsub).await;
+            self.subscribed.store(false, Ordering::Release);
             tracing::warn!(
                 event = "revocation_subscription_lost",
                 error = %error,
