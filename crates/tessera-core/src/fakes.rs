@@ -599,6 +599,15 @@ impl RevocationStore for MemoryStore {
             .collect())
     }
 
+    async fn latest_cursor(&self) -> Result<i64, StoreError> {
+        Ok(lock(&self.tables)
+            .feed
+            .iter()
+            .map(|r| r.cursor)
+            .max()
+            .unwrap_or(0))
+    }
+
     async fn prune_revocations(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
         let mut tables = lock(&self.tables);
         let mut left = limit;

@@ -145,6 +145,9 @@ pub trait RevocationStore: Send + Sync {
         now: i64,
         limit: u32,
     ) -> Result<Vec<Revocation>, StoreError>;
+    /// The highest cursor recorded so far (0 for an empty feed): where a live-only reader
+    /// starts.
+    async fn latest_cursor(&self) -> Result<i64, StoreError>;
     /// Deletes up to `limit` entries whose `until` is at or before `now`; how many.
     async fn prune_revocations(&self, now: i64, limit: u32) -> Result<u64, StoreError>;
 }

@@ -246,8 +246,13 @@ impl Follower {
         match serde_json::from_str::<Revocation>(&event.data) {
             Ok(revocation) => {
                 self.deny.apply(&revocation, self.clock.unix());
-                let id = event.id.as_deref().and_then(|id| id.trim().parse().ok());
-                *cursor = (*cursor).max(id.unwrap_or(revocation.cursor));
+                // The event's id is where the server says to resume: nothing in force below
+                // it was skipped. An item's own cursor is not (a higher one can arrive before
+                // a lower one), so without an id the resume point stays where it was, and a
+                // reconnection replays a little rather than missing anything.
+                if let Some(id) = event.id.as_deref().and_then(|id| id.trim().parse().ok()) {
+                    *cursor = id;
+                }
             }
             Err(error) => tracing::warn!(error = %error, "skipping a malformed revocation event"),
         }
@@ -327,11 +332,14 @@ mod tests {
         }
 
         fn push(&self, revocation: &Revocation) {
+            self.push_with_id(revocation, Some(revocation.cursor));
+        }
+
+        /// Sends `revocation` as an event whose `id` is `id` (none when `None`).
+        fn push_with_id(&self, revocation: &Revocation, id: Option<i64>) {
             let data = serde_json::to_string(revocation).unwrap();
-            let event = format!(
-                ": keep-alive\n\nid: {}\nevent: revocation\ndata: {data}\n\n",
-                revocation.cursor
-            );
+            let id = id.map(|id| format!("id: {id}\n")).unwrap_or_default();
+            let event = format!(": keep-alive\n\n{id}event: revocation\ndata: {data}\n\n");
             for stream in self.streams.lock().unwrap().iter() {
                 let _ = stream.send(event.clone());
             }
@@ -517,6 +525,31 @@ mod tests {
         );
         server.push(&session_revoked(9, "s9"));
         eventually(WITHIN_A_SECOND, || async { feed.deny_set().len() == 3 }).await;
+    }
+
+    #[tokio::test]
+    async fn the_stream_resumes_from_the_last_event_id_not_from_the_highest_cursor_seen() {
+        // Arrange
+        let (server, url) = FeedServer::start(vec![session_revoked(3, "s3")]).await;
+        let feed = follow(&url, SERVICE_KEY, &ManualClock::at(NOW));
+        feed.caught_up().await;
+        eventually(WITHIN_A_SECOND, || async {
+            server.last_event_ids().len() == 1
+        })
+        .await;
+
+        // Act: an item whose event id says "resume from 5", then one without an id.
+        server.push_with_id(&session_revoked(9, "s9"), Some(5));
+        server.push_with_id(&session_revoked(12, "s12"), None);
+        eventually(WITHIN_A_SECOND, || async { feed.deny_set().len() == 3 }).await;
+        server.close_streams();
+
+        // Assert
+        eventually(Duration::from_secs(5), || async {
+            server.last_event_ids().len() == 2
+        })
+        .await;
+        assert_eq!(server.last_event_ids()[1], Some("5".to_owned()));
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::ports::RevocationStore;
-use tessera_core::session::{Revocation, RevocationStream, Sessions};
+use tessera_core::session::{Revocation, RevocationStream, Sessions, StreamEnd};
 use tessera_core::{Clock, StoreError};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 /// How often the database feed is read back.
 const CATCH_UP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The task that applies revocations to the deny-set and relays them to SSE subscribers.
+/// The task that applies revocations to the deny-set and relays them to SSE subscribers, in
+/// cursor order with none skipped (see [`RevocationStream`]).
 pub struct RevocationFollower {
     sessions: Arc<Sessions>,
     live: broadcast::Sender<Revocation>,
@@ -51,10 +52,18 @@ impl RevocationFollower {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                // What it missed by falling behind the bus, the next read-back fills in.
                 next = self.revocations.next_live() => match next {
-                    Some(revocation) => relay(&self.sessions, &self.live, revocation),
-                    None => return,
+                    Ok(revocation) => relay(&self.sessions, &self.live, revocation),
+                    // What it missed by falling behind the bus, the feed has.
+                    Err(StreamEnd::Lagged) => {
+                        if let Err(error) = self.catch_up().await {
+                            tracing::warn!(%error, "reading the revocation feed failed; retrying");
+                        }
+                    }
+                    Err(StreamEnd::Store(error)) => {
+                        tracing::warn!(%error, "reading the revocation feed failed; retrying");
+                    }
+                    Err(StreamEnd::Closed) => return,
                 },
                 _ = tick.tick() => {
                     if let Err(error) = self.catch_up().await {

@@ -12,7 +12,7 @@ pub use amr::{Amr, Method};
 pub use record::{RefreshState, Session, SessionLifetimes};
 pub use refresh::{RefreshKey, RefreshToken};
 pub use revocation::{Revocation, RevocationTarget};
-pub use revocation_stream::RevocationStream;
+pub use revocation_stream::{RevocationStream, StreamEnd};
 #[cfg(test)]
 pub(crate) use service::Refreshed;
 pub use service::{SessionError, SessionSettings, Sessions};

@@ -1,8 +1,14 @@
-//! Revocations in feed order from a cursor, each delivered once: the pages of the recorded feed,
-//! then what arrives live. The same revocation can come both ways (and twice live, from the bus
-//! and from a read-back), so the stream remembers the cursors it has delivered.
+//! Revocations in feed order from a cursor, each delivered once and none skipped: the pages of
+//! the recorded feed, then what arrives live.
+//!
+//! Live messages can come twice (the bus and a read-back) and out of cursor order (two
+//! instances publish at once, and Redis delivers in its own order). Writers append to the feed
+//! in cursor order, so a message with cursor `c` proves every entry below `c` is recorded
+//! already: a message that skips ahead makes the stream read the feed up to it first. What it
+//! delivers is therefore in strictly increasing cursor order, and the cursor of the last one
+//! delivered is one below which nothing in force was skipped: the place to resume from.
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
@@ -13,21 +19,38 @@ use crate::{Clock, StoreError};
 
 /// Revocations read from the feed at once.
 const PAGE: u32 = 1_000;
-/// Delivered cursors remembered; beyond that, the older half is forgotten.
-const REMEMBERED: usize = 100_000;
 
-/// The revocation feed after a cursor, then live revocations, without repeats.
+/// Why [`RevocationStream::next_live`] has nothing more to give.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamEnd {
+    /// The stream fell behind the live messages and some were dropped: catch up from the
+    /// cursor (or let the client resume from the last cursor it got).
+    #[error("fell behind the live revocations")]
+    Lagged,
+    /// The live source is gone (the server is stopping).
+    #[error("the live revocations ended")]
+    Closed,
+    /// Reading the feed to fill a gap failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The revocation feed after a cursor, then live revocations, in cursor order, without
+/// repeats or gaps.
 pub struct RevocationStream {
     feed: Arc<dyn RevocationStore>,
     clock: Arc<dyn Clock>,
     live: broadcast::Receiver<Revocation>,
+    /// Every entry in force up to here has been delivered or is in `pending`.
     cursor: i64,
-    delivered: BTreeSet<i64>,
+    /// Read from the feed to fill a gap, not delivered yet, in cursor order.
+    pending: VecDeque<Revocation>,
 }
 
 impl RevocationStream {
-    /// Follows `live`, and the feed after `cursor` at each [`catch_up`](Self::catch_up).
-    /// Subscribe `live` before the first catch-up, so that nothing recorded in between is lost.
+    /// Follows `live`, and the feed after `cursor` at each [`catch_up`](Self::catch_up) and
+    /// whenever a live message skips ahead. Subscribe `live` before choosing `cursor`, so that
+    /// nothing recorded in between is lost.
     pub fn new(
         feed: Arc<dyn RevocationStore>,
         clock: Arc<dyn Clock>,
@@ -39,17 +62,53 @@ impl RevocationStream {
             clock,
             live,
             cursor,
-            delivered: BTreeSet::new(),
+            pending: VecDeque::new(),
         }
     }
 
-    /// Reads the feed after the cursor to its end and hands `deliver` each revocation still in
-    /// force that it has not delivered yet, oldest first. The cursor moves past every page read,
-    /// so the next catch-up reads only what was recorded since.
+    /// Hands `deliver` every revocation in force after the cursor, oldest first: those already
+    /// read, then the feed to its end. The next catch-up reads only what was recorded since.
     pub async fn catch_up(
         &mut self,
         mut deliver: impl FnMut(Revocation),
     ) -> Result<(), StoreError> {
+        self.read_feed().await?;
+        self.pending.drain(..).for_each(&mut deliver);
+        Ok(())
+    }
+
+    /// The next revocation after the last one delivered. Cancel-safe: a message taken off the
+    /// live channel and dropped with a cancelled call is in the feed, which the next call or
+    /// catch-up reads.
+    pub async fn next_live(&mut self) -> Result<Revocation, StreamEnd> {
+        loop {
+            if let Some(revocation) = self.pending.pop_front() {
+                return Ok(revocation);
+            }
+            match self.live.recv().await {
+                Ok(revocation) if revocation.cursor <= self.cursor => {}
+                Ok(revocation) if revocation.cursor == self.cursor + 1 => {
+                    self.cursor = revocation.cursor;
+                    return Ok(revocation);
+                }
+                // Entries between the cursor and this one are recorded: read them (this one
+                // with them, unless it is no longer in force).
+                Ok(_) => self.read_feed().await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => return Err(StreamEnd::Lagged),
+                Err(broadcast::error::RecvError::Closed) => return Err(StreamEnd::Closed),
+            }
+        }
+    }
+
+    /// The cursor of the last revocation delivered or read: nothing in force below it is
+    /// missing.
+    pub fn cursor(&self) -> i64 {
+        self.cursor
+    }
+
+    /// Appends the feed after the cursor to `pending`, page by page, moving the cursor with
+    /// each page (so a cancelled read loses nothing).
+    async fn read_feed(&mut self) -> Result<(), StoreError> {
         loop {
             let page = self
                 .feed
@@ -58,42 +117,12 @@ impl RevocationStream {
             let full = page.len() >= PAGE as usize;
             for revocation in page {
                 self.cursor = self.cursor.max(revocation.cursor);
-                if self.first_delivery(revocation.cursor) {
-                    deliver(revocation);
-                }
+                self.pending.push_back(revocation);
             }
             if !full {
                 return Ok(());
             }
         }
-    }
-
-    /// The next live revocation not delivered yet; `None` once the sender is gone. Messages
-    /// missed by falling behind are skipped: a caller that must see every revocation catches up
-    /// now and then. Cancel-safe.
-    pub async fn next_live(&mut self) -> Option<Revocation> {
-        loop {
-            match self.live.recv().await {
-                Ok(revocation) if self.first_delivery(revocation.cursor) => {
-                    return Some(revocation);
-                }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    }
-
-    /// Records `cursor` as delivered; whether it was not before.
-    fn first_delivery(&mut self, cursor: i64) -> bool {
-        let first = self.delivered.insert(cursor);
-        if self.delivered.len() > REMEMBERED
-            && let Some(&newest) = self.delivered.last()
-        {
-            self.delivered = self
-                .delivered
-                .split_off(&(newest - (REMEMBERED / 2) as i64));
-        }
-        first
     }
 }
 
@@ -150,6 +179,10 @@ mod tests {
                 .take(limit as usize)
                 .copied()
                 .collect())
+        }
+
+        async fn latest_cursor(&self) -> Result<i64, StoreError> {
+            unreachable!("the stream is given its cursor")
         }
 
         async fn prune_revocations(&self, _now: i64, _limit: u32) -> Result<u64, StoreError> {
@@ -211,6 +244,10 @@ mod tests {
         assert_eq!(caught_up(&mut stream).await, [2]);
     }
 
+    async fn next(stream: &mut RevocationStream) -> i64 {
+        stream.next_live().await.unwrap().cursor
+    }
+
     #[tokio::test]
     async fn a_revocation_read_from_the_feed_is_not_delivered_again_live() {
         let feed = Arc::new(MemoryFeed::default());
@@ -221,29 +258,72 @@ mod tests {
 
         assert_eq!(caught_up(&mut stream).await, [1]);
 
-        assert_eq!(stream.next_live().await.map(|r| r.cursor), Some(2));
+        assert_eq!(next(&mut stream).await, 2);
     }
 
     #[tokio::test]
     async fn a_live_revocation_is_delivered_once_and_not_again_by_a_catch_up() {
         let feed = Arc::new(MemoryFeed::default());
         let (live, mut stream) = stream(&feed, 0);
-        live.send(revocation(3)).unwrap();
-        live.send(revocation(3)).unwrap();
-        live.send(revocation(1)).unwrap();
+        for cursor in [1, 1, 2] {
+            live.send(revocation(cursor)).unwrap();
+        }
         drop(live);
 
-        assert_eq!(stream.next_live().await.map(|r| r.cursor), Some(3));
-        assert_eq!(stream.next_live().await.map(|r| r.cursor), Some(1));
-        assert_eq!(stream.next_live().await, None);
+        assert_eq!(next(&mut stream).await, 1);
+        assert_eq!(next(&mut stream).await, 2);
+        assert!(matches!(stream.next_live().await, Err(StreamEnd::Closed)));
 
         feed.record(revocation(1));
-        feed.record(revocation(3));
+        feed.record(revocation(2));
         assert_eq!(caught_up(&mut stream).await, Vec::<i64>::new());
     }
 
     #[tokio::test]
-    async fn a_stream_that_fell_behind_goes_on_with_what_is_still_queued() {
+    async fn live_revocations_out_of_order_come_out_in_cursor_order_with_none_missing() {
+        // Arrange: 1 to 4 are recorded; the bus brings 3 first, then 1, 4 and 2.
+        let feed = Arc::new(MemoryFeed::default());
+        for cursor in 1..=4 {
+            feed.record(revocation(cursor));
+        }
+        let (live, mut stream) = stream(&feed, 0);
+        for cursor in [3, 1, 4, 2] {
+            live.send(revocation(cursor)).unwrap();
+        }
+        drop(live);
+
+        // Act
+        let mut delivered = Vec::new();
+        while let Ok(revocation) = stream.next_live().await {
+            delivered.push(revocation.cursor);
+        }
+
+        // Assert
+        assert_eq!(delivered, [1, 2, 3, 4]);
+        assert_eq!(stream.cursor(), 4);
+        assert_eq!(feed.reads(), 1, "one read filled the gap");
+    }
+
+    #[tokio::test]
+    async fn a_live_revocation_no_longer_in_force_leaves_no_hole_in_the_order() {
+        // Arrange: 2 has expired, so the feed no longer gives it.
+        let feed = Arc::new(MemoryFeed::default());
+        feed.record(revocation(1));
+        feed.record(Revocation {
+            until: 0,
+            ..revocation(2)
+        });
+        feed.record(revocation(3));
+        let (live, mut stream) = stream(&feed, 0);
+        live.send(revocation(3)).unwrap();
+
+        // Act and assert
+        assert_eq!(next(&mut stream).await, 1);
+        assert_eq!(next(&mut stream).await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_fell_behind_says_so() {
         let feed = Arc::new(MemoryFeed::default());
         let (live, receiver) = broadcast::channel(2);
         let clock = Arc::new(ManualClock::starting_now());
@@ -252,20 +332,7 @@ mod tests {
             live.send(revocation(cursor)).unwrap();
         }
 
-        assert_eq!(stream.next_live().await.map(|r| r.cursor), Some(3));
-    }
-
-    #[test]
-    fn the_oldest_half_of_the_delivered_cursors_is_forgotten_past_the_limit() {
-        let (_live, receiver) = broadcast::channel(1);
-        let clock = Arc::new(ManualClock::starting_now());
-        let mut stream = RevocationStream::new(Arc::new(MemoryFeed::default()), clock, receiver, 0);
-        for cursor in 1..=REMEMBERED as i64 + 1 {
-            assert!(stream.first_delivery(cursor));
-        }
-
-        assert!(stream.delivered.len() <= REMEMBERED / 2 + 1);
-        assert!(!stream.first_delivery(REMEMBERED as i64 + 1));
-        assert!(stream.first_delivery(1));
+        assert!(matches!(stream.next_live().await, Err(StreamEnd::Lagged)));
+        assert_eq!(stream.cursor(), 0, "the place to resume from");
     }
 }

@@ -104,7 +104,9 @@ async fn list(
 }
 
 /// The feed as Server-Sent Events (`id` = cursor). With `Last-Event-ID` it first replays what
-/// came after that cursor; without, it starts live.
+/// came after that cursor; without, it starts live. Events come in cursor order with nothing
+/// in force skipped, so the last id received is where to resume; a subscriber too slow to
+/// keep up sees the stream end, and resumes from there.
 #[utoipa::path(get, path = "/auth/revocations/stream", tag = "resource servers", security(("service_key" = [])),
     responses((status = 200, content_type = "text/event-stream"), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn stream(
@@ -116,12 +118,17 @@ async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
-    // Subscribe before reading the backlog so nothing falls between the two.
+    // Subscribe before reading the backlog (or the feed's head) so nothing falls between.
+    let live = state.live_revocations.subscribe();
+    let cursor = match last_id {
+        Some(cursor) => cursor,
+        None => state.feed.latest_cursor().await?,
+    };
     let mut revocations = RevocationStream::new(
         Arc::clone(&state.feed),
         Arc::clone(&state.clock),
-        state.live_revocations.subscribe(),
-        last_id.unwrap_or_default(),
+        live,
+        cursor,
     );
     let mut backlog = Vec::new();
     if last_id.is_some() {
@@ -130,8 +137,13 @@ async fn stream(
             .await?;
     }
     let live = futures_util::stream::unfold(revocations, |mut revocations| async move {
-        let revocation = revocations.next_live().await?;
-        Some((revocation, revocations))
+        match revocations.next_live().await {
+            Ok(revocation) => Some((revocation, revocations)),
+            Err(end) => {
+                tracing::debug!(cursor = revocations.cursor(), %end, "revocation stream ended");
+                None
+            }
+        }
     });
     let events = futures_util::stream::iter(backlog)
         .chain(live)

@@ -58,6 +58,14 @@ impl RevocationStore for PgStore {
         rows.iter().map(revocation_from_row).collect()
     }
 
+    async fn latest_cursor(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT coalesce(max(cursor), 0) AS latest FROM revocations")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        get(&row, "latest")
+    }
+
     async fn prune_revocations(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
         let result = sqlx::query(
             "DELETE FROM revocations WHERE cursor IN \

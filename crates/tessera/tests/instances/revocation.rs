@@ -191,6 +191,74 @@ async fn wait_for_the_start_of_a_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revocation_stream_delivers_concurrent_revocations_of_two_instances_in_cursor_order() {
+    // Arrange: a resource server follows c's stream while a and b revoke at the same time.
+    let mut deployment = Deployment::new(&shared_redis_url()).await;
+    let service_key = "a-service-key-of-enough-length";
+    deployment.set("TESSERA_SERVICE_KEYS", service_key);
+    // Forty signups from one address: past the signup limit, which is not under test here.
+    deployment.set("TESSERA_RATE_LIMITS__ENABLED", "false");
+    let instances = deployment.start_all(&["a", "b", "c"]).await;
+    let (a, b, c) = (&instances[0], &instances[1], &instances[2]);
+    let mut sessions = Vec::new();
+    for index in 0..40 {
+        sessions.push(instances[index % 2].signup().await);
+    }
+    let mut stream = c
+        .process_client()
+        .get(c.url("/auth/revocations/stream"))
+        .bearer_auth(service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    // Act: every logout at once, half on a, half on b.
+    let logouts = sessions.iter().enumerate().map(|(index, session)| {
+        let instance = if index % 2 == 0 { a } else { b };
+        instance.logout(&session.access_token)
+    });
+    futures_util::future::join_all(logouts).await;
+
+    // Assert: every session's revocation, ids strictly increasing.
+    let mut ids = Vec::new();
+    let mut sids = std::collections::BTreeSet::new();
+    let mut buffer = String::new();
+    let deadline = Instant::now() + POLL_PATIENCE;
+    while sids.len() < sessions.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, stream.chunk())
+            .await
+            .expect("every revocation within the patience")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name).map(str::trim))
+                    .map(str::to_owned)
+            };
+            let (Some(id), Some(data)) = (field("id:"), field("data:")) else {
+                continue;
+            };
+            ids.push(id.parse::<i64>().unwrap());
+            let item: Value = serde_json::from_str(&data).unwrap();
+            sids.insert(item["sid"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "ids out of order: {ids:?}"
+    );
+    let expected: std::collections::BTreeSet<String> =
+        sessions.iter().map(|s| s.session_id.clone()).collect();
+    assert_eq!(sids, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_logout_answers_503_yet_takes_effect_and_redis_coming_back_needs_no_restart()
  {
     // Arrange: a Redis of this test's own, that it can stop

@@ -144,6 +144,11 @@ impl Instance {
         self.process.url(path)
     }
 
+    /// The HTTP client the instance's methods use.
+    pub fn process_client(&self) -> &reqwest::Client {
+        self.process.client()
+    }
+
     /// SIGKILL, like a crash or an OOM kill: no request gets finished.
     pub fn kill(&self) {
         self.process.kill();
