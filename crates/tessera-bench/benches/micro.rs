@@ -40,6 +40,7 @@ fn key_ring(runtime: &tokio::runtime::Runtime, algorithm: SigningAlgorithm) -> K
             leeway: Duration::from_secs(30),
             algorithm,
             hs256_secret: Some(Zeroizing::new(vec![42; 32])),
+            publish_ahead: Duration::from_secs(60),
         };
         let master = Arc::new(MasterKey::from_bytes(&[7; 32]).expect("32 bytes"));
         KeyRing::open(stores.keys, master, settings, Arc::new(SystemClock))

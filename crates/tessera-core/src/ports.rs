@@ -163,10 +163,14 @@ pub struct StoredKey {
     pub sealed_private_key: Vec<u8>,
     /// The public JWK, as JSON.
     pub public_jwk: String,
-    /// When the key was made; the newest unretired key signs.
+    /// When the key was made (and published).
     pub created_at: OffsetDateTime,
-    /// When a newer key replaced it; it verifies until tokens it signed have expired.
+    /// When it starts signing: the key with the latest `signs_at` not in the future signs.
+    pub signs_at: OffsetDateTime,
+    /// When a newer key took over signing; it verifies until tokens it signed have expired.
     pub retired_at: Option<OffsetDateTime>,
+    /// When an operator withdrew it as compromised: unpublished, and its tokens refused.
+    pub withdrawn_at: Option<OffsetDateTime>,
 }
 
 /// Signing keys shared by every instance.
@@ -174,7 +178,7 @@ pub struct StoredKey {
 pub trait KeyStore: Send + Sync {
     /// Every key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
-    /// Adds `key` and retires every other unretired key at `key.created_at`.
+    /// Adds `key` and retires every other unretired key at `key.signs_at`.
     async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError>;
     /// Adds `key` as [`add_signing_key`](Self::add_signing_key) does, unless an unretired key
     /// of `key.algorithm` exists (another instance starting at the same time made one first);
@@ -183,6 +187,12 @@ pub trait KeyStore: Send + Sync {
     async fn add_first_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
     /// Deletes keys retired before `before`.
     async fn prune_signing_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Withdraws key `kid` at `at` (retiring it then too, if it was not); false when there is
+    /// no such key.
+    async fn withdraw_signing_key(&self, kid: &str, at: OffsetDateTime)
+    -> Result<bool, StoreError>;
+    /// Retires every unretired key at `at` (signing moved to a shared secret).
+    async fn retire_signing_keys(&self, at: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
 /// Liveness of the backing database.

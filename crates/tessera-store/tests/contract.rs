@@ -86,6 +86,9 @@ contract!(
     a_first_signing_key_is_added_only_while_no_key_of_its_algorithm_signs,
     of_many_concurrent_first_signing_keys_exactly_one_is_added,
     pruning_deletes_only_keys_retired_before_the_cutoff,
+    a_key_signing_later_retires_the_others_when_it_starts,
+    a_withdrawn_key_is_marked_and_retired_and_an_unknown_kid_changes_nothing,
+    retiring_every_key_leaves_none_unretired,
     ping_succeeds_on_an_open_database,
     reopening_a_database_keeps_its_data,
     several_processes_opening_a_new_database_at_once_all_succeed,
@@ -199,7 +202,9 @@ fn signing_key(kid: &str, created_at: OffsetDateTime) -> StoredKey {
         sealed_private_key: vec![0, 1, 2, 254, 255, kid.len() as u8],
         public_jwk: format!(r#"{{"kty":"OKP","crv":"Ed25519","kid":"{kid}","x":"AAAA"}}"#),
         created_at,
+        signs_at: created_at,
         retired_at: None,
+        withdrawn_at: None,
     }
 }
 
@@ -1618,6 +1623,92 @@ async fn a_first_signing_key_is_added_only_while_no_key_of_its_algorithm_signs(d
         es256,
     ];
     assert_eq!(stores.keys.signing_keys().await.unwrap(), expected);
+}
+
+async fn a_key_signing_later_retires_the_others_when_it_starts(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let first = signing_key("k1", at(0));
+    let ahead = StoredKey {
+        signs_at: at(160),
+        ..signing_key("k2", at(100))
+    };
+
+    // Act
+    stores.keys.add_signing_key(&first).await.unwrap();
+    stores.keys.add_signing_key(&ahead).await.unwrap();
+
+    // Assert
+    let expected = vec![
+        StoredKey {
+            retired_at: Some(at(160)),
+            ..first
+        },
+        ahead,
+    ];
+    assert_eq!(stores.keys.signing_keys().await.unwrap(), expected);
+}
+
+async fn a_withdrawn_key_is_marked_and_retired_and_an_unknown_kid_changes_nothing(
+    db: &TestDatabase,
+) {
+    // Arrange
+    let stores = db.open().await;
+    let old = signing_key("k1", at(0));
+    let current = signing_key("k2", at(100));
+    stores.keys.add_signing_key(&old).await.unwrap();
+    stores.keys.add_signing_key(&current).await.unwrap();
+
+    // Act
+    let withdrawn_old = stores
+        .keys
+        .withdraw_signing_key("k1", at(150))
+        .await
+        .unwrap();
+    let withdrawn_current = stores
+        .keys
+        .withdraw_signing_key("k2", at(200))
+        .await
+        .unwrap();
+    let unknown = stores
+        .keys
+        .withdraw_signing_key("k9", at(200))
+        .await
+        .unwrap();
+
+    // Assert: a retirement already there stays; the withdrawal is recorded either way.
+    assert!(withdrawn_old && withdrawn_current && !unknown);
+    let expected = vec![
+        StoredKey {
+            retired_at: Some(at(100)),
+            withdrawn_at: Some(at(150)),
+            ..old
+        },
+        StoredKey {
+            retired_at: Some(at(200)),
+            withdrawn_at: Some(at(200)),
+            ..current
+        },
+    ];
+    assert_eq!(stores.keys.signing_keys().await.unwrap(), expected);
+}
+
+async fn retiring_every_key_leaves_none_unretired(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let old = signing_key("k1", at(0));
+    let current = signing_key("k2", at(100));
+    stores.keys.add_signing_key(&old).await.unwrap();
+    stores.keys.add_signing_key(&current).await.unwrap();
+
+    // Act
+    let retired = stores.keys.retire_signing_keys(at(300)).await.unwrap();
+
+    // Assert
+    assert_eq!(retired, 1);
+    let keys = stores.keys.signing_keys().await.unwrap();
+    let retired_at: Vec<_> = keys.iter().map(|key| key.retired_at).collect();
+    assert_eq!(retired_at, [Some(at(100)), Some(at(300))]);
 }
 
 async fn of_many_concurrent_first_signing_keys_exactly_one_is_added(db: &TestDatabase) {

@@ -13,5 +13,5 @@ mod signer;
 pub use algorithm::SigningAlgorithm;
 pub use algorithm::UnknownAlgorithm;
 pub use revoked::{RevokedTokens, feed_item};
-pub use ring::{KeyRing, KeySummary, TokenError, TokenSettings};
+pub use ring::{Activation, KeyRing, KeySummary, TokenError, TokenSettings};
 pub use tessera_verify::{AccessClaims, DenySet, Rejection};

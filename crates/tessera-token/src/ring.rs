@@ -26,11 +26,6 @@ use crate::{SigningAlgorithm, keygen};
 /// The kid of the configured HS256 secret.
 const HS256_KID: &str = "hs256";
 
-/// How long a new key is published before it signs. Every instance re-reads the keys more often
-/// than this (see `tessera serve`), so none is handed a token signed with a key it does not know
-/// yet; the margin covers clocks a little apart.
-pub(crate) const KEY_ACTIVATION: Duration = Duration::from_secs(5);
-
 /// What tokens say and how long they live.
 #[derive(Clone)]
 pub struct TokenSettings {
@@ -46,6 +41,20 @@ pub struct TokenSettings {
     pub algorithm: SigningAlgorithm,
     /// Shared secret, required for HS256.
     pub hs256_secret: Option<Zeroizing<Vec<u8>>>,
+    /// How long a rotated key is published before it signs: at least as long as resource
+    /// servers may cache the JWKS (its `max-age` is never longer), and longer than every
+    /// instance takes to re-read the keys, so no one is handed a token signed with a key it
+    /// cannot know yet.
+    pub publish_ahead: Duration,
+}
+
+/// When a new key starts signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// After [`TokenSettings::publish_ahead`]: the planned rotation.
+    Ahead,
+    /// At once: an emergency (resource servers meet an unknown kid and refetch the JWKS).
+    Now,
 }
 
 /// A key as `tessera keys list` shows it.
@@ -55,10 +64,14 @@ pub struct KeySummary {
     pub kid: String,
     /// Algorithm.
     pub algorithm: String,
-    /// Creation time.
+    /// Creation time (it is published from then on).
     pub created_at: OffsetDateTime,
+    /// When it starts signing.
+    pub signs_at: OffsetDateTime,
     /// Retirement time, if a newer key replaced it.
     pub retired_at: Option<OffsetDateTime>,
+    /// When an operator withdrew it as compromised.
+    pub withdrawn_at: Option<OffsetDateTime>,
     /// Whether it still verifies tokens (and is published in the JWKS).
     pub published: bool,
 }
@@ -78,6 +91,9 @@ pub enum TokenError {
     /// HS256 was chosen without a secret.
     #[error("HS256 needs tokens.hs256_secret")]
     MissingSecret,
+    /// No stored key has this kid.
+    #[error("no signing key with this kid")]
+    UnknownKey,
 }
 
 struct Keys {
@@ -133,7 +149,19 @@ impl KeyRing {
             audience: settings.audience.clone(),
             leeway_secs,
         });
-        let stored = store.signing_keys().await?;
+        let mut stored = store.signing_keys().await?;
+        if settings.algorithm == SigningAlgorithm::HS256
+            && stored.iter().any(|key| key.retired_at.is_none())
+        {
+            // Signing moved to the shared secret: the key pairs stop signing, and leave the
+            // JWKS once the last token they signed has expired.
+            let retired = store.retire_signing_keys(clock.now()).await?;
+            tracing::info!(
+                retired,
+                "HS256 signs from now on; the key pairs are retired"
+            );
+            stored = store.signing_keys().await?;
+        }
         let needs_key = settings.algorithm != SigningAlgorithm::HS256
             && !stored
                 .iter()
@@ -141,7 +169,8 @@ impl KeyRing {
         let (stored, keys) = if needs_key {
             // Only if no instance starting at the same time made one first: each would retire
             // the other's key, and one would sign with a key the other does not know of yet.
-            let stored = add_key(&*store, &master, settings.algorithm, clock.now(), true).await?;
+            let now = clock.now();
+            let stored = add_key(&*store, &master, settings.algorithm, now, now, true).await?;
             let keys = build(&stored, &master, &settings, clock.now())?;
             (stored, keys)
         } else {
@@ -182,9 +211,10 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Makes a new key of the configured algorithm that signs from now on; older keys keep
-    /// verifying (and stay in the JWKS) until every token they signed has expired.
-    pub async fn rotate(&self) -> Result<KeySummary, TokenError> {
+    /// Makes a new key of the configured algorithm, published at once and signing at
+    /// `activation`; older keys keep verifying (and stay in the JWKS) until every token they
+    /// signed has expired.
+    pub async fn rotate(&self, activation: Activation) -> Result<KeySummary, TokenError> {
         if self.settings.algorithm == SigningAlgorithm::HS256 {
             return Err(TokenError::Key(
                 "HS256 uses the configured secret: change tokens.hs256_secret instead",
@@ -194,23 +224,46 @@ impl KeyRing {
         let expired_before =
             now - self.settings.access_ttl - self.settings.leeway - Duration::from_secs(86_400);
         self.store.prune_signing_keys(expired_before).await?;
-        add_key(
-            &*self.store,
-            &self.master,
-            self.settings.algorithm,
-            now,
-            false,
-        )
-        .await?;
+        let signs_at = match activation {
+            Activation::Ahead => now + self.settings.publish_ahead,
+            Activation::Now => now,
+        };
+        let algorithm = self.settings.algorithm;
+        add_key(&*self.store, &self.master, algorithm, now, signs_at, false).await?;
         self.reload().await?;
-        let keys = self.current();
-        let summary = keys
+        self.newest_unretired()
+            .ok_or(TokenError::Key("the new key was not loaded"))
+    }
+
+    /// Withdraws key `kid` as compromised: it leaves the JWKS and every token it signed is
+    /// refused (`token_invalid`), on every instance once it re-reads the keys. If it signed,
+    /// or was about to, a new key signs at once. Returns the key that signs next, or
+    /// [`TokenError::UnknownKey`].
+    pub async fn withdraw(&self, kid: &str) -> Result<KeySummary, TokenError> {
+        let now = self.clock.now();
+        let stored = self.store.signing_keys().await?;
+        let Some(key) = stored.iter().find(|key| key.kid == kid) else {
+            return Err(TokenError::UnknownKey);
+        };
+        let still_signs = key.retired_at.is_none_or(|retired| retired > now);
+        self.store.withdraw_signing_key(kid, now).await?;
+        tracing::warn!(%kid, "signing key withdrawn as compromised");
+        if still_signs && self.settings.algorithm != SigningAlgorithm::HS256 {
+            return self.rotate(Activation::Now).await;
+        }
+        self.reload().await?;
+        self.newest_unretired()
+            .ok_or(TokenError::Key("no key signs after the withdrawal"))
+    }
+
+    fn newest_unretired(&self) -> Option<KeySummary> {
+        let algorithm = self.settings.algorithm.as_str();
+        self.current()
             .summaries
             .iter()
-            .filter(|s| s.retired_at.is_none() && s.algorithm == self.settings.algorithm.as_str())
+            .filter(|s| s.retired_at.is_none() && s.algorithm == algorithm)
             .max_by_key(|s| s.created_at)
-            .cloned();
-        summary.ok_or(TokenError::Key("the new key was not loaded"))
+            .cloned()
     }
 
     /// The deny-set [`verify`](Self::verify) checks: revocations applied to it are refused by
@@ -302,13 +355,14 @@ fn issue_id(now: time::OffsetDateTime) -> Uuid {
     Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, seconds, subsec))
 }
 
-/// Makes a key of `algorithm` that signs from now on; with `first`, only if no unretired key of
-/// `algorithm` exists. Returns every stored key.
+/// Makes a key of `algorithm`, published from `now`, that signs from `signs_at`; with `first`,
+/// only if no unretired key of `algorithm` exists. Returns every stored key.
 async fn add_key(
     store: &dyn KeyStore,
     master: &MasterKey,
     algorithm: SigningAlgorithm,
     now: OffsetDateTime,
+    signs_at: OffsetDateTime,
     first: bool,
 ) -> Result<Vec<StoredKey>, TokenError> {
     let der = keygen::generate(algorithm).map_err(TokenError::Key)?;
@@ -327,7 +381,9 @@ async fn add_key(
         algorithm: algorithm.as_str().to_owned(),
         public_jwk,
         created_at: now,
+        signs_at,
         retired_at: None,
+        withdrawn_at: None,
     };
     let added = if first {
         store.add_first_signing_key(&key).await?
@@ -341,11 +397,11 @@ async fn add_key(
     Ok(store.signing_keys().await?)
 }
 
-/// Whether `key` is still in the JWKS at `now`: a retired key stays until the last token it
-/// signed has expired (it may sign for [`KEY_ACTIVATION`] after its retirement).
+/// Whether `key` is in the JWKS (and verifies) at `now`: a retired key stays until the last
+/// token it signed has expired (it signs until its retirement); a withdrawn one never.
 fn published(key: &StoredKey, settings: &TokenSettings, now: OffsetDateTime) -> bool {
-    let horizon = settings.access_ttl + settings.leeway + KEY_ACTIVATION;
-    key.retired_at.is_none_or(|retired| retired + horizon > now)
+    let horizon = settings.access_ttl + settings.leeway;
+    key.withdrawn_at.is_none() && key.retired_at.is_none_or(|retired| retired + horizon > now)
 }
 
 fn build(
@@ -363,7 +419,9 @@ fn build(
             kid: key.kid.clone(),
             algorithm: key.algorithm.clone(),
             created_at: key.created_at,
+            signs_at: key.signs_at,
             retired_at: key.retired_at,
+            withdrawn_at: key.withdrawn_at,
             published,
         });
         if !published {
@@ -407,9 +465,9 @@ fn build(
     })
 }
 
-/// The stored key that signs at `now`: the newest of the configured algorithm published for at
-/// least [`KEY_ACTIVATION`] (so the key it replaces signs a few seconds past its retirement);
-/// with none that old, the oldest published one. `None` for HS256.
+/// The stored key that signs at `now`: of the configured algorithm's published keys, the one
+/// whose signing started last (so the key a rotation replaces signs until the new one's
+/// `signs_at`); with none started, the oldest published one. `None` for HS256.
 fn signing_key<'a>(
     stored: &'a [StoredKey],
     settings: &TokenSettings,
@@ -421,11 +479,11 @@ fn signing_key<'a>(
     }
     let of_algorithm = || stored.iter().filter(|k| k.algorithm == algorithm.as_str());
     of_algorithm()
-        .filter(|k| k.created_at + KEY_ACTIVATION <= now && published(k, settings, now))
-        .max_by_key(|k| k.created_at)
+        .filter(|k| k.signs_at <= now && published(k, settings, now))
+        .max_by_key(|k| k.signs_at)
         .or_else(|| {
-            // None that old: a first start (the only key signs at once), or keys all made in
-            // the last seconds, of which the oldest is the one every instance knows.
+            // None started: keys all made in the last moments, of which the oldest is the one
+            // every instance knows.
             of_algorithm()
                 .filter(|k| published(k, settings, now))
                 .min_by_key(|k| k.created_at)
@@ -472,17 +530,28 @@ mod tests {
             leeway: Duration::from_secs(30),
             algorithm: SigningAlgorithm::EdDSA,
             hs256_secret: None,
+            publish_ahead: AHEAD,
         }
     }
 
-    fn key(kid: &str, created_at: OffsetDateTime, retired_at: Option<OffsetDateTime>) -> StoredKey {
+    const AHEAD: Duration = Duration::from_secs(60);
+
+    /// A key made at `created_at` that signs from `signs_at`, retired at `retired_at`.
+    fn key(
+        kid: &str,
+        created_at: OffsetDateTime,
+        signs_at: OffsetDateTime,
+        retired_at: Option<OffsetDateTime>,
+    ) -> StoredKey {
         StoredKey {
             kid: kid.into(),
             algorithm: "EdDSA".into(),
             sealed_private_key: Vec::new(),
             public_jwk: String::new(),
             created_at,
+            signs_at,
             retired_at,
+            withdrawn_at: None,
         }
     }
 
@@ -494,36 +563,55 @@ mod tests {
     fn a_first_key_signs_at_once() {
         let start = start();
         assert_eq!(
-            signing_kid(&[key("first", start, None)], start).as_deref(),
+            signing_kid(&[key("first", start, start, None)], start).as_deref(),
             Some("first")
         );
     }
 
     #[test]
-    fn a_rotated_key_signs_once_published_for_the_activation_time() {
+    fn a_rotated_key_signs_only_once_published_ahead_and_the_old_one_until_then() {
         let start = start();
         let rotated = start + Duration::from_secs(3_600);
-        let stored = [key("old", start, Some(rotated)), key("new", rotated, None)];
+        let signs_at = rotated + AHEAD;
+        let stored = [
+            key("old", start, start, Some(signs_at)),
+            key("new", rotated, signs_at, None),
+        ];
         assert_eq!(signing_kid(&stored, rotated).as_deref(), Some("old"));
-        let almost = rotated + KEY_ACTIVATION - Duration::from_millis(1);
+        let almost = signs_at - Duration::from_millis(1);
         assert_eq!(signing_kid(&stored, almost).as_deref(), Some("old"));
-        assert_eq!(
-            signing_kid(&stored, rotated + KEY_ACTIVATION).as_deref(),
-            Some("new")
-        );
+        assert_eq!(signing_kid(&stored, signs_at).as_deref(), Some("new"));
+        // Both are published meanwhile; the old one until its last token expires.
+        let settings = settings();
+        assert!(stored.iter().all(|k| published(k, &settings, rotated)));
+        let horizon = settings.access_ttl + settings.leeway;
+        assert!(published(
+            &stored[0],
+            &settings,
+            signs_at + horizon - Duration::from_secs(1)
+        ));
+        assert!(!published(&stored[0], &settings, signs_at + horizon));
     }
 
     #[test]
-    fn keys_all_made_in_the_last_seconds_leave_the_oldest_signing() {
+    fn an_emergency_rotation_signs_at_once() {
         let start = start();
-        let rotated = start + Duration::from_secs(1);
-        let stored = [key("old", start, Some(rotated)), key("new", rotated, None)];
-        let now = start + Duration::from_secs(2);
-        assert_eq!(signing_kid(&stored, now).as_deref(), Some("old"));
-        assert_eq!(
-            signing_kid(&stored, rotated + KEY_ACTIVATION).as_deref(),
-            Some("new")
-        );
+        let rotated = start + Duration::from_secs(3_600);
+        let stored = [
+            key("old", start, start, Some(rotated)),
+            key("new", rotated, rotated, None),
+        ];
+        assert_eq!(signing_kid(&stored, rotated).as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn a_withdrawn_key_is_neither_published_nor_signing() {
+        let start = start();
+        let mut withdrawn = key("withdrawn", start, start, Some(start));
+        withdrawn.withdrawn_at = Some(start);
+        let stored = [withdrawn, key("next", start, start, None)];
+        assert!(!published(&stored[0], &settings(), start));
+        assert_eq!(signing_kid(&stored, start).as_deref(), Some("next"));
     }
 
     #[test]
@@ -531,10 +619,10 @@ mod tests {
         let start = start();
         let retired = start + Duration::from_secs(60);
         let now = start + Duration::from_secs(86_400);
-        // The configured algorithm's only unretired key is brand new; the old one expired.
+        // The configured algorithm's only unretired key signs later; the old one expired.
         let stored = [
-            key("expired", start, Some(retired)),
-            key("fresh", now, None),
+            key("expired", start, start, Some(retired)),
+            key("fresh", now, now + AHEAD, None),
         ];
         assert_eq!(signing_kid(&stored, now).as_deref(), Some("fresh"));
     }

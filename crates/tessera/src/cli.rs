@@ -92,8 +92,20 @@ pub enum UserCommand {
 pub enum KeysCommand {
     /// List signing keys.
     List,
-    /// Make a new signing key; older keys verify until their tokens expire.
-    Rotate,
+    /// Make a new signing key, published at once and signing after
+    /// `tokens.key_publish_ahead`; older keys verify until their tokens expire.
+    Rotate {
+        /// Sign with it at once (an emergency: resource servers refetch the JWKS on the new
+        /// kid).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Withdraw a compromised key: it leaves the JWKS and its tokens are refused everywhere
+    /// within a second; if it signed, a new key signs at once.
+    Retire {
+        /// The key's id (`tessera keys list`).
+        kid: String,
+    },
 }
 
 /// `tessera config …`

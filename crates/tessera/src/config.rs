@@ -217,6 +217,10 @@ pub struct TokenConfig {
     /// Lifetime of a WebSocket ticket.
     #[serde(with = "duration_text")]
     pub ws_ticket_ttl: Duration,
+    /// How long a rotated key is published in the JWKS before it signs (never shorter than
+    /// the JWKS `max-age`, which follows it down).
+    #[serde(with = "duration_text")]
+    pub key_publish_ahead: Duration,
 }
 
 /// `[passwords]`
@@ -267,6 +271,7 @@ impl Default for TokenConfig {
             refresh_reuse_grace: Duration::from_secs(10),
             leeway: Duration::from_secs(30),
             ws_ticket_ttl: Duration::from_secs(30),
+            key_publish_ahead: Duration::from_secs(60),
         }
     }
 }
@@ -394,6 +399,10 @@ impl Settings {
         }
         if self.tokens.access_ttl < Duration::from_secs(1) {
             problems.push("tokens.access_ttl must be at least 1s".into());
+        }
+        // Every instance re-reads the keys twice a second; a few seconds cover clocks apart.
+        if self.tokens.key_publish_ahead < Duration::from_secs(5) {
+            problems.push("tokens.key_publish_ahead must be at least 5s".into());
         }
         // An idle lifetime longer than the absolute one is allowed: the absolute one wins.
         for (name, value, max) in self.tokens.bounded_durations() {
@@ -582,7 +591,7 @@ const MAX_RATE_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 impl TokenConfig {
     /// Each duration with its upper bound: far beyond any sensible setting, and small enough
     /// that adding it to any date Tessera handles cannot overflow.
-    fn bounded_durations(&self) -> [(&'static str, Duration, Duration); 6] {
+    fn bounded_durations(&self) -> [(&'static str, Duration, Duration); 7] {
         const DAY: u64 = 86_400;
         [
             ("access_ttl", self.access_ttl, Duration::from_secs(DAY)),
@@ -606,6 +615,11 @@ impl TokenConfig {
                 "ws_ticket_ttl",
                 self.ws_ticket_ttl,
                 Duration::from_secs(600),
+            ),
+            (
+                "key_publish_ahead",
+                self.key_publish_ahead,
+                Duration::from_secs(DAY),
             ),
         ]
     }

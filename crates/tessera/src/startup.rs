@@ -33,9 +33,10 @@ use crate::config::{MailTransportKind, Secret, Settings};
 use crate::follower::RevocationFollower;
 
 /// How often a running server re-reads the signing keys. A key made by `tessera keys rotate`
-/// signs only once it has been published for 5 s, longer than this, so every instance knows it
-/// before any token it signed arrives; it signs here within 5 + 2 s of the rotation.
-const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+/// signs only once it has been published for `tokens.key_publish_ahead` (at least 5 s), longer
+/// than this, so every instance knows it before any token it signed arrives; a key withdrawn by
+/// `tessera keys retire` is refused everywhere within this.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How often latency samples are folded into the histograms (see `run_until_stopped`).
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -122,6 +123,7 @@ impl Core {
             algorithm: tokens.signing_alg,
             hs256_secret: (!tokens.hs256_secret.is_empty())
                 .then(|| Zeroizing::new(tokens.hs256_secret.expose_secret().as_bytes().to_vec())),
+            publish_ahead: tokens.key_publish_ahead,
         };
         let keys = Arc::new(
             KeyRing::open(

@@ -33,16 +33,22 @@ pub struct Metadata {
     subject_types_supported: Vec<&'static str>,
 }
 
+/// How long resource servers may cache the JWKS, at most.
+const JWKS_MAX_AGE_SECS: u64 = 60;
+
 /// The public keys that verify live access tokens (RFC 7517). Without entries under HS256.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, description = "JWK set", content_type = "application/json")))]
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = axum::Json(&*state.keys.jwks()).into_response();
-    // Short caching: resource servers refetch on an unknown kid anyway.
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
+    // Short caching, and never longer than a rotated key is published before it signs, so a
+    // cached set always knows the key of any token it meets; resource servers refetch on an
+    // unknown kid anyway.
+    let publish_ahead = state.keys.settings().publish_ahead.as_secs();
+    let max_age = JWKS_MAX_AGE_SECS.min(publish_ahead);
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
     response
 }
 

@@ -1,6 +1,8 @@
-//! `tessera keys list|rotate`.
+//! `tessera keys list|rotate|retire`.
 
 use time::format_description::well_known::Rfc3339;
+
+use tessera_token::{Activation, TokenError};
 
 use crate::cli::KeysCommand;
 use crate::startup::Core;
@@ -15,10 +17,12 @@ pub async fn run(core: &Core, command: KeysCommand) -> anyhow::Result<()> {
                 "kid", "alg", "created", "retired"
             );
             for key in core.keys.summaries() {
-                let state = if key.kid == signing {
+                let state = if key.withdrawn_at.is_some() {
+                    "withdrawn"
+                } else if key.kid == signing {
                     "signing"
                 } else if key.retired_at.is_none() {
-                    // Published, and signing once every instance has had time to load it.
+                    // Published, and signing from its `signs_at`.
                     "next"
                 } else if key.published {
                     "verifying"
@@ -39,11 +43,32 @@ pub async fn run(core: &Core, command: KeysCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        KeysCommand::Rotate => {
-            let key = core.keys.rotate().await?;
+        KeysCommand::Rotate { now } => {
+            let activation = if now {
+                Activation::Now
+            } else {
+                Activation::Ahead
+            };
+            let key = core.keys.rotate(activation).await?;
             println!(
-                "new signing key {} ({}); running servers sign with it within 10 s",
-                key.kid, key.algorithm
+                "new signing key {} ({}), published now; it signs from {}",
+                key.kid,
+                key.algorithm,
+                key.signs_at.format(&Rfc3339)?
+            );
+        }
+        KeysCommand::Retire { kid } => {
+            let next = core
+                .keys
+                .withdraw(&kid)
+                .await
+                .map_err(|error| match error {
+                    TokenError::UnknownKey => anyhow::anyhow!("no signing key with kid {kid}"),
+                    other => other.into(),
+                })?;
+            println!(
+                "{kid} withdrawn: out of the JWKS, its tokens refused within a second; {} signs",
+                next.kid
             );
         }
     }

@@ -16,7 +16,7 @@ use tessera_core::secret::MasterKey;
 use tessera_token::SigningAlgorithm;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, eventually, run_cli, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, eventually, run_cli, spawn_app, spawn_app_with, text};
 
 both_backends!(
     a_signup_token_is_an_at_jwt_with_the_contract_claims,
@@ -35,6 +35,8 @@ both_backends!(
     a_token_not_yet_valid_beyond_the_leeway_is_invalid,
     a_token_expires_after_its_lifetime_plus_the_leeway,
     a_key_rotated_by_the_cli_is_published_then_signs_and_old_tokens_keep_working,
+    switching_to_hs256_retires_the_key_pairs_which_leave_the_jwks_once_their_tokens_expire,
+    the_jwks_is_cached_no_longer_than_a_rotated_key_is_published_before_it_signs,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -441,6 +443,56 @@ async fn a_token_expires_after_its_lifetime_plus_the_leeway(backend: Backend) {
 // ---------------------------------------------------------------------------------------------
 // Rotation
 
+async fn switching_to_hs256_retires_the_key_pairs_which_leave_the_jwks_once_their_tokens_expire(
+    backend: Backend,
+) {
+    // Arrange: a deployment signing with EdDSA, then restarted with a shared secret.
+    let mut app = spawn_app(backend).await;
+    let before = app.signup_test_user().await;
+    let eddsa_kid = header_of(&before.access_token)["kid"].clone();
+    app.settings.tokens.signing_alg = SigningAlgorithm::HS256;
+    app.settings.tokens.hs256_secret = "0123456789abcdef0123456789abcdef-shared".into();
+
+    // Act
+    let app = app.restart().await;
+
+    // Assert: HS256 signs; the key pair stays published (and verifying) only while a token it
+    // signed can be live.
+    let after = app.login_again(&before).await;
+    assert_eq!(header_of(text(&after, "access_token"))["alg"], "HS256");
+    assert_eq!(app.get_jwks().await["keys"][0]["kid"], eddsa_kid);
+    assert_eq!(
+        app.get_me(&before.access_token).await.status(),
+        StatusCode::OK
+    );
+    app.advance(Duration::from_secs(15 * 60 + 31));
+    eventually(
+        Duration::from_secs(5),
+        "the key pair out of the JWKS",
+        || async { (app.get_jwks().await == json!({ "keys": [] })).then_some(()) },
+    )
+    .await;
+}
+
+async fn the_jwks_is_cached_no_longer_than_a_rotated_key_is_published_before_it_signs(
+    backend: Backend,
+) {
+    // Arrange
+    let default = spawn_app(backend).await;
+    let quick = spawn_app_with(backend, |s| {
+        s.tokens.key_publish_ahead = Duration::from_secs(10);
+    })
+    .await;
+
+    // Act
+    let default = default.get("/.well-known/jwks.json").await;
+    let quick = quick.get("/.well-known/jwks.json").await;
+
+    // Assert
+    assert_eq!(default.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(quick.headers()["cache-control"], "public, max-age=10");
+}
+
 async fn a_key_rotated_by_the_cli_is_published_then_signs_and_old_tokens_keep_working(
     backend: Backend,
 ) {
@@ -483,7 +535,9 @@ async fn a_key_rotated_by_the_cli_is_published_then_signs_and_old_tokens_keep_wo
     let meanwhile = app.signup_test_user().await;
     assert_eq!(header_of(&meanwhile.access_token)["kid"], old_kid.as_str());
 
-    // Signing once it has been published for a few seconds.
+    // Signing once it has been published for `tokens.key_publish_ahead` (60 s), counted from
+    // the rotation (made with the wall clock, which the server's clock lags).
+    app.catch_up_with_the_wall_clock();
     app.advance(Duration::from_secs(60));
     let new = eventually(
         Duration::from_secs(5),

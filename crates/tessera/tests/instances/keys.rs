@@ -22,8 +22,9 @@ fn kid_of(token: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_key_signs_only_once_every_instance_knows_it() {
-    // Arrange: two instances, a session on each
-    let deployment = Deployment::new(&shared_redis_url()).await;
+    // Arrange: two instances, a session on each; keys published 5 s ahead of signing
+    let mut deployment = Deployment::new(&shared_redis_url()).await;
+    deployment.set("TESSERA_TOKENS__KEY_PUBLISH_AHEAD", "5s");
     let instances = deployment.start_all(&["a", "b"]).await;
     let (a, b) = (&instances[0], &instances[1]);
     let mut on_a = a.signup().await;
@@ -69,4 +70,96 @@ async fn a_rotated_key_signs_only_once_every_instance_knows_it() {
         earliest >= Duration::from_secs(3),
         "signed after only {earliest:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_rotation_signs_at_once_and_a_retired_key_is_refused_everywhere_within_a_second()
+ {
+    // Arrange: two instances with the default publish-ahead (60 s), a session on each.
+    let deployment = Deployment::new(&shared_redis_url()).await;
+    let instances = deployment.start_all(&["a", "b"]).await;
+    let (a, b) = (&instances[0], &instances[1]);
+    let on_a = a.signup().await;
+    let on_b = b.signup().await;
+    let compromised = kid_of(&on_a.access_token);
+
+    // Act: the key is compromised; the operator withdraws it.
+    let retired = deployment.cli(&["keys", "retire", &compromised]).await;
+    assert!(retired.status.success(), "{retired:?}");
+    let started = Instant::now();
+
+    // Assert: its tokens are refused on both within a second (an unknown key: token_invalid).
+    for (instance, token) in [(a, &on_a.access_token), (b, &on_b.access_token)] {
+        loop {
+            let response = instance.get_me(token).await;
+            if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+                crate::support::server::assert_problem(response, 401, "token_invalid").await;
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{} still accepts a token of a withdrawn key",
+                instance.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // A new key signs at once (no waiting the publish-ahead), and every instance accepts it.
+    let refreshed = a.refresh(&on_a.refresh_token).await;
+    let next = kid_of(&refreshed.access_token);
+    assert_ne!(next, compromised);
+    let since = Instant::now();
+    while b.get_me(&refreshed.access_token).await.status() != reqwest::StatusCode::OK {
+        assert!(
+            since.elapsed() < Duration::from_secs(1),
+            "b never learnt the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let jwks: Value = b
+        .process_client()
+        .get(b.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|key| key["kid"].as_str())
+        .collect();
+    assert_eq!(
+        kids,
+        [next.as_str()],
+        "the withdrawn key is out of the JWKS"
+    );
+
+    // And `keys rotate --now` signs at once too.
+    let rotated = deployment.cli(&["keys", "rotate", "--now"]).await;
+    assert!(rotated.status.success(), "{rotated:?}");
+    let since = Instant::now();
+    let mut session = refreshed;
+    loop {
+        session = b.refresh(&session.refresh_token).await;
+        if kid_of(&session.access_token) != next {
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "no new key after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The other instance knows the key once it re-reads the keys (twice a second).
+    let since = Instant::now();
+    while a.get_me(&session.access_token).await.status() != reqwest::StatusCode::OK {
+        assert!(
+            since.elapsed() < Duration::from_secs(1),
+            "a never learnt the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
