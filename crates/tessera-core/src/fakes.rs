@@ -66,6 +66,11 @@ pub(crate) struct Core {
 impl Core {
     /// Everything wired afresh, the clock at [`START`].
     pub fn new() -> Self {
+        Self::with_settings(SETTINGS)
+    }
+
+    /// [`new`](Self::new) with other session settings.
+    pub fn with_settings(settings: SessionSettings) -> Self {
         let start = OffsetDateTime::from_unix_timestamp(START).expect("START is a valid time");
         let clock = Arc::new(ManualClock::at(start));
         let store = Arc::new(MemoryStore::default());
@@ -78,7 +83,7 @@ impl Core {
             bus.clone(),
             deny.clone(),
             refresh_key(),
-            SETTINGS,
+            settings,
             clock.clone(),
         ));
         let challenges = Arc::new(MfaChallenges::new(store.clone(), clock.clone()));

@@ -162,8 +162,10 @@ impl Sessions {
         let token = RefreshToken::parse(presented).ok_or(SessionError::RefreshInvalid)?;
         let digest = token.digest();
         for _ in 0..REFRESH_ROUNDS {
+            // The clock is read after the session: a rotation this read sees was stamped
+            // earlier (by this instance's clock, or a clock in step with it).
+            let (session, user) = self.live_session(token.session_id()).await?;
             let now = self.clock.now();
-            let (session, user) = self.live_session(token.session_id(), now).await?;
             match self.standing(&token, &digest, &session, now) {
                 Standing::Current => {
                     let access_token = issuer.issue(&user, &session)?;
@@ -314,12 +316,10 @@ impl Sessions {
         self.deny.apply(revocation, self.clock.unix());
     }
 
-    async fn live_session(
-        &self,
-        id: SessionId,
-        now: OffsetDateTime,
-    ) -> Result<(Session, User), SessionError> {
-        match self.store.find_session_with_user(id).await? {
+    async fn live_session(&self, id: SessionId) -> Result<(Session, User), SessionError> {
+        let found = self.store.find_session_with_user(id).await?;
+        let now = self.clock.now();
+        match found {
             Some((session, user)) if session.is_live(now) && !user.disabled => Ok((session, user)),
             _ => Err(SessionError::RefreshInvalid),
         }
@@ -398,10 +398,10 @@ impl Sessions {
         let Some(token) = RefreshToken::parse(presented) else {
             return Ok(None);
         };
-        let now = self.clock.now();
-        let Ok((session, user)) = self.live_session(token.session_id(), now).await else {
+        let Ok((session, user)) = self.live_session(token.session_id()).await else {
             return Ok(None);
         };
+        let now = self.clock.now();
         let usable = matches!(
             self.standing(&token, &token.digest(), &session, now),
             Standing::Current | Standing::PreviousInGrace
@@ -441,12 +441,13 @@ impl Sessions {
             .as_deref()
             .is_some_and(|previous| secrets_equal(previous.as_bytes(), digest.as_bytes()));
         if is_previous {
-            // Half-open, so that a window of zero is no window at all. A rotation that looks
-            // later than `now` (a clock read before a concurrent rotation, or another
-            // instance's clock ahead of this one) is not inside the window either: the window
-            // is measured forward from the rotation only.
-            let since = now - refresh.rotated_at;
-            return if !since.is_negative() && since < self.settings.reuse_grace {
+            // Half-open, so that a window of zero is no window at all, even for a rotation that
+            // looks later than `now` (stamped by another instance's clock a little ahead of
+            // this one): that counts as a rotation just now, inside a window of any length but
+            // zero, so concurrent tabs on instances slightly apart in time do not end their
+            // session.
+            let since = (now - refresh.rotated_at).max(time::Duration::ZERO);
+            return if since < self.settings.reuse_grace {
                 Standing::PreviousInGrace
             } else {
                 Standing::Superseded
@@ -632,9 +633,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_previous_token_of_a_rotation_that_looks_later_than_now_is_reuse() {
-        // Arrange: the stored rotation is ahead of this instance's clock.
-        let core = Core::new();
+    async fn with_no_grace_window_the_previous_token_is_reuse_even_if_its_rotation_looks_later() {
+        // Arrange: a window of zero, and the stored rotation ahead of this instance's clock.
+        let core = Core::with_settings(SessionSettings {
+            reuse_grace: Duration::ZERO,
+            ..SETTINGS
+        });
         let user = core.add_user("alice@example.test");
         let (session, first) = core.sign_in(&user).await;
         core.refresh(&first.encode()).await.unwrap();
@@ -647,6 +651,24 @@ mod tests {
 
         // Assert
         assert!(matches!(reuse, Err(SessionError::RefreshReused { .. })));
+    }
+
+    #[tokio::test]
+    async fn with_a_grace_window_a_rotation_that_looks_later_counts_as_just_now() {
+        // Arrange: another instance's clock, a second ahead, stamped the rotation.
+        let core = Core::new();
+        let user = core.add_user("alice@example.test");
+        let (session, first) = core.sign_in(&user).await;
+        let rotated = core.refresh(&first.encode()).await.unwrap();
+        let mut ahead = core.store.session(session.id).unwrap();
+        ahead.refresh.rotated_at = core.clock.now() + SECOND;
+        core.store.put_session(ahead);
+
+        // Act
+        let replayed = core.refresh(&first.encode()).await.unwrap();
+
+        // Assert
+        assert_eq!(replayed.refresh_token, rotated.refresh_token);
     }
 
     #[tokio::test]
