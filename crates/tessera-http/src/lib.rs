@@ -31,8 +31,8 @@ pub use state::{AppState, ServiceKeys, Services, Site};
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api_router().split_for_parts();
-    let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi);
+    let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi_document());
+    let api = api_router().split_for_parts().0;
     let cors = state.browser.cors();
     let https = state.site.public_url.starts_with("https://");
     let routes = layered(api.merge(docs)).with_state(state);
@@ -82,7 +82,9 @@ fn layered<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
 
 /// The OpenAPI document, for tools that want it without a server.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut document = api_router().split_for_parts().1;
+    openapi::add_common_problems(&mut document);
+    document
 }
 
 fn api_router() -> OpenApiRouter<AppState> {

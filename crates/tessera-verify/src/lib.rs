@@ -83,6 +83,8 @@ mod fetch;
 #[cfg(feature = "fetch")]
 mod jwks;
 mod keys;
+#[cfg(test)]
+mod properties;
 #[cfg(feature = "fetch")]
 mod sse;
 #[cfg(test)]

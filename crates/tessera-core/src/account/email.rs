@@ -141,4 +141,19 @@ mod tests {
         let long = format!("{}@example.test", "a".repeat(250));
         assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Any text typed as an email is accepted or refused, and an accepted one keeps its
+        /// key when read back from storage (what the stores do).
+        #[test]
+        fn any_text_parses_or_is_refused_and_its_key_is_stable(text in "\\PC{0,80}") {
+            if let Ok(email) = Email::parse(&text) {
+                let again = Email::parse(email.as_str()).expect("a stored address parses");
+                proptest::prop_assert_eq!(again.key(), email.key());
+                proptest::prop_assert!(email.as_str().chars().count() <= Email::MAX_LEN);
+            }
+        }
+    }
 }

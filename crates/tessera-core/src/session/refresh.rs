@@ -235,4 +235,30 @@ mod tests {
         assert!(!legacy.is_authentic(&key));
         assert!(legacy.successor(&key).is_authentic(&key));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Whatever a client sends as a refresh token, parsing answers without panicking, and
+        /// what parses is bounded work: its authenticity is one HMAC away.
+        #[test]
+        fn any_text_parses_or_is_refused_and_a_random_token_is_not_authentic(
+            text in "\\PC{0,200}",
+        ) {
+            if let Some(token) = RefreshToken::parse(&text) {
+                proptest::prop_assert!(!token.is_authentic(&key()));
+            }
+        }
+
+        #[test]
+        fn any_token_shaped_bytes_round_trip_and_only_the_keys_own_are_authentic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), ENCODED_LEN),
+        ) {
+            let text = URL_SAFE_NO_PAD.encode(&bytes);
+            let token = RefreshToken::parse(&text).expect("the right length parses");
+            proptest::prop_assert_eq!(token.encode(), text);
+            proptest::prop_assert!(!token.is_authentic(&key()));
+            proptest::prop_assert!(token.successor(&key()).is_authentic(&key()));
+        }
+    }
 }

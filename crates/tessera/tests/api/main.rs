@@ -10,6 +10,7 @@ mod cli;
 mod docs;
 mod errors;
 mod feed;
+mod fuzz;
 mod grants;
 mod limits;
 mod mail;
