@@ -300,7 +300,9 @@ async fn after_redis_returns_the_bus_is_ready_only_once_it_listens_again() {
         .expect("ping returns");
     assert!(matches!(down, Err(StateError::Unavailable(_))), "{down:?}");
 
-    // Act: Redis comes back; wait for the first ping that succeeds.
+    // Act: Redis stays away long enough for the subscription's retries to space out (up to
+    // 2 s apart), then comes back; wait for the first ping that succeeds.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
     let _server = RedisServer::start_on(port).await;
     let deadline = Instant::now() + RECOVERY_PATIENCE;
     while bus.ping().await.is_err() {
