@@ -72,23 +72,7 @@ async fn a_role_removed_on_one_instance_revokes_earlier_tokens_on_every_other_wi
     let deployment = Deployment::new(&shared_redis_url()).await;
     let instances = deployment.start_all(&["a", "b", "c"]).await;
     let (a, b, c) = (&instances[0], &instances[1], &instances[2]);
-    let password = "a sturdy admin passphrase";
-    let admin_email = format!("admin-{:08x}@example.com", rand::random::<u32>());
-    let created = deployment
-        .cli(&[
-            "user",
-            "create",
-            "--email",
-            &admin_email,
-            "--password",
-            password,
-            "--role",
-            "admin",
-        ])
-        .await;
-    assert!(created.status.success(), "{created:?}");
-    let admin = a.login(&admin_email, password).await;
-    let admin_token = admin["access_token"].as_str().unwrap();
+    let admin_token = &deployment.admin_token(a).await;
     let user = b.signup().await;
     let me: Value = b.get_me(&user.access_token).await.json().await.unwrap();
     let id = me["id"].as_str().unwrap();
@@ -137,23 +121,7 @@ async fn a_user_disabled_and_enabled_again_logs_in_at_once_with_a_token_every_in
     let deployment = Deployment::new(&shared_redis_url()).await;
     let instances = deployment.start_all(&["a", "b"]).await;
     let (a, b) = (&instances[0], &instances[1]);
-    let password = "a sturdy admin passphrase";
-    let admin_email = format!("admin-{:08x}@example.com", rand::random::<u32>());
-    let created = deployment
-        .cli(&[
-            "user",
-            "create",
-            "--email",
-            &admin_email,
-            "--password",
-            password,
-            "--role",
-            "admin",
-        ])
-        .await;
-    assert!(created.status.success(), "{created:?}");
-    let admin = a.login(&admin_email, password).await;
-    let admin_token = admin["access_token"].as_str().unwrap();
+    let admin_token = &deployment.admin_token(a).await;
     let email = format!("user-{:08x}@example.com", rand::random::<u32>());
     let user_password = "correct horse battery staple";
     let signup = b

@@ -69,6 +69,31 @@ impl Deployment {
         run_cli(command).await
     }
 
+    /// An administrator made with `tessera user create --role admin`, as the first admin is,
+    /// logged in on `instance`: their access token.
+    pub async fn admin_token(&self, instance: &Instance) -> String {
+        let password = "a sturdy admin passphrase";
+        let email = format!("admin-{:08x}@example.com", rand::random::<u32>());
+        let created = self
+            .cli(&[
+                "user",
+                "create",
+                "--email",
+                &email,
+                "--password",
+                password,
+                "--role",
+                "admin",
+            ])
+            .await;
+        assert!(created.status.success(), "{created:?}");
+        let login = instance.login(&email, password).await;
+        login["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
     /// Starts one instance and waits until it is ready.
     pub async fn start(&self, name: &str) -> Instance {
         Instance::start(name, self.env.clone()).await
@@ -304,6 +329,20 @@ impl Instance {
             "{} accepts the token: {body}",
             self.name
         );
+    }
+
+    /// Asserts that `access_token` is accepted here within `within` (a key another instance just
+    /// made is known here once the keys are re-read).
+    pub async fn assert_accepts_within(&self, access_token: &str, within: Duration) {
+        let since = Instant::now();
+        while self.get_me(access_token).await.status() != StatusCode::OK {
+            assert!(
+                since.elapsed() < within,
+                "{} does not accept the token after {within:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Polls `GET /users/me` about every 5 ms until it answers `token_revoked`; returns how long
