@@ -24,6 +24,9 @@ pub struct Ticket {
     pub roles: Vec<String>,
     /// When the ticket was issued, in seconds since the Unix epoch.
     pub issued_at: i64,
+    /// The `iat` of the access token it was traded for: a user-level revocation after it (a
+    /// removed role, say) covers the ticket too.
+    pub token_issued_at: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -36,6 +39,9 @@ struct Stored {
     token_id: String,
     roles: Vec<String>,
     issued_at: i64,
+    // Absent in tickets stored by an older version: their own issue time stands in.
+    #[serde(default)]
+    token_issued_at: Option<i64>,
     expires_at: i64,
 }
 
@@ -57,13 +63,14 @@ impl Tickets {
         self.ttl
     }
 
-    /// A new ticket for `user` in `session`, traded for the access token `token_id`, with
-    /// `roles`.
+    /// A new ticket for `user` in `session`, traded for the access token `token_id` issued at
+    /// `token_issued_at`, with `roles`.
     pub async fn issue(
         &self,
         user_id: UserId,
         session_id: SessionId,
         token_id: String,
+        token_issued_at: i64,
         roles: Vec<String>,
     ) -> Result<String, StateError> {
         let token = random_token();
@@ -74,6 +81,7 @@ impl Tickets {
             token_id,
             roles,
             issued_at: now,
+            token_issued_at: Some(token_issued_at),
             expires_at: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
         };
         let value = serde_json::to_string(&stored).expect("a ticket always serialises");
@@ -105,6 +113,7 @@ impl Tickets {
             token_id: stored.token_id,
             roles: stored.roles,
             issued_at: stored.issued_at,
+            token_issued_at: stored.token_issued_at.unwrap_or(stored.issued_at),
         }))
     }
 }

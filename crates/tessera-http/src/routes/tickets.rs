@@ -75,6 +75,7 @@ async fn issue(
             caller.user_id,
             caller.session_id,
             caller.claims.jti,
+            caller.claims.iat,
             caller.claims.roles,
         )
         .await?;
@@ -181,7 +182,7 @@ async fn redeem_live(state: &AppState, token: &str) -> Result<Ticket, ApiError> 
 /// Whether the access token `ticket` was traded for is revoked at `now`.
 fn denies(deny: &DenySet, ticket: &Ticket, now: i64) -> bool {
     let (sid, sub) = (ticket.session_id.to_string(), ticket.user_id.to_string());
-    deny.denies(&sid, &ticket.token_id, &sub, ticket.issued_at, now)
+    deny.denies(&sid, &ticket.token_id, &sub, ticket.token_issued_at, now)
 }
 
 async fn echo_messages(mut socket: WebSocket, mut watch: Watch) {

@@ -22,6 +22,7 @@ both_backends!(
     redeeming_needs_the_service_key_and_a_refused_key_does_not_spend_the_ticket,
     an_expired_ticket_is_refused,
     a_ticket_of_a_session_logged_out_before_redemption_is_revoked,
+    a_ticket_traded_for_a_token_issued_before_a_role_removal_is_revoked,
     the_echo_socket_admits_a_ticket_once_and_echoes,
     the_echo_upgrade_without_a_ticket_is_refused_with_401,
     the_echo_upgrade_with_an_expired_ticket_is_refused_with_401,
@@ -281,6 +282,40 @@ async fn a_ticket_of_a_session_logged_out_before_redemption_is_revoked(backend: 
     assert_refused_upgrade(upgrade, "token_revoked");
     let other_session = app.post_ticket_redeem(Some(SERVICE_KEY), &live).await;
     assert_eq!(other_session.status(), StatusCode::OK);
+}
+
+async fn a_ticket_traded_for_a_token_issued_before_a_role_removal_is_revoked(backend: Backend) {
+    // Arrange: an editor's token; seconds later a ticket for it; then the role is removed.
+    let app = spawn_with_service_key(backend).await;
+    let admin_email = format!("admin-{:08x}@example.com", rand::random::<u32>());
+    let password = "a sturdy admin passphrase";
+    app.cli_create_user(&admin_email, password, &["admin"])
+        .await;
+    let admin = app
+        .post_login(&json!({ "email": admin_email, "password": password }))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let admin_token = text(&admin, "access_token");
+    let user = app.signup_test_user().await;
+    let editor = json!({ "roles": ["editor"] });
+    let patched = app.patch_admin_user(admin_token, &user.id, &editor).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    app.advance(Duration::from_millis(1));
+    let token = app.refresh(&user.refresh_token).await;
+    app.advance(Duration::from_secs(2));
+    let minted = ticket(&app, text(&token, "access_token")).await;
+    app.advance(Duration::from_millis(1));
+
+    // Act
+    let none = json!({ "roles": [] });
+    let patched = app.patch_admin_user(admin_token, &user.id, &none).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let redeemed = app.post_ticket_redeem(Some(SERVICE_KEY), &minted).await;
+
+    // Assert: the ticket carried the editor role; it goes with the token it came from.
+    assert_problem(redeemed, 401, "token_revoked").await;
 }
 
 // ---------------------------------------------------------------------------------------------
