@@ -478,8 +478,12 @@ fn signing_key<'a>(
         return None;
     }
     let of_algorithm = || stored.iter().filter(|k| k.algorithm == algorithm.as_str());
+    // A key retired before its `signs_at` came (a planned rotation overtaken by an emergency
+    // one) never signs.
+    let signing = |k: &&StoredKey| k.retired_at.is_none_or(|retired| retired > now);
     of_algorithm()
         .filter(|k| k.signs_at <= now && published(k, settings, now))
+        .filter(signing)
         .max_by_key(|k| k.signs_at)
         .or_else(|| {
             // None started: keys all made in the last moments, of which the oldest is the one
@@ -602,6 +606,23 @@ mod tests {
             key("new", rotated, rotated, None),
         ];
         assert_eq!(signing_kid(&stored, rotated).as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn a_planned_key_overtaken_by_an_emergency_rotation_never_signs() {
+        let start = start();
+        let planned_at = start + Duration::from_secs(10);
+        let emergency = start + Duration::from_secs(20);
+        let stored = [
+            key("old", start, start, Some(emergency)),
+            key("planned", planned_at, planned_at + AHEAD, Some(emergency)),
+            key("emergency", emergency, emergency, None),
+        ];
+        let after_planned_time = planned_at + AHEAD + Duration::from_secs(1);
+        assert_eq!(
+            signing_kid(&stored, after_planned_time).as_deref(),
+            Some("emergency")
+        );
     }
 
     #[test]

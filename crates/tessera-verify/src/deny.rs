@@ -144,13 +144,13 @@ impl DenySet {
 ///
 /// `iat` has whole seconds only. Tessera's `jti` is a UUIDv7 whose timestamp is the issue
 /// instant to the millisecond; when it agrees with `iat`, it is the instant. Otherwise (another
-/// issuer's token) the token counts as issued at the last millisecond of its second, so a
+/// issuer's token) the token counts as issued at the first millisecond of its second, so any
 /// revocation within that second covers it: never admitting a token issued before a revocation
 /// matters more than admitting one issued just after.
 pub fn issued_ms(jti: &str, iat: i64) -> i64 {
     uuid_v7_millis(jti)
         .filter(|ms| ms.div_euclid(1000) == iat)
-        .unwrap_or_else(|| last_millisecond_of(iat))
+        .unwrap_or_else(|| iat.saturating_mul(1000))
 }
 
 fn last_millisecond_of(second: i64) -> i64 {
@@ -241,9 +241,10 @@ mod tests {
         assert!(deny.is_revoked(&claims_at_ms("u1", at_ms), NOW));
         assert!(!deny.is_revoked(&claims_at_ms("u1", at_ms + 1), NOW));
         assert!(!deny.is_revoked(&claims_at_ms("u1", NOW * 1000 + 999), NOW));
-        // A jti that is not a UUIDv7 of the token's second counts as the end of that second.
+        // A jti that is not a UUIDv7 of the token's second counts as the start of that second.
         assert!(deny.is_revoked(&claims("s1", "u1", NOW - 1), NOW));
-        assert!(!deny.is_revoked(&claims("s1", "u1", NOW), NOW));
+        assert!(deny.is_revoked(&claims("s1", "u1", NOW), NOW));
+        assert!(!deny.is_revoked(&claims("s1", "u1", NOW + 1), NOW));
         let lying = AccessClaims {
             jti: v7_at(NOW * 1000 + 1_000),
             ..claims("s1", "u1", NOW - 1)
@@ -259,11 +260,11 @@ mod tests {
         );
         assert_eq!(
             issued_ms(&v7_at(1_700_000_000_123), 1_700_000_001),
-            1_700_000_001_999
+            1_700_000_001_000
         );
-        assert_eq!(issued_ms("not-a-uuid", 5), 5_999);
+        assert_eq!(issued_ms("not-a-uuid", 5), 5_000);
         let v4 = "0190f5a2-7b3c-4def-8123-456789abcdef";
-        assert_eq!(issued_ms(v4, 5), 5_999);
+        assert_eq!(issued_ms(v4, 5), 5_000);
     }
 
     #[test]

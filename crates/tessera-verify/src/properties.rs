@@ -117,16 +117,36 @@ proptest! {
     }
 
     #[test]
-    fn any_feed_item_is_parsed_or_refused_and_applying_it_is_safe(
-        item in json(),
+    fn any_text_as_a_feed_item_is_parsed_or_refused(item in json()) {
+        let _ = serde_json::from_value::<Revocation>(item);
+    }
+
+    #[test]
+    fn any_feed_item_applies_and_checks_without_overflow(
+        cursor in any::<i64>(),
+        target in prop_oneof![Just((Some("s1"), None)), Just((None, Some("u1")))],
+        revoked_at in any::<i64>(),
+        revoked_at_ms in any::<Option<i64>>(),
+        until in any::<i64>(),
         jti in "\\PC{0,48}",
         iat in any::<i64>(),
         now in any::<i64>(),
     ) {
-        if let Ok(revocation) = serde_json::from_value::<Revocation>(item) {
-            let deny = DenySet::new();
-            deny.apply(&revocation, now);
-            let _ = deny.denies("s1", &jti, "u1", iat, now);
-        }
+        let revocation = Revocation {
+            cursor,
+            sid: target.0.map(str::to_owned),
+            jti: None,
+            user_id: target.1.map(str::to_owned),
+            revoked_at,
+            revoked_at_ms,
+            until,
+        };
+        let deny = DenySet::new();
+        deny.apply(&revocation, now);
+        let revoked = deny.denies("s1", &jti, "u1", iat, now);
+        prop_assert_eq!(revoked, until > now && (target.0.is_some() || {
+            let revoked_ms = revoked_at_ms.unwrap_or_else(|| revoked_at.saturating_mul(1000).saturating_add(999));
+            crate::deny::issued_ms(&jti, iat) <= revoked_ms
+        }));
     }
 }

@@ -23,14 +23,17 @@ use crate::error::store_error;
 impl SessionStore for PgStore {
     async fn create_session(&self, session: &Session, epoch: i64) -> Result<bool, StoreError> {
         let refresh = &session.refresh;
-        // Selecting from the user's row makes the check and the insert one statement. A
-        // concurrent change of the user commits either before it (the epoch no longer
-        // matches) or after it (and the session already exists for that change to end).
+        // The check and the insert are one statement, and the user's row is locked for share:
+        // a concurrent change of the user (a new password, a disable) either committed first
+        // (the epoch no longer matches: nothing is inserted) or waits until this commits (and
+        // then the sessions it ends include this one).
         let result = sqlx::query(concat!(
-            "INSERT INTO sessions (",
+            "WITH owner AS (SELECT id FROM users \
+             WHERE id = $2 AND NOT disabled AND security_epoch = $17 FOR SHARE) \
+             INSERT INTO sessions (",
             session_columns!(),
             ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 \
-             FROM users WHERE id = $2 AND NOT disabled AND security_epoch = $17"
+             FROM owner"
         ))
         .bind(session.id.0)
         .bind(session.user_id.0)
