@@ -22,8 +22,6 @@ pub struct Ticket {
     pub token_id: String,
     /// The user's roles at issue.
     pub roles: Vec<String>,
-    /// When the ticket was issued, in seconds since the Unix epoch.
-    pub issued_at: i64,
     /// The `iat` of the access token it was traded for: a user-level revocation after it (a
     /// removed role, say) covers the ticket too.
     pub token_issued_at: i64,
@@ -38,6 +36,7 @@ struct Stored {
     #[serde(default)]
     token_id: String,
     roles: Vec<String>,
+    /// When the ticket was issued (older versions read it as the token's issue time).
     issued_at: i64,
     // Absent in tickets stored by an older version: their own issue time stands in.
     #[serde(default)]
@@ -112,7 +111,6 @@ impl Tickets {
             session_id,
             token_id: stored.token_id,
             roles: stored.roles,
-            issued_at: stored.issued_at,
             token_issued_at: stored.token_issued_at.unwrap_or(stored.issued_at),
         }))
     }

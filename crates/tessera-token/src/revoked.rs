@@ -41,7 +41,7 @@ pub fn feed_item(revocation: &Revocation) -> tessera_verify::Revocation {
         sid,
         jti: None,
         user_id,
-        revoked_at: revocation.revoked_at_ms.div_euclid(1000),
+        revoked_at: revocation.revoked_at_secs(),
         revoked_at_ms: Some(revocation.revoked_at_ms),
         until: revocation.until,
     }

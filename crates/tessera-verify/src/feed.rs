@@ -428,6 +428,18 @@ mod tests {
             .follow()
     }
 
+    /// A feed caught up with a server whose backlog holds revocation 3, its stream open.
+    async fn streaming_after_one_revocation() -> (FeedServer, RevocationFeed) {
+        let (server, url) = FeedServer::start(vec![session_revoked(3, "s3")]).await;
+        let feed = follow(&url, SERVICE_KEY, &ManualClock::at(NOW));
+        feed.caught_up().await;
+        eventually(WITHIN_A_SECOND, || async {
+            server.last_event_ids().len() == 1
+        })
+        .await;
+        (server, feed)
+    }
+
     #[tokio::test]
     async fn a_revocation_pushed_on_the_stream_is_refused_within_a_second() {
         let (server, url) = FeedServer::start(vec![]).await;
@@ -503,13 +515,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_stream_is_reopened_from_the_last_event_id() {
-        let (server, url) = FeedServer::start(vec![session_revoked(3, "s3")]).await;
-        let feed = follow(&url, SERVICE_KEY, &ManualClock::at(NOW));
-        feed.caught_up().await;
-        eventually(WITHIN_A_SECOND, || async {
-            server.last_event_ids().len() == 1
-        })
-        .await;
+        let (server, feed) = streaming_after_one_revocation().await;
 
         server.push(&session_revoked(8, "s8"));
         eventually(WITHIN_A_SECOND, || async { feed.deny_set().len() == 2 }).await;
@@ -530,13 +536,7 @@ mod tests {
     #[tokio::test]
     async fn the_stream_resumes_from_the_last_event_id_not_from_the_highest_cursor_seen() {
         // Arrange
-        let (server, url) = FeedServer::start(vec![session_revoked(3, "s3")]).await;
-        let feed = follow(&url, SERVICE_KEY, &ManualClock::at(NOW));
-        feed.caught_up().await;
-        eventually(WITHIN_A_SECOND, || async {
-            server.last_event_ids().len() == 1
-        })
-        .await;
+        let (server, feed) = streaming_after_one_revocation().await;
 
         // Act: an item whose event id says "resume from 5", then one without an id.
         server.push_with_id(&session_revoked(9, "s9"), Some(5));

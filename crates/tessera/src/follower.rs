@@ -51,26 +51,25 @@ impl RevocationFollower {
         let mut tick = tokio::time::interval(CATCH_UP_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
+            let read = tokio::select! {
                 next = self.revocations.next_live() => match next {
-                    Ok(revocation) => relay(&self.sessions, &self.live, revocation),
+                    Ok(revocation) => {
+                        relay(&self.sessions, &self.live, revocation);
+                        Ok(())
+                    }
                     // What it missed by falling behind the bus, the feed has.
-                    Err(StreamEnd::Lagged) => {
-                        if let Err(error) = self.catch_up().await {
-                            tracing::warn!(%error, "reading the revocation feed failed; retrying");
-                        }
-                    }
-                    Err(StreamEnd::Store(error)) => {
-                        tracing::warn!(%error, "reading the revocation feed failed; retrying");
-                    }
+                    Err(StreamEnd::Lagged) => self.catch_up().await,
+                    Err(StreamEnd::Store(error)) => Err(error),
                     Err(StreamEnd::Closed) => return,
                 },
                 _ = tick.tick() => {
-                    if let Err(error) = self.catch_up().await {
-                        tracing::warn!(%error, "reading the revocation feed failed; retrying");
-                    }
+                    let read = self.catch_up().await;
                     self.sessions.purge_expired_revocations();
+                    read
                 }
+            };
+            if let Err(error) = read {
+                tracing::warn!(%error, "reading the revocation feed failed; retrying");
             }
         }
     }

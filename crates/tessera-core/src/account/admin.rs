@@ -109,14 +109,17 @@ impl Administration {
             None => None,
         };
         let mut user = self.user(id).await?;
-        let mut role_removed = false;
         if let Some(roles) = &roles {
-            role_removed = user.roles.iter().any(|held| !roles.contains(held));
+            let removed = user.roles.iter().any(|held| !roles.contains(held));
             user = self
                 .users
                 .set_roles(id, roles)
                 .await?
                 .ok_or(AccountError::AccountGone)?;
+            // At once, once the change is stored: nothing later in this update can skip it.
+            if removed {
+                self.sessions.revoke_user_tokens(id).await?;
+            }
         }
         if let Some(name) = &name {
             user = self
@@ -133,11 +136,7 @@ impl Administration {
                 .ok_or(AccountError::AccountGone)?;
             if disabled {
                 self.sessions.revoke_user(id, "user_disabled").await?;
-                role_removed = false;
             }
-        }
-        if role_removed {
-            self.sessions.revoke_user_tokens(id).await?;
         }
         self.profiles.forget(id);
         let detail = json!({

@@ -73,11 +73,6 @@ pub enum UnusableHash {
 }
 
 impl StoredHash {
-    /// Recognises the scheme of `phc`, or `None` for anything Tessera cannot or will not verify.
-    pub fn classify(phc: &str) -> Option<Self> {
-        Self::check(phc).ok()
-    }
-
     /// The scheme of `phc`, or why it cannot be used.
     pub fn check(phc: &str) -> Result<Self, UnusableHash> {
         if phc.starts_with("$argon2") {
@@ -133,7 +128,7 @@ pub(super) fn hash_current(password: &[u8]) -> String {
 /// never matches. Tessera's own hashes are of the NFKC form; a hash brought from elsewhere is
 /// of the password as its user typed it there.
 pub(super) fn verify_phc(password: &Password, phc: &str) -> Verified {
-    let matches = match StoredHash::classify(phc) {
+    let matches = match StoredHash::check(phc).ok() {
         Some(StoredHash::Argon2) => PasswordHash::new(phc).is_ok_and(|hash| {
             if phc.starts_with(CURRENT_PREFIX) {
                 matches_current(password.as_bytes(), &hash)
@@ -218,7 +213,7 @@ mod tests {
     #[test]
     fn the_dummy_hash_costs_a_full_current_hash() {
         assert!(DUMMY_HASH.starts_with(CURRENT_PREFIX));
-        assert_eq!(StoredHash::classify(DUMMY_HASH), Some(StoredHash::Argon2));
+        assert_eq!(StoredHash::check(DUMMY_HASH), Ok(StoredHash::Argon2));
         let hash = PasswordHash::new(DUMMY_HASH).unwrap();
         assert_eq!(hash.hash.map(|h| h.len()), Some(OUTPUT_LEN));
     }

@@ -20,6 +20,13 @@ pub struct Revocation {
     pub until: i64,
 }
 
+impl Revocation {
+    /// When, in whole seconds since the Unix epoch (for readers that predate milliseconds).
+    pub fn revoked_at_secs(&self) -> i64 {
+        self.revoked_at_ms.div_euclid(1000)
+    }
+}
+
 /// What a revocation applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RevocationTarget {

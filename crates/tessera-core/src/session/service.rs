@@ -189,7 +189,14 @@ impl Sessions {
                         });
                     }
                 }
-                Standing::Superseded => return Err(self.reuse(&session, now).await),
+                Standing::Superseded => {
+                    // A rotated-away token came back: the session ends (API.md §2).
+                    tracing::warn!(event = "refresh_reused", session_id = %session.id, user_id = %session.user_id, "rotated refresh token presented again: session ended");
+                    self.end_any(session.id, "refresh_reused").await?;
+                    return Err(SessionError::RefreshReused {
+                        user: session.user_id,
+                    });
+                }
                 Standing::Foreign => return Err(SessionError::RefreshInvalid),
             }
         }
@@ -284,25 +291,9 @@ impl Sessions {
     pub async fn prune(&self, batch: u32) -> Result<(u64, u64), StoreError> {
         let now = self.clock.now();
         let ended_before = now - self.settings.token_horizon;
-        let mut sessions = 0;
-        loop {
-            let deleted = self.store.prune_sessions(ended_before, batch).await?;
-            sessions += deleted;
-            if deleted < u64::from(batch) {
-                break;
-            }
-        }
-        let mut revocations = 0;
-        loop {
-            let deleted = self
-                .feed
-                .prune_revocations(now.unix_timestamp(), batch)
-                .await?;
-            revocations += deleted;
-            if deleted < u64::from(batch) {
-                break;
-            }
-        }
+        let sessions = in_batches(batch, || self.store.prune_sessions(ended_before, batch)).await?;
+        let moot = now.unix_timestamp();
+        let revocations = in_batches(batch, || self.feed.prune_revocations(moot, batch)).await?;
         Ok((sessions, revocations))
     }
 
@@ -352,24 +343,6 @@ impl Sessions {
             refresh_token: next,
             access_token,
         }))
-    }
-
-    /// A rotated-away token came back: the session ends (API.md §2).
-    async fn reuse(&self, session: &Session, now: OffsetDateTime) -> SessionError {
-        tracing::warn!(event = "refresh_reused", session_id = %session.id, user_id = %session.user_id, "rotated refresh token presented again: session ended");
-        let ended = async {
-            let revoked = self
-                .store
-                .revoke_session(session.id, "refresh_reused", now, self.until(now))
-                .await?;
-            self.announce(revoked.into_iter().collect()).await
-        };
-        match ended.await {
-            Ok(()) => SessionError::RefreshReused {
-                user: session.user_id,
-            },
-            Err(error) => error,
-        }
     }
 
     /// Ends the session a refresh token belongs to, if the token is authentic (RFC 7009:
@@ -478,6 +451,22 @@ impl Sessions {
 
     fn until(&self, now: OffsetDateTime) -> i64 {
         (now + self.settings.token_horizon).unix_timestamp()
+    }
+}
+
+/// Runs `delete` (which deletes up to `batch` rows) until a run deletes fewer; the total.
+async fn in_batches<F, Fut>(batch: u32, mut delete: F) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = delete().await?;
+        total += deleted;
+        if deleted < u64::from(batch) {
+            return Ok(total);
+        }
     }
 }
 

@@ -39,7 +39,7 @@ pub(super) fn encode(revocation: &Revocation) -> String {
         cursor: revocation.cursor,
         kind,
         id,
-        revoked_at: revocation.revoked_at_ms.div_euclid(1000),
+        revoked_at: revocation.revoked_at_secs(),
         revoked_at_ms: Some(revocation.revoked_at_ms),
         until: revocation.until,
     };
