@@ -526,6 +526,7 @@ async fn stylesheet() -> Response {
 }
 
 const STYLESHEET: &str = "\
+:root{color-scheme:light dark}\
 body{margin:0;font:16px/1.5 system-ui,sans-serif;background:#f5f5f7;color:#1d1d1f}\
 main{max-width:26rem;margin:10vh auto;padding:2rem;background:#fff;border-radius:12px;\
 box-shadow:0 1px 4px rgba(0,0,0,.12)}\
@@ -537,4 +538,8 @@ button{margin-top:1rem;width:100%;padding:.7rem;font:inherit;font-weight:600;col
 background:#4338ca;border:0;border-radius:8px;cursor:pointer}\
 button:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}\
 .error{color:#b42318}\
-@media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh}}";
+@media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh}}\
+@media (prefers-color-scheme:dark){body{background:#000;color:#f2f2f7}\
+main{background:#1c1c1e;box-shadow:none}\
+input[type=password],input[type=text]{background:#2c2c2e;color:#f2f2f7;border-color:#8e8e93}\
+button{background:#5b50e6}.error{color:#ff8a80}}";
