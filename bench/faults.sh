@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Faults under load: two `tessera serve` instances on a PostgreSQL and a Redis of their own,
-# mixed traffic (90% verify, 8% refresh, 2% login) on one of them, and in the middle of it
+# the soak's traffic (`tessera-bench soak`: 64 virtual users paced at 2,000 requests/s in all,
+# each round of 100 requests 94 verifies, 4 refreshes, a logout and a login) on one of them, and
+# in the middle of it
 #  1. PostgreSQL stopped for 5 s, then started again;
-#  2. Redis stopped for 5 s, then started again.
+#  2. Redis stopped for 5 s, then started again;
+#  3. instance a killed with SIGKILL while refresh chains and verifies go to a and b in turn
+#     (`tessera-bench failover`: a request cut by the kill is sent again to b), started again
+#     5 s later.
 # Expected, and checked: every answer during an outage is 200 or a documented 503, none is
 # another error or missing; after each outage both instances are ready again without a restart,
-# a login works, and a logout on one instance is refused on the other within a second.
-# (kill -9 of an instance mid-refresh is a test: `killing_an_instance_during_a_refresh_load_...`.)
+# a login works, and a logout on one instance is refused on the other within a second. After the
+# kill: no answer but 200, no token with two successors, and every chain refreshes again on both
+# instances (the restarted one included), its new access token accepted by the other.
 # Writes bench/out-faults/RESULTS.md. Needs PostgreSQL's and Redis's binaries (not running ones).
 # Usage: bench/faults.sh [--seconds S]
 set -euo pipefail
@@ -26,45 +32,13 @@ case "$target_dir" in /*) ;; *) target_dir=$root/$target_dir ;; esac
 bin=$target_dir/release
 out=$root/bench/out-faults
 rm -rf "$out"; mkdir -p "$out"
-pg_port=15433; redis_port=16380
-pgbin=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
-as_postgres=()
-[ "$(id -u)" = 0 ] && as_postgres=(runuser -u postgres --)
-mkdir -p "$out/pg"
-# PostgreSQL will not run as root: its files belong to the postgres account then.
-if [ "$(id -u)" = 0 ]; then chown postgres "$out/pg"; fi
-"${as_postgres[@]}" "$pgbin/initdb" -A trust -U postgres -D "$out/pg/data" >/dev/null
-pg() { "${as_postgres[@]}" "$pgbin/pg_ctl" -D "$out/pg/data" -l "$out/pg/log" -w \
-  -o "-p $pg_port -k $out/pg -c listen_addresses=127.0.0.1" "$@" >/dev/null; }
-redis() { redis-server --port "$redis_port" --save '' --appendonly no >"$out/redis.log" 2>&1 & echo $! >"$out/redis.pid"; }
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$out/redis.pid" ] && kill "$(cat "$out/redis.pid")" 2>/dev/null || true
-  pg stop -m immediate 2>/dev/null || true
-}
-trap cleanup EXIT
-pg start
-redis
-sleep 0.5
-master_key=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
-start() { # NAME PORT
-  env TESSERA_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" \
-    TESSERA_REDIS_URL="redis://127.0.0.1:$redis_port" TESSERA_MASTER_KEY="$master_key" \
-    TESSERA_ISSUER=http://bench TESSERA_PUBLIC_URL=http://bench TESSERA_RATE_LIMITS__ENABLED=false \
-    "$bin/tessera" serve --listen "127.0.0.1:$2" --data-dir "$out/$1" >"$out/$1.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/readyz" >/dev/null && return 0; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1
-}
+source bench/backends.sh
+trap backends_cleanup EXIT
+backends_start
 start a 18401
 start b 18402
 "$bin/tessera-bench" seed --url http://127.0.0.1:18401 --users 64 >/dev/null
 
-ready_within() { # PORT SECONDS
-  for _ in $(seq $(( $2 * 10 ))); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.1; done
-  return 1
-}
 # A login on a, a logout on a, the token refused on b within a second.
 revocation_crosses() {
   local login token
@@ -82,16 +56,17 @@ revocation_crosses() {
 {
   echo "# Faults under load (\`bench/faults.sh\`)"
   echo
-  echo "Two instances on PostgreSQL + Redis of their own; mixed traffic (16 clients) on one for"
-  echo "$seconds s; the backend stopped 5 s in, started again 10 s in."
+  echo "Two instances on PostgreSQL + Redis of their own; the soak's traffic (64 virtual users,"
+  echo "2,000 requests/s: verify, refresh, logout, login) on one for $seconds s; the backend stopped"
+  echo "5 s in, started again 10 s in."
   echo
-  echo "| fault | answers | 200 | 503 | other (errors) | ready again, no restart | login after | logout reaches the other instance |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| fault | answers | 2xx | 503 | other (errors) | p99 / max (ms) | ready again, no restart | login after | logout reaches the other instance |"
+  echo "|---|---|---|---|---|---|---|---|---|"
 } >"$out/RESULTS.md"
 status=0
 for fault in postgres redis; do
-  "$bin/tessera-bench" mixed --url http://127.0.0.1:18401 --users 64 --concurrency 16 \
-    --seconds "$seconds" >"$out/mixed-$fault.json" &
+  "$bin/tessera-bench" soak --url http://127.0.0.1:18401 --users 64 --concurrency 64 \
+    --rate 2000 --seconds "$seconds" --window "$seconds" >"$out/traffic-$fault.json" 2>/dev/null &
   driver=$!
   sleep 5
   if [ "$fault" = postgres ]; then pg stop -m fast; else kill "$(cat "$out/redis.pid")"; fi
@@ -101,16 +76,46 @@ for fault in postgres redis; do
   ready=no; login=no; crosses=no
   ready_within 18401 10 && ready_within 18402 10 && ready=yes
   revocation_crosses && { login=yes; crosses=yes; }
-  read -r total ok shed failed < <(python3 - "$out/mixed-$fault.json" <<'PY'
+  read -r total ok shed failed latency < <(python3 - "$out/traffic-$fault.json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 statuses = report.get("statuses", {})
 total = sum(statuses.values())
-print(total, statuses.get("200", 0), statuses.get("503", 0), total - statuses.get("200", 0) - statuses.get("503", 0))
+ok = sum(n for status, n in statuses.items() if status.startswith("2"))
+shed = statuses.get("503", 0)
+print(total, ok, shed, total - ok - shed, "{:.0f}/{:.0f}".format(report["p99_ms"], report["max_ms"]))
 PY
 )
-  echo "| $fault stopped 5 s | $total | $ok | $shed | $failed | $ready | $login | $crosses |" >>"$out/RESULTS.md"
+  echo "| $fault stopped 5 s | $total | $ok | $shed | $failed | $latency | $ready | $login | $crosses |" >>"$out/RESULTS.md"
   if [ "$failed" != 0 ] || [ "$ready" != yes ] || [ "$crosses" != yes ]; then status=1; fi
 done
+
+"$bin/tessera-bench" failover --urls http://127.0.0.1:18401,http://127.0.0.1:18402 \
+  --users 64 --concurrency 64 --seconds "$seconds" >"$out/failover.json" &
+driver=$!
+sleep 5
+kill -9 "$(cat "$out/a.pid")"
+sleep 5
+start a 18401
+wait "$driver"
+read -r total ok failed cut refused forks continued broken refreshes < <(python3 - "$out/failover.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+statuses = r.get("statuses", {})
+total = sum(statuses.values())
+print(total, statuses.get("200", 0), total - statuses.get("200", 0), r["cut_in_flight_and_sent_again"], r["refused_and_sent_again"],
+      r["forks"], r["chains_continued"], len(r["chains_broken"]), "{}/{}".format(*r["refreshes"]))
+PY
+)
+{
+  echo
+  echo "Kill drill: 64 virtual users, each verifying and rotating its own refresh token (one step in"
+  echo "four a refresh) on a and b in turn, $seconds s; a killed with SIGKILL 5 s in, started again 10 s in."
+  echo
+  echo "| answers | 200 | other | in flight on a at the kill, sent again to b | refused by dead a, sent to b | refreshes on a / b | tokens with two successors | chains that refresh on both instances after |"
+  echo "|---|---|---|---|---|---|---|---|"
+  echo "| $total | $ok | $failed | $cut | $refused | $refreshes | $forks | $continued of $((continued + broken)) |"
+} >>"$out/RESULTS.md"
+if [ "$failed" != 0 ] || [ "$forks" != 0 ] || [ "$broken" != 0 ] || [ "$cut" = 0 ]; then status=1; fi
 cat "$out/RESULTS.md"
 exit "$status"

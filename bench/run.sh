@@ -204,5 +204,8 @@ for estimates in sorted(pathlib.Path(sys.argv[1]).glob("*/*/new/estimates.json")
 EOF
 
 echo "{\"scenario\": \"wall\", \"seconds\": $(( $(date +%s) - started ))}" >>"$out/wall.jsonl"
-python3 bench/report.py "$out" > bench/RESULTS.md
+# The drill scripts' sections, below their marker, are not this script's to rewrite.
+drills=$(sed -n '/^<!-- The sections below come from the drill scripts/,$p' bench/RESULTS.md)
+{ python3 bench/report.py "$out"; [ -z "$drills" ] || printf '\n%s\n' "$drills"; } > bench/RESULTS.md.new
+mv bench/RESULTS.md.new bench/RESULTS.md
 cat bench/RESULTS.md

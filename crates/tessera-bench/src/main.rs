@@ -5,6 +5,8 @@
 
 mod abuse;
 mod ceiling;
+mod failover;
+mod hammer;
 mod hash_rate;
 mod mixed;
 mod propagation;
@@ -44,6 +46,8 @@ enum Command {
     Verify(scenarios::VerifyArgs),
     /// 90% verify, 8% refresh, 2% login, each virtual user with its own session.
     Mixed(scenarios::LoadArgs),
+    /// A long paced run of verify, refresh, logout and login, reported window by window.
+    Soak(mixed::SoakArgs),
     /// Logins at a fixed rate (above capacity) while verify latency is measured.
     Flood(mixed::FloodArgs),
     /// Wrong passwords from a few addresses far above capacity, while other people log in and
@@ -51,8 +55,13 @@ enum Command {
     Abuse(abuse::AbuseArgs),
     /// Milliseconds from starting `tessera serve` on an existing data directory to ready.
     Startup(startup::StartupArgs),
+    /// `GET /users/me` from one thread with prepared requests: a driver that is not the limit,
+    /// reporting the server's CPU time per request.
+    Hammer(hammer::HammerArgs),
     /// Serves the machine's ceilings for the verify scenario (bare HTTP, Ed25519 verify).
     Ceiling(ceiling::CeilingArgs),
+    /// Refresh chains and verifies over two instances while one is killed (`bench/faults.sh`).
+    Failover(failover::FailoverArgs),
     /// How long a logout on one instance takes to refuse the token on another.
     Propagation(propagation::PropagationArgs),
 }
@@ -64,13 +73,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Seed(args) => scenarios::seed(args).await?,
         Command::Signup(args) => scenarios::signup(args).await?,
         Command::Mixed(args) => mixed::mixed(args).await?,
+        Command::Soak(args) => mixed::soak(args).await?,
         Command::Flood(args) => mixed::flood(args).await?,
         Command::Abuse(args) => abuse::abuse(args).await?,
         Command::Startup(args) => startup::run(args).await?,
         Command::Login(args) => scenarios::login(args).await?,
         Command::Refresh(args) => scenarios::refresh(args).await?,
         Command::Verify(args) => scenarios::verify(args).await?,
+        Command::Hammer(args) => hammer::run(args).await?,
         Command::Ceiling(args) => ceiling::serve(args).await?,
+        Command::Failover(args) => failover::run(args).await?,
         Command::Propagation(args) => propagation::run(args).await?,
     };
     println!("{report}");

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -14,7 +15,7 @@ pub trait Worker: Send + 'static {
 }
 
 /// What a run produced.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Tally {
     ok: u64,
     shed: u64,
@@ -51,6 +52,16 @@ impl Tally {
     /// Sets the time the tallied requests were sent over.
     pub fn finish(&mut self, elapsed: Duration) {
         self.elapsed = elapsed.as_secs_f64();
+    }
+
+    /// Requests answered (or failed in transport).
+    pub fn answered(&self) -> u64 {
+        self.ok + self.shed + self.failed
+    }
+
+    /// Seconds the tallied requests were sent over.
+    pub fn elapsed(&self) -> f64 {
+        self.elapsed
     }
 
     /// Successful requests per second.
@@ -111,4 +122,103 @@ pub async fn run<W: Worker>(workers: Vec<W>, seconds: u64) -> Tally {
     }
     total.elapsed = started.elapsed().as_secs_f64();
     total
+}
+
+/// How a paced run goes: an aggregate rate shared by the workers, and a report per window.
+pub struct Pace {
+    /// Requests per second over all workers.
+    pub rate: f64,
+    /// Length of one window of the running report.
+    pub window: Duration,
+}
+
+/// Runs every worker for `seconds`, each sending at its share of `pace.rate` (open loop as long
+/// as answers come faster than a worker's interval; a late answer delays only that worker), and
+/// tallies the answers in total and per window: one JSON line per window on stderr as it ends,
+/// so that a long run shows when something began, and the windows' reports in the answer.
+pub async fn run_paced<W: Worker>(
+    workers: Vec<W>,
+    seconds: u64,
+    pace: Pace,
+) -> (Tally, Vec<Value>) {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let count = u32::try_from(workers.len().max(1)).unwrap_or(u32::MAX);
+    let interval = Duration::from_secs_f64(f64::from(count) / pace.rate.max(0.001));
+    let window = Arc::new(Mutex::new(Tally::default()));
+    let tasks: Vec<_> = (0..count)
+        .zip(workers)
+        .map(|(index, mut worker)| {
+            let window = Arc::clone(&window);
+            // Spread over one interval, so that the workers do not send in lockstep.
+            let first = tokio::time::Instant::from_std(started) + interval * index / count;
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval_at(first, interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let sent = Instant::now();
+                    let status = worker.step().await;
+                    lock(&window).record(status, sent.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut total = Tally::default();
+    let mut windows = Vec::new();
+    let mut window_start = started;
+    while window_start + pace.window < deadline {
+        tokio::time::sleep_until((window_start + pace.window).into()).await;
+        let now = Instant::now();
+        windows.push(close_window(
+            &window,
+            &mut total,
+            started,
+            window_start,
+            now,
+        ));
+        window_start = now;
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    // The last window holds what was sent before the deadline and answered after it.
+    let now = Instant::now();
+    windows.push(close_window(
+        &window,
+        &mut total,
+        started,
+        window_start,
+        now,
+    ));
+    total.elapsed = started.elapsed().as_secs_f64();
+    (total, windows)
+}
+
+/// Ends the window that began at `start`: its report (also printed on stderr), its answers
+/// added to `total`.
+fn close_window(
+    window: &Mutex<Tally>,
+    total: &mut Tally,
+    run_start: Instant,
+    start: Instant,
+    now: Instant,
+) -> Value {
+    let mut tally = std::mem::take(&mut *lock(window));
+    tally.finish(now - start);
+    let end_s = (now - run_start).as_secs_f64().round();
+    let report = tally.clone().report("window", json!({ "end_s": end_s }));
+    eprintln!("{report}");
+    total.merge(tally);
+    report
+}
+
+/// The value behind `mutex`, even if a task panicked holding it (a count is still a count).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

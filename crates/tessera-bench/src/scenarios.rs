@@ -280,7 +280,7 @@ pub(crate) async fn verify_workers(load: &LoadArgs, tokens: usize) -> anyhow::Re
 
 /// `count` access tokens of one session of user `index`: one from the login, the others from
 /// refreshes.
-async fn tokens_of(
+pub(crate) async fn tokens_of(
     client: reqwest::Client,
     url: String,
     index: usize,

@@ -1,0 +1,238 @@
+//! An efficient closed-loop driver for `GET /users/me`: one thread, keep-alive connections,
+//! each request written from bytes prepared before the run and each answer read only as far
+//! as its `Content-Length`. The reqwest driver of the scenarios costs about as much CPU per
+//! request as a bare hyper endpoint, so against fast endpoints it measures itself; this one
+//! costs a fraction of that, and reports the server's CPU time per request beside each rate
+//! (from `/proc`), which stays comparable on a noisy machine.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::runner::Tally;
+use crate::scenarios::{client, tokens_of};
+
+/// Options of the efficient driver.
+#[derive(Debug, clap::Args)]
+pub struct HammerArgs {
+    /// Server base URL (`http://host:port`): tokens come from its `POST /auth/login` of the
+    /// seeded users, requests go to its `GET /users/me`.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Seeded users to log in as.
+    #[arg(long, default_value_t = 64)]
+    users: usize,
+    /// Keep-alive connections, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Measurement time in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Give each request a token not used before on its connection (up to this many per
+    /// connection), so that no cache of verified tokens helps; 0: each connection reuses one.
+    #[arg(long, default_value_t = 0)]
+    distinct: usize,
+    /// Send no token at all (a bare endpoint that reads none).
+    #[arg(long)]
+    no_auth: bool,
+    /// The server's process id: its CPU time over the run is reported per request.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// Logs in for the tokens, then drives `GET /users/me` from one thread for `seconds`.
+pub async fn run(args: HammerArgs) -> anyhow::Result<Value> {
+    let base = reqwest::Url::parse(&args.url)?;
+    anyhow::ensure!(
+        base.scheme() == "http",
+        "the driver speaks plain HTTP/1.1 only"
+    );
+    let address = base
+        .socket_addrs(|| None)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{} resolves to no address", args.url))?;
+    let host = base.host_str().unwrap_or("localhost").to_owned();
+    let per_connection = args.distinct.max(1);
+    let setup = client(args.connections)?;
+    let mut requests = Vec::with_capacity(args.connections);
+    for connection in 0..args.connections {
+        let tokens = if args.no_auth {
+            vec![String::new()]
+        } else {
+            let user = connection % args.users.max(1);
+            tokens_of(setup.clone(), args.url.clone(), user, per_connection).await?
+        };
+        let prepared: Vec<Box<[u8]>> = tokens
+            .iter()
+            .map(|token| request_bytes(&host, token))
+            .collect();
+        requests.push(prepared);
+    }
+
+    let server_before = args.server_pid.map(cpu_seconds).transpose()?;
+    let driver_before = cpu_seconds_of("self")?;
+    let seconds = args.seconds;
+    // One thread of its own, whatever the runtime of `main` has.
+    let tally = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|runtime| runtime.block_on(drive(address, requests, seconds)))
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the driver thread panicked"))??;
+    let driver_cpu = cpu_seconds_of("self")? - driver_before;
+    let server_cpu = match (args.server_pid, server_before) {
+        (Some(pid), Some(before)) => Some(cpu_seconds(pid)? - before),
+        _ => None,
+    };
+
+    let answered = tally.answered() as f64;
+    let wall = tally.elapsed();
+    let extra = json!({
+        "connections": args.connections,
+        "distinct": args.distinct,
+        "driver_cores": driver_cpu / wall,
+        "server_cores": server_cpu.map(|cpu| cpu / wall),
+        "server_cpu_us_per_request": server_cpu.map(|cpu| cpu * 1e6 / answered.max(1.0)),
+    });
+    Ok(tally.report("hammer", extra))
+}
+
+/// Every connection sends its requests in turn until the time is up.
+async fn drive(address: SocketAddr, requests: Vec<Vec<Box<[u8]>>>, seconds: u64) -> Tally {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for prepared in requests {
+        tasks.spawn(connection(address, Arc::new(prepared), deadline));
+    }
+    let mut total = Tally::default();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(tally) = done {
+            total.merge(tally);
+        }
+    }
+    total.finish(started.elapsed());
+    total
+}
+
+/// One keep-alive connection; a transport error ends it, counted as status 0.
+async fn connection(
+    address: SocketAddr,
+    requests: Arc<Vec<Box<[u8]>>>,
+    deadline: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    let Ok(mut stream) = TcpStream::connect(address).await else {
+        tally.record(0, Duration::ZERO);
+        return tally;
+    };
+    let _ = stream.set_nodelay(true);
+    let mut buffer = Vec::with_capacity(4096);
+    let mut next = 0;
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        let request = &requests[next % requests.len()];
+        next += 1;
+        let answer = match stream.write_all(request).await {
+            Ok(()) => read_answer(&mut stream, &mut buffer).await,
+            Err(error) => Err(error),
+        };
+        match answer {
+            Ok(status) => tally.record(status, sent.elapsed()),
+            Err(_) => {
+                tally.record(0, sent.elapsed());
+                break;
+            }
+        }
+    }
+    tally
+}
+
+fn request_bytes(host: &str, token: &str) -> Box<[u8]> {
+    let authorization = if token.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {token}\r\n")
+    };
+    format!("GET /users/me HTTP/1.1\r\nHost: {host}\r\n{authorization}\r\n")
+        .into_bytes()
+        .into_boxed_slice()
+}
+
+/// Reads one answer (no pipelining: nothing follows it) and returns its status.
+async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<u16> {
+    buffer.clear();
+    let head_end = loop {
+        if let Some(end) = find(buffer, b"\r\n\r\n") {
+            break end + 4;
+        }
+        read_more(stream, buffer).await?;
+    };
+    let head = std::str::from_utf8(&buffer[..head_end]).map_err(invalid)?;
+    let status = head
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("no status line"))?;
+    let length = content_length(head).ok_or_else(|| invalid("no Content-Length"))?;
+    while buffer.len() < head_end + length {
+        read_more(stream, buffer).await?;
+    }
+    Ok(status)
+}
+
+async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+    if stream.read_buf(buffer).await? == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
+}
+
+fn content_length(head: &str) -> Option<usize> {
+    head.split("\r\n").find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+fn invalid(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, error)
+}
+
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    cpu_seconds_of(&pid.to_string())
+}
+
+/// User plus system CPU time of a process (`self` or a pid), from `/proc/<pid>/stat`, counted
+/// in clock ticks of 10 ms (the value of `CLK_TCK` on Linux).
+fn cpu_seconds_of(pid: &str) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields counted from the end of it do not.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line; the state, field 3, comes first here.
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(index)
+            .ok_or_else(|| anyhow::anyhow!("short /proc/{pid}/stat"))?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
