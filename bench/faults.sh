@@ -98,12 +98,12 @@ kill -9 "$(cat "$out/a.pid")"
 sleep 5
 start a 18401
 wait "$driver"
-read -r total ok failed cut refused forks continued broken refreshes < <(python3 - "$out/failover.json" <<'PY'
+read -r total ok failed cut refreshes_cut refused forks continued broken refreshes < <(python3 - "$out/failover.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 statuses = r.get("statuses", {})
 total = sum(statuses.values())
-print(total, statuses.get("200", 0), total - statuses.get("200", 0), r["cut_in_flight_and_sent_again"], r["refused_and_sent_again"],
+print(total, statuses.get("200", 0), total - statuses.get("200", 0), r["cut_in_flight_and_sent_again"], r["refreshes_cut_in_flight"], r["refused_and_sent_again"],
       r["forks"], r["chains_continued"], len(r["chains_broken"]), "{}/{}".format(*r["refreshes"]))
 PY
 )
@@ -112,9 +112,9 @@ PY
   echo "Kill drill: 64 virtual users, each verifying and rotating its own refresh token (one step in"
   echo "four a refresh) on a and b in turn, $seconds s; a killed with SIGKILL 5 s in, started again 10 s in."
   echo
-  echo "| answers | 200 | other | in flight on a at the kill, sent again to b | refused by dead a, sent to b | refreshes on a / b | tokens with two successors | chains that refresh on both instances after |"
+  echo "| answers | 200 | other | in flight on a at the kill (refreshes), sent again to b | refused by dead a, sent to b | refreshes on a / b | tokens with two successors | chains that refresh on both instances after |"
   echo "|---|---|---|---|---|---|---|---|"
-  echo "| $total | $ok | $failed | $cut | $refused | $refreshes | $forks | $continued of $((continued + broken)) |"
+  echo "| $total | $ok | $failed | $cut ($refreshes_cut) | $refused | $refreshes | $forks | $continued of $((continued + broken)) |"
 } >>"$out/RESULTS.md"
 if [ "$failed" != 0 ] || [ "$forks" != 0 ] || [ "$broken" != 0 ] || [ "$cut" = 0 ]; then status=1; fi
 cat "$out/RESULTS.md"

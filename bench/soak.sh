@@ -2,7 +2,7 @@
 # Soak: one `tessera serve` under a steady, paced mix of what an app's users do for a long time
 # (`tessera-bench soak`: in each virtual user's round of 100 requests, 94 verifies, 4 refreshes,
 # a logout and the login after it), at a fraction of the capacity measured first with the same
-# mix (the highest rate short paced runs keep with no answer but 2xx). Every minute it samples the server's RSS, the rows of `sessions` and
+# mix (the highest rate paced runs of 30 s keep with no answer but 2xx). Every minute it samples the server's RSS, the rows of `sessions` and
 # `revocations`, the database's size and (on PostgreSQL + Redis) Redis's keys and memory.
 # Access tokens live 5 minutes here, so that ended sessions and revocations reach the age the
 # pruning (every 5 minutes) deletes them at within the first 10 minutes: the warm-up.
@@ -40,8 +40,8 @@ server=$(cat "$out/s.pid")
 "$bin/tessera-bench" seed --url "$url" --users 64 >/dev/null
 
 if [ -z "$rate" ]; then
-  echo "measuring the capacity (paced runs of 15 s)" >&2
-  "$bin/tessera-bench" soak --url "$url" --users 64 --concurrency 256 --seconds 15 >"$out/capacity.json"
+  echo "measuring the capacity (paced runs of 30 s)" >&2
+  "$bin/tessera-bench" soak --url "$url" --users 64 --concurrency 256 --seconds 30 >"$out/capacity.json"
   rate=$(python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["per_sec"] * float(sys.argv[2])))' \
     "$out/capacity.json" "$load")
 else
@@ -76,6 +76,6 @@ while kill -0 "$driver" 2>/dev/null; do
   sleep 60
   kill -0 "$driver" 2>/dev/null && sample $(( $(date +%s) - started ))
 done
+# No sample after the run: the hashing threads give their memory back once logins stop.
 wait "$driver"
-sample $(( $(date +%s) - started ))
 python3 bench/soak_report.py "$out" "$backend" "$minutes" "$load"

@@ -52,7 +52,7 @@ def main(out, backend, minutes, load):
         f"## Soak on {'SQLite' if backend == 'sqlite' else 'PostgreSQL + Redis'} "
         + (f"({minutes} min at {load:.0%} of capacity)" if capacity["per_sec"] else f"({minutes} min)"),
         "",
-        (f"Capacity of the soak's mix (the highest rate paced runs of 15 s kept with no answer "
+        (f"Capacity of the soak's mix (the highest rate paced runs of 30 s kept with no answer "
          f"but 2xx, within 10%): {measured:,.0f} requests/s. " if measured else "Rate given. ")
         + f"Soak: {VIRTUAL_USERS} virtual users paced at "
         f"{target:,.0f} requests/s in all (94% verify, 4% refresh, 1% logout, 1% login); "

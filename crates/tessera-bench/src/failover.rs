@@ -41,6 +41,9 @@ struct Shared {
     /// Requests sent again to the other instance: [cut after they were sent (in flight at the
     /// kill), refused before (the instance already dead)].
     retries: [AtomicU64; 2],
+    /// Of the requests cut in flight, the refreshes: the dead instance may have stored their
+    /// rotation without answering.
+    refreshes_cut: AtomicU64,
     /// Refreshes answered by each instance.
     refreshes: [AtomicU64; 2],
     /// Each virtual user's newest refresh token, for the check at the end.
@@ -113,6 +116,9 @@ impl Worker for Chain {
                     self.down[target] = true;
                     let refused = usize::from(error.is_connect());
                     self.shared.retries[refused].fetch_add(1, Ordering::Relaxed);
+                    if refresh && refused == 0 {
+                        self.shared.refreshes_cut.fetch_add(1, Ordering::Relaxed);
+                    }
                     target = 1 - target;
                 }
                 Err(_) => return 0,
@@ -190,6 +196,7 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<Value> {
             "refreshes": [count(&shared.refreshes[0]), count(&shared.refreshes[1])],
             "cut_in_flight_and_sent_again": count(&shared.retries[0]),
             "refused_and_sent_again": count(&shared.retries[1]),
+            "refreshes_cut_in_flight": count(&shared.refreshes_cut),
             "forks": count(&shared.forks),
             "instances_up_at_the_end": alive.len(),
             "chains_continued": chains_ok,

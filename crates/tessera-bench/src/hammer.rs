@@ -59,14 +59,22 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<Value> {
     let host = base.host_str().unwrap_or("localhost").to_owned();
     let per_connection = args.distinct.max(1);
     let setup = client(args.connections)?;
-    let mut requests = Vec::with_capacity(args.connections);
-    for connection in 0..args.connections {
-        let tokens = if args.no_auth {
-            vec![String::new()]
-        } else {
+    // Each connection's tokens are made in parallel: with `--distinct`, that is many refreshes.
+    let logins: Vec<_> = (0..args.connections)
+        .map(|connection| {
             let user = connection % args.users.max(1);
-            tokens_of(setup.clone(), args.url.clone(), user, per_connection).await?
-        };
+            let (setup, url, no_auth) = (setup.clone(), args.url.clone(), args.no_auth);
+            tokio::spawn(async move {
+                if no_auth {
+                    return Ok(vec![String::new()]);
+                }
+                tokens_of(setup, url, user, per_connection).await
+            })
+        })
+        .collect();
+    let mut requests = Vec::with_capacity(args.connections);
+    for login in logins {
+        let tokens = login.await??;
         let prepared: Vec<Box<[u8]>> = tokens
             .iter()
             .map(|token| request_bytes(&host, token))

@@ -65,6 +65,8 @@ struct Person {
     refresh: String,
     step: u64,
     pattern: Pattern,
+    /// After a login answered 503: not before its `Retry-After`, as a well-behaved app waits.
+    resume_at: Option<Instant>,
 }
 
 impl Person {
@@ -87,6 +89,7 @@ impl Person {
             refresh: text("refresh_token"),
             step: (index as u64 * 7) % pattern.round(),
             pattern,
+            resume_at: None,
         })
     }
 
@@ -98,6 +101,14 @@ impl Person {
             .await;
         let Ok(response) = sent else { return 0 };
         let status = response.status().as_u16();
+        if status == 503 {
+            let seconds = response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok()?.parse().ok())
+                .unwrap_or(1);
+            self.resume_at = Some(Instant::now() + Duration::from_secs(seconds));
+        }
         if status != 200 {
             return status;
         }
@@ -119,7 +130,12 @@ impl Person {
 }
 
 impl Worker for Person {
+    fn resumes_at(&self) -> Option<Instant> {
+        self.resume_at
+    }
+
     async fn step(&mut self) -> u16 {
+        self.resume_at = None;
         self.step += 1;
         // Signed out (a login refused, say during an outage): logging in is all an app can do.
         let action = if self.access.is_empty() {

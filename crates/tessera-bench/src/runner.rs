@@ -12,6 +12,19 @@ use serde_json::{Value, json};
 pub trait Worker: Send + 'static {
     /// Sends one request; returns the HTTP status, or 0 for a transport error.
     fn step(&mut self) -> impl Future<Output = u16> + Send;
+
+    /// When the worker asked to be left alone until (a `Retry-After` it honours); the wait is
+    /// not part of the next request's latency.
+    fn resumes_at(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// Waits until `at`, when a worker asked for a pause.
+async fn pause(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
 }
 
 /// What a run produced.
@@ -106,6 +119,7 @@ pub async fn run<W: Worker>(workers: Vec<W>, seconds: u64) -> Tally {
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 while Instant::now() < deadline {
+                    pause(worker.resumes_at()).await;
                     let sent = Instant::now();
                     let status = worker.step().await;
                     tally.record(status, sent.elapsed());
@@ -157,6 +171,7 @@ pub async fn run_paced<W: Worker>(
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
+                    pause(worker.resumes_at()).await;
                     if Instant::now() >= deadline {
                         break;
                     }
