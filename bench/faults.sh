@@ -17,7 +17,6 @@
 # Usage: bench/faults.sh [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 seconds=20
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,12 +25,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-cargo build --release -j2 -p tessera -p tessera-bench
-target_dir=${CARGO_TARGET_DIR:-target}
-case "$target_dir" in /*) ;; *) target_dir=$root/$target_dir ;; esac
-bin=$target_dir/release
-out=$root/bench/out-faults
-rm -rf "$out"; mkdir -p "$out"
+source bench/prepare.sh faults
 source bench/backends.sh
 trap backends_cleanup EXIT
 backends_start

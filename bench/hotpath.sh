@@ -8,7 +8,6 @@
 # Usage: bench/hotpath.sh [--rounds N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 rounds=3; seconds=10
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -18,12 +17,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-cargo build --release -j2 -p tessera -p tessera-bench
-target_dir=${CARGO_TARGET_DIR:-target}
-case "$target_dir" in /*) ;; *) target_dir=$root/$target_dir ;; esac
-bin=$target_dir/release
-out=$root/bench/out-hotpath
-rm -rf "$out"; mkdir -p "$out"
+source bench/prepare.sh hotpath
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT

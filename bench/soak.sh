@@ -7,12 +7,11 @@
 # Access tokens live 5 minutes here, so that ended sessions and revocations reach the age the
 # pruning (every 5 minutes) deletes them at within the first 10 minutes: the warm-up.
 # Checked: no answer but 2xx; RSS after the warm-up within 10% of its lowest; the tables no
-# larger than 10 minutes of logouts (what the pruning keeps) plus the live sessions.
+# larger in the later half of the time after the warm-up than in the earlier half.
 # Writes bench/out-soak-BACKEND/RESULTS.md.
 # Usage: bench/soak.sh [--backend sqlite|postgres] [--minutes M] [--load FRACTION | --rate R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 backend=sqlite; minutes=30; load=0.7; rate=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,12 +24,7 @@ while [ $# -gt 0 ]; do
 done
 case "$backend" in sqlite|postgres) ;; *) echo "--backend is sqlite or postgres" >&2; exit 2 ;; esac
 
-cargo build --release -j2 -p tessera -p tessera-bench
-target_dir=${CARGO_TARGET_DIR:-target}
-case "$target_dir" in /*) ;; *) target_dir=$root/$target_dir ;; esac
-bin=$target_dir/release
-out=$root/bench/out-soak-$backend
-rm -rf "$out"; mkdir -p "$out"
+source bench/prepare.sh "soak-$backend"
 source bench/backends.sh
 trap backends_cleanup EXIT
 url=http://127.0.0.1:18411

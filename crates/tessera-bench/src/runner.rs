@@ -185,8 +185,18 @@ pub async fn run_paced<W: Worker>(
     let mut total = Tally::default();
     let mut windows = Vec::new();
     let mut window_start = started;
-    while window_start + pace.window < deadline {
-        tokio::time::sleep_until((window_start + pace.window).into()).await;
+    let mut tasks = tasks;
+    loop {
+        let window_end = window_start + pace.window;
+        let last = window_end >= deadline;
+        if last {
+            // The last window also holds what was sent before the deadline and answered after.
+            for task in tasks.drain(..) {
+                let _ = task.await;
+            }
+        } else {
+            tokio::time::sleep_until(window_end.into()).await;
+        }
         let now = Instant::now();
         windows.push(close_window(
             &window,
@@ -196,19 +206,10 @@ pub async fn run_paced<W: Worker>(
             now,
         ));
         window_start = now;
+        if last {
+            break;
+        }
     }
-    for task in tasks {
-        let _ = task.await;
-    }
-    // The last window holds what was sent before the deadline and answered after it.
-    let now = Instant::now();
-    windows.push(close_window(
-        &window,
-        &mut total,
-        started,
-        window_start,
-        now,
-    ));
     total.elapsed = started.elapsed().as_secs_f64();
     (total, windows)
 }
