@@ -1,7 +1,7 @@
 # Sourced by bench/faults.sh and bench/soak.sh: a PostgreSQL and a Redis of the drill's own (so
 # that stopping them or counting their rows touches nothing else), and `tessera serve`
 # instances on them. Needs PostgreSQL's and Redis's binaries, not running servers. Callers set
-# `bin` (the release binaries' directory) and `out` (an empty directory) first.
+# `bin`, `out` and `ready_within` first (bench/prepare.sh).
 pg_port=15433; redis_port=16380
 pg_url="postgres://postgres@127.0.0.1:$pg_port/postgres"
 redis_url="redis://127.0.0.1:$redis_port"
@@ -44,9 +44,4 @@ start() {
   pids+=($!)
   echo $! >"$out/$1.pid"
   ready_within "$2" 10 || { echo "$1 did not start" >&2; exit 1; }
-}
-
-ready_within() { # PORT SECONDS
-  for _ in $(seq $(( $2 * 10 ))); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.1; done
-  return 1
 }

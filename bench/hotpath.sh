@@ -21,10 +21,6 @@ source bench/prepare.sh hotpath
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
-ready() { # PORT
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.1; done
-  echo "nothing ready on $1" >&2; exit 1
-}
 # The driver stands for a proxy in the set-up's logins: each gets an address of its own.
 TESSERA_TRUSTED_PROXIES=127.0.0.1/32 "$bin/tessera" serve --listen 127.0.0.1:18501 \
   --data-dir "$out/tessera" >"$out/tessera.log" 2>&1 &
@@ -33,7 +29,9 @@ pids+=($!); tessera=$!
 pids+=($!); bare=$!
 "$bin/tessera-bench" ceiling --listen 127.0.0.1:18503 --mode ed25519 >"$out/ed25519.log" 2>&1 &
 pids+=($!); ed25519=$!
-for port in 18501 18502 18503; do ready "$port"; done
+for port in 18501 18502 18503; do
+  ready_within "$port" 10 || { echo "nothing ready on $port" >&2; exit 1; }
+done
 "$bin/tessera-bench" seed --url http://127.0.0.1:18501 --users 64 >/dev/null
 
 hammer() { # NAME PORT PID [ARGS…]

@@ -9,7 +9,6 @@ import sys
 
 WARM_UP_S = 600  # access tokens live 5 min and the pruning runs every 5 min
 ROUND = 100  # requests in a virtual user's round, one of them a logout
-VIRTUAL_USERS = 256
 
 
 def main(out, backend, minutes, load):
@@ -24,7 +23,6 @@ def main(out, backend, minutes, load):
     errors = answers - sum(n for status, n in statuses.items() if status.startswith("2"))
     target = soak["rate"]
     achieved = answers / (minutes * 60)
-    logouts_per_s = achieved / ROUND
 
     # A run shorter than the warm-up (a try of the script) is judged on its last sample.
     after = [s for s in samples if s["t_s"] >= WARM_UP_S] or samples[-1:]
@@ -61,7 +59,7 @@ def main(out, backend, minutes, load):
         "",
         (f"Capacity of the soak's mix (the highest rate paced runs of 30 s kept with no answer "
          f"but 2xx, within 10%): {measured:,.0f} requests/s. " if measured else "Rate given. ")
-        + f"Soak: {VIRTUAL_USERS} virtual users paced at "
+        + f"Soak: {soak['concurrency']} virtual users paced at "
         f"{target:,.0f} requests/s in all (94% verify, 4% refresh, 1% logout, 1% login); "
         f"{answers:,} answers, by status: "
         + ", ".join(f"{status}: {n:,}" for status, n in sorted(statuses.items()))
@@ -90,7 +88,7 @@ def main(out, backend, minutes, load):
         if redis:
             row += f" {sample['redis_keys']:,} | {sample['redis_bytes'] / 2**20:.1f} |"
         lines.append(row)
-    created = round(achieved / ROUND * minutes * 60)
+    created = round(answers / ROUND)
     lines += [
         "",
         f"About {created:,} sessions were created and ended during the soak; the table held at most "

@@ -46,8 +46,6 @@ struct Shared {
     refreshes_cut: AtomicU64,
     /// Refreshes answered by each instance.
     refreshes: [AtomicU64; 2],
-    /// Each virtual user's newest refresh token, for the check at the end.
-    newest: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -72,7 +70,6 @@ struct Chain {
     urls: [String; 2],
     down: [bool; 2],
     turn: usize,
-    index: usize,
     access: String,
     refresh: String,
     step: u64,
@@ -136,7 +133,6 @@ impl Worker for Chain {
             self.shared.refreshes[target].fetch_add(1, Ordering::Relaxed);
             self.access = access.to_owned();
             self.refresh = successor.to_owned();
-            lock(&self.shared.newest)[self.index] = successor.to_owned();
         }
         status
     }
@@ -145,33 +141,29 @@ impl Worker for Chain {
 /// Runs the drill's load for `seconds` and then checks every chain on every instance that
 /// still answers.
 pub async fn run(args: FailoverArgs) -> anyhow::Result<Value> {
-    let [first, second] = <[String; 2]>::try_from(args.urls)
+    let urls: [String; 2] = args
+        .urls
+        .try_into()
         .map_err(|_| anyhow::anyhow!("--urls takes two base URLs"))?;
-    let urls = [first, second];
     let client = client(args.concurrency)?;
-    let shared = Arc::new(Shared {
-        newest: Mutex::new(vec![String::new(); args.concurrency]),
-        ..Shared::default()
-    });
+    let shared = Arc::new(Shared::default());
     let mut chains = Vec::with_capacity(args.concurrency);
     for index in 0..args.concurrency {
         let home = &urls[index % 2];
         let session = log_in(&client, home, index % args.users.max(1)).await?;
         let text = |key: &str| session[key].as_str().unwrap_or_default().to_owned();
-        lock(&shared.newest)[index] = text("refresh_token");
         chains.push(Chain {
             client: client.clone(),
             urls: urls.clone(),
             down: [false; 2],
             turn: index % 2,
-            index,
             access: text("access_token"),
             refresh: text("refresh_token"),
             step: index as u64,
             shared: Arc::clone(&shared),
         });
     }
-    let tally = runner::run(chains, args.seconds).await;
+    let (tally, chains) = runner::run_keeping(chains, args.seconds).await;
 
     // Every chain must go on, on every instance still up, and its new token be accepted there.
     let mut alive = Vec::new();
@@ -180,10 +172,9 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<Value> {
             alive.push(url.clone());
         }
     }
-    let newest = lock(&shared.newest).clone();
     let (mut chains_ok, mut chains_broken) = (0u64, Vec::new());
-    for (index, token) in newest.into_iter().enumerate() {
-        match continue_chain(&client, &alive, token).await {
+    for (index, chain) in chains.into_iter().enumerate() {
+        match continue_chain(&client, &alive, chain.refresh).await {
             Ok(()) => chains_ok += 1,
             Err(error) => chains_broken.push(format!("chain {index}: {error}")),
         }

@@ -6,7 +6,6 @@
 //! (from `/proc`), which stays comparable on a noisy machine.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -14,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::runner::Tally;
-use crate::scenarios::{client, tokens_of};
+use crate::scenarios::{client, tokens_per_client};
 
 /// Options of the efficient driver.
 #[derive(Debug, clap::Args)]
@@ -57,33 +56,25 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<Value> {
         .next()
         .ok_or_else(|| anyhow::anyhow!("{} resolves to no address", args.url))?;
     let host = base.host_str().unwrap_or("localhost").to_owned();
-    let per_connection = args.distinct.max(1);
-    let setup = client(args.connections)?;
-    // Each connection's tokens are made in parallel: with `--distinct`, that is many refreshes.
-    let logins: Vec<_> = (0..args.connections)
-        .map(|connection| {
-            let user = connection % args.users.max(1);
-            let (setup, url, no_auth) = (setup.clone(), args.url.clone(), args.no_auth);
-            tokio::spawn(async move {
-                if no_auth {
-                    return Ok(vec![String::new()]);
-                }
-                tokens_of(setup, url, user, per_connection).await
-            })
+    let tokens = if args.no_auth {
+        vec![vec![String::new()]; args.connections]
+    } else {
+        let setup = client(args.connections)?;
+        let count = args.distinct.max(1);
+        tokens_per_client(&setup, &args.url, args.users, args.connections, count).await?
+    };
+    let requests: Vec<Vec<Box<[u8]>>> = tokens
+        .iter()
+        .map(|mine| {
+            mine.iter()
+                .map(|token| request_bytes(&host, token))
+                .collect()
         })
         .collect();
-    let mut requests = Vec::with_capacity(args.connections);
-    for login in logins {
-        let tokens = login.await??;
-        let prepared: Vec<Box<[u8]>> = tokens
-            .iter()
-            .map(|token| request_bytes(&host, token))
-            .collect();
-        requests.push(prepared);
-    }
 
-    let server_before = args.server_pid.map(cpu_seconds).transpose()?;
-    let driver_before = cpu_seconds_of("self")?;
+    let server = args.server_pid.map(|pid| pid.to_string());
+    let server_before = server.as_deref().map(cpu_seconds).transpose()?;
+    let driver_before = cpu_seconds("self")?;
     let seconds = args.seconds;
     // One thread of its own, whatever the runtime of `main` has.
     let tally = std::thread::spawn(move || {
@@ -94,8 +85,8 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<Value> {
     })
     .join()
     .map_err(|_| anyhow::anyhow!("the driver thread panicked"))??;
-    let driver_cpu = cpu_seconds_of("self")? - driver_before;
-    let server_cpu = match (args.server_pid, server_before) {
+    let driver_cpu = cpu_seconds("self")? - driver_before;
+    let server_cpu = match (server.as_deref(), server_before) {
         (Some(pid), Some(before)) => Some(cpu_seconds(pid)? - before),
         _ => None,
     };
@@ -118,7 +109,7 @@ async fn drive(address: SocketAddr, requests: Vec<Vec<Box<[u8]>>>, seconds: u64)
     let deadline = started + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
     for prepared in requests {
-        tasks.spawn(connection(address, Arc::new(prepared), deadline));
+        tasks.spawn(connection(address, prepared, deadline));
     }
     let mut total = Tally::default();
     while let Some(done) = tasks.join_next().await {
@@ -131,11 +122,7 @@ async fn drive(address: SocketAddr, requests: Vec<Vec<Box<[u8]>>>, seconds: u64)
 }
 
 /// One keep-alive connection; a transport error ends it, counted as status 0.
-async fn connection(
-    address: SocketAddr,
-    requests: Arc<Vec<Box<[u8]>>>,
-    deadline: Instant,
-) -> Tally {
+async fn connection(address: SocketAddr, requests: Vec<Box<[u8]>>, deadline: Instant) -> Tally {
     let mut tally = Tally::default();
     let Ok(mut stream) = TcpStream::connect(address).await else {
         tally.record(0, Duration::ZERO);
@@ -221,13 +208,9 @@ fn invalid(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::i
     std::io::Error::new(std::io::ErrorKind::InvalidData, error)
 }
 
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    cpu_seconds_of(&pid.to_string())
-}
-
 /// User plus system CPU time of a process (`self` or a pid), from `/proc/<pid>/stat`, counted
 /// in clock ticks of 10 ms (the value of `CLK_TCK` on Linux).
-fn cpu_seconds_of(pid: &str) -> anyhow::Result<f64> {
+fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces; the fields counted from the end of it do not.
     let rest = stat

@@ -72,6 +72,11 @@ impl Tally {
         self.ok + self.shed + self.failed
     }
 
+    /// Answers other than 2xx, shed ones included.
+    pub fn errors(&self) -> u64 {
+        self.shed + self.failed
+    }
+
     /// Seconds the tallied requests were sent over.
     pub fn elapsed(&self) -> f64 {
         self.elapsed
@@ -111,6 +116,11 @@ impl Tally {
 
 /// Runs every worker for `seconds` and tallies the answers.
 pub async fn run<W: Worker>(workers: Vec<W>, seconds: u64) -> Tally {
+    run_keeping(workers, seconds).await.0
+}
+
+/// [`run`], giving the workers back too, for what they hold at the end.
+pub async fn run_keeping<W: Worker>(workers: Vec<W>, seconds: u64) -> (Tally, Vec<W>) {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let tasks: Vec<_> = workers
@@ -124,18 +134,20 @@ pub async fn run<W: Worker>(workers: Vec<W>, seconds: u64) -> Tally {
                     let status = worker.step().await;
                     tally.record(status, sent.elapsed());
                 }
-                tally
+                (tally, worker)
             })
         })
         .collect();
     let mut total = Tally::default();
+    let mut workers = Vec::with_capacity(tasks.len());
     for task in tasks {
-        if let Ok(tally) = task.await {
+        if let Ok((tally, worker)) = task.await {
             total.merge(tally);
+            workers.push(worker);
         }
     }
     total.elapsed = started.elapsed().as_secs_f64();
-    total
+    (total, workers)
 }
 
 /// How a paced run goes: an aggregate rate shared by the workers, and a report per window.
@@ -160,7 +172,7 @@ pub async fn run_paced<W: Worker>(
     let count = u32::try_from(workers.len().max(1)).unwrap_or(u32::MAX);
     let interval = Duration::from_secs_f64(f64::from(count) / pace.rate.max(0.001));
     let window = Arc::new(Mutex::new(Tally::default()));
-    let tasks: Vec<_> = (0..count)
+    let mut tasks: Vec<_> = (0..count)
         .zip(workers)
         .map(|(index, mut worker)| {
             let window = Arc::clone(&window);
@@ -185,7 +197,6 @@ pub async fn run_paced<W: Worker>(
     let mut total = Tally::default();
     let mut windows = Vec::new();
     let mut window_start = started;
-    let mut tasks = tasks;
     loop {
         let window_end = window_start + pace.window;
         let last = window_end >= deadline;
@@ -198,13 +209,13 @@ pub async fn run_paced<W: Worker>(
             tokio::time::sleep_until(window_end.into()).await;
         }
         let now = Instant::now();
-        windows.push(close_window(
-            &window,
-            &mut total,
-            started,
-            window_start,
-            now,
-        ));
+        let mut tally = std::mem::take(&mut *lock(&window));
+        tally.finish(now - window_start);
+        let end_s = (now - started).as_secs_f64().round();
+        let report = tally.clone().report("window", json!({ "end_s": end_s }));
+        eprintln!("{report}");
+        windows.push(report);
+        total.merge(tally);
         window_start = now;
         if last {
             break;
@@ -212,24 +223,6 @@ pub async fn run_paced<W: Worker>(
     }
     total.elapsed = started.elapsed().as_secs_f64();
     (total, windows)
-}
-
-/// Ends the window that began at `start`: its report (also printed on stderr), its answers
-/// added to `total`.
-fn close_window(
-    window: &Mutex<Tally>,
-    total: &mut Tally,
-    run_start: Instant,
-    start: Instant,
-    now: Instant,
-) -> Value {
-    let mut tally = std::mem::take(&mut *lock(window));
-    tally.finish(now - start);
-    let end_s = (now - run_start).as_secs_f64().round();
-    let report = tally.clone().report("window", json!({ "end_s": end_s }));
-    eprintln!("{report}");
-    total.merge(tally);
-    report
 }
 
 /// The value behind `mutex`, even if a task panicked holding it (a count is still a count).

@@ -254,33 +254,49 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<Value> {
 /// session, used in turn.
 pub(crate) async fn verify_workers(load: &LoadArgs, tokens: usize) -> anyhow::Result<Vec<Verify>> {
     let client = client(load.concurrency)?;
-    // Each client's tokens are made in parallel: with `--distinct`, that is many refreshes.
-    let setups: Vec<_> = (0..load.concurrency)
-        .map(|worker| {
+    let per_client = tokens_per_client(&client, &load.url, load.users, load.concurrency, tokens);
+    Ok(per_client
+        .await?
+        .into_iter()
+        .map(|tokens| Verify {
+            client: client.clone(),
+            url: format!("{}/users/me", load.url),
+            tokens,
+            next: 0,
+            cookie: None,
+        })
+        .collect())
+}
+
+/// For each of `clients` clients, `count` access tokens of a session of its own (of seeded user
+/// `client % users`), made in parallel: with many tokens each, that is many refreshes.
+pub(crate) async fn tokens_per_client(
+    client: &reqwest::Client,
+    url: &str,
+    users: usize,
+    clients: usize,
+    count: usize,
+) -> anyhow::Result<Vec<Vec<String>>> {
+    let setups: Vec<_> = (0..clients)
+        .map(|index| {
             tokio::spawn(tokens_of(
                 client.clone(),
-                load.url.clone(),
-                worker % load.users.max(1),
-                tokens,
+                url.to_owned(),
+                index % users.max(1),
+                count,
             ))
         })
         .collect();
-    let mut workers = Vec::with_capacity(load.concurrency);
+    let mut tokens = Vec::with_capacity(clients);
     for setup in setups {
-        workers.push(Verify {
-            client: client.clone(),
-            url: format!("{}/users/me", load.url),
-            tokens: setup.await??,
-            next: 0,
-            cookie: None,
-        });
+        tokens.push(setup.await??);
     }
-    Ok(workers)
+    Ok(tokens)
 }
 
 /// `count` access tokens of one session of user `index`: one from the login, the others from
 /// refreshes.
-pub(crate) async fn tokens_of(
+async fn tokens_of(
     client: reqwest::Client,
     url: String,
     index: usize,

@@ -38,6 +38,15 @@ pub struct Revocation {
     pub until: i64,
 }
 
+impl Revocation {
+    /// The revocation's instant in milliseconds: `revoked_at_ms`, or, from an older server, the
+    /// last millisecond of `revoked_at` (its whole second counts as before it).
+    pub fn instant_ms(&self) -> i64 {
+        self.revoked_at_ms
+            .unwrap_or_else(|| self.revoked_at.saturating_mul(1000).saturating_add(999))
+    }
+}
+
 /// Revoked sessions, tokens and users. Cheap to read; share it behind an `Arc`.
 #[derive(Debug, Default)]
 pub struct DenySet {
@@ -81,9 +90,7 @@ impl DenySet {
             *entry = (*entry).max(until);
         }
         if let Some(user) = &revocation.user_id {
-            let revoked_ms = revocation
-                .revoked_at_ms
-                .unwrap_or_else(|| last_millisecond_of(revocation.revoked_at));
+            let revoked_ms = revocation.instant_ms();
             let entry = entries
                 .users
                 .entry(user.clone())
@@ -151,10 +158,6 @@ pub fn issued_ms(jti: &str, iat: i64) -> i64 {
     uuid_v7_millis(jti)
         .filter(|ms| ms.div_euclid(1000) == iat)
         .unwrap_or_else(|| iat.saturating_mul(1000))
-}
-
-fn last_millisecond_of(second: i64) -> i64 {
-    second.saturating_mul(1000).saturating_add(999)
 }
 
 /// The timestamp of a hyphenated UUIDv7 (`tttttttt-tttt-7xxx-…`): its first 48 bits.
