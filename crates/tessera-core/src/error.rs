@@ -21,6 +21,9 @@ pub enum Conflict {
     Email,
     /// The id exists already.
     Id,
+    /// The upstream identity is linked already (to this user or another), or the user has an
+    /// identity of that provider already.
+    Identity,
 }
 
 impl StoreError {

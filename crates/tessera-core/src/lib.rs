@@ -17,6 +17,7 @@ pub mod mfa;
 pub mod ports;
 pub mod secret;
 pub mod session;
+pub mod social;
 pub mod ticket;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -390,3 +390,99 @@ pub trait MailStore: Send + Sync {
     /// Marks the user's email verified; the user, or `None` if there is none.
     async fn mark_email_verified(&self, user: UserId) -> Result<Option<User>, StoreError>;
 }
+
+/// An upstream identity linked to a user, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIdentity {
+    /// Row id: the context the tokens are sealed under.
+    pub id: uuid::Uuid,
+    /// The user it signs in.
+    pub user: UserId,
+    /// The provider's configured name.
+    pub provider: String,
+    /// The provider's id of the account; unique per provider.
+    pub subject: String,
+    /// The email the provider gave at the last login, as given.
+    pub email: Option<String>,
+    /// When it was linked.
+    pub linked_at: OffsetDateTime,
+    /// The provider's tokens ([`crate::social::ProviderTokens`] as JSON), sealed under the
+    /// master key with the row id as context; `None` before the first tokens are stored.
+    pub sealed_tokens: Option<Vec<u8>>,
+    /// Counts every replacement of the tokens: a waiter sees a refresh land by its change.
+    pub tokens_version: i64,
+    /// The provider refused the refresh token: only a new login through it brings tokens back.
+    pub needs_login: bool,
+}
+
+/// Why an identity was not unlinked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlinked {
+    /// It was removed; here it is as it was.
+    Removed(StoredIdentity),
+    /// It is the user's last way to log in (no password, no other identity).
+    LastMethod,
+    /// The user has no identity of that provider.
+    NotFound,
+}
+
+/// Upstream identities and their sealed provider tokens. The vault's refresh is guarded by a
+/// lease on the row: taking it and storing under it are conditional writes, so on every
+/// instance at most one refresh of an identity runs, and a holder whose lease ran out cannot
+/// overwrite what its successor stored.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// The identity of `provider` with `subject`.
+    async fn find_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredIdentity>, StoreError>;
+    /// The user's identity of `provider`.
+    async fn user_identity(
+        &self,
+        user: UserId,
+        provider: &str,
+    ) -> Result<Option<StoredIdentity>, StoreError>;
+    /// The user's identities, oldest link first.
+    async fn user_identities(&self, user: UserId) -> Result<Vec<StoredIdentity>, StoreError>;
+    /// Links `identity` to its user; [`crate::Conflict::Identity`] when the (provider,
+    /// subject) pair or the user's link to that provider exists.
+    async fn link_identity(&self, identity: &StoredIdentity) -> Result<(), StoreError>;
+    /// Creates `user` without a password and links `identity` to them, in one transaction;
+    /// [`crate::Conflict::Email`] or [`crate::Conflict::Identity`] and nothing is written.
+    async fn create_user_with_identity(
+        &self,
+        user: &NewUser,
+        identity: &StoredIdentity,
+    ) -> Result<User, StoreError>;
+    /// Removes the user's identity of `provider` unless it is their last way to log in,
+    /// checked and removed in one statement.
+    async fn unlink_identity(&self, user: UserId, provider: &str) -> Result<Unlinked, StoreError>;
+    /// Stores the tokens of a new login (and its email), clearing `needs_login`; the new
+    /// tokens version, or `None` if the identity is gone.
+    async fn store_login_tokens(
+        &self,
+        id: uuid::Uuid,
+        email: Option<&str>,
+        sealed_tokens: &[u8],
+    ) -> Result<Option<i64>, StoreError>;
+    /// Takes the refresh lease of identity `id` for `holder` until `until`, if nobody holds
+    /// an unexpired one at `now`; whether it was taken.
+    async fn take_refresh_lease(
+        &self,
+        id: uuid::Uuid,
+        holder: uuid::Uuid,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Ends `holder`'s lease: stores `sealed_tokens` (when given) and `needs_login`, and
+    /// counts a new tokens version, only if `holder` still holds the lease; whether it did.
+    async fn finish_refresh(
+        &self,
+        id: uuid::Uuid,
+        holder: uuid::Uuid,
+        sealed_tokens: Option<&[u8]>,
+        needs_login: bool,
+    ) -> Result<bool, StoreError>;
+}
