@@ -17,7 +17,7 @@ use crate::account::{
     PasswordPolicy, Role, User, fold,
 };
 use crate::clock::unix_millis;
-use crate::grant::{AccessToken, Grants, IssueError};
+use crate::grant::{AccessToken, Grants, IssueError, LoginCodes};
 use crate::limits::RateLimits;
 use crate::mail::Notices;
 use crate::mfa::MfaChallenges;
@@ -91,6 +91,7 @@ impl Core {
             Arc::clone(&sessions),
             issuer.clone(),
             challenges,
+            Arc::new(LoginCodes::new(store.clone(), clock.clone())),
             Arc::new(Notices::off(clock.clone())),
             clock.clone(),
         ));

@@ -4,17 +4,23 @@
 //!
 //! It never signs tokens itself: that is the [`TokenIssuer`] port's job (`tessera-token`).
 
+mod login_code;
+
 use std::fmt;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::Clock;
+use crate::StateError;
 use crate::account::{AccountError, Device, User};
 use crate::mail::{Notice, Notices};
 use crate::mfa::{MfaChallenge, MfaChallenges};
 use crate::ports::TokenIssuer;
 use crate::session::{Amr, Method, RefreshToken, Session, SessionError, Sessions};
+
+pub(crate) use login_code::PendingLogin;
+pub use login_code::{LOGIN_CODE_TTL, LoginCode, LoginCodes};
 
 /// A signed access token (a compact JWT). A bearer secret: its `Debug` shows no part of it.
 #[derive(Clone, PartialEq, Eq)]
@@ -92,11 +98,27 @@ pub enum LoginOutcome {
     SecondFactor(MfaChallenge),
 }
 
+/// What a login that hands over by code ends in ([`Grants::login_by_code`]).
+#[derive(Debug)]
+pub enum Handover {
+    /// A single-use code the client trades for the session's tokens.
+    Code(LoginCode),
+    /// The user has two-factor on: the client must send a code with this `mfa_token`.
+    SecondFactor(MfaChallenge),
+}
+
+/// How a checked login ended: its own end (a grant, a login code), or the second step.
+enum Checked<T> {
+    Done(T),
+    SecondFactor(MfaChallenge),
+}
+
 /// Starts sessions and refreshes them, issuing tokens through the [`TokenIssuer`].
 pub struct Grants {
     sessions: Arc<Sessions>,
     issuer: Arc<dyn TokenIssuer>,
     challenges: Arc<MfaChallenges>,
+    codes: Arc<LoginCodes>,
     notices: Arc<Notices>,
     clock: Arc<dyn Clock>,
 }
@@ -107,6 +129,7 @@ impl Grants {
         sessions: Arc<Sessions>,
         issuer: Arc<dyn TokenIssuer>,
         challenges: Arc<MfaChallenges>,
+        codes: Arc<LoginCodes>,
         notices: Arc<Notices>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -114,6 +137,7 @@ impl Grants {
             sessions,
             issuer,
             challenges,
+            codes,
             notices,
             clock,
         }
@@ -140,6 +164,57 @@ impl Grants {
         device: Device,
         method: Method,
     ) -> Result<LoginOutcome, AccountError> {
+        let finish = |user, device, amr| async move {
+            self.finish_login(user, device, amr).await.map(Box::new)
+        };
+        Ok(match self.attempt(checked, device, method, finish).await? {
+            Checked::Done(grant) => LoginOutcome::Granted(grant),
+            Checked::SecondFactor(challenge) => LoginOutcome::SecondFactor(challenge),
+        })
+    }
+
+    /// Ends a login attempt as [`login`](Self::login) does, but hands a success over as a
+    /// single-use [`LoginCode`] instead of starting the session: for logins that end where
+    /// tokens must not go, such as a provider's callback, whose answer is a redirect.
+    pub async fn login_by_code(
+        &self,
+        checked: Result<User, AccountError>,
+        device: Device,
+        method: Method,
+    ) -> Result<Handover, AccountError> {
+        let hand_over = |user: User, device, amr| async move {
+            Ok(self.codes.issue(&user, device, &amr).await?)
+        };
+        Ok(
+            match self.attempt(checked, device, method, hand_over).await? {
+                Checked::Done(code) => Handover::Code(code),
+                Checked::SecondFactor(challenge) => Handover::SecondFactor(challenge),
+            },
+        )
+    }
+
+    /// Takes the pending login of a [`LoginCode`], once; `None` when it is unknown, expired or
+    /// spent. Its user, re-read, goes to [`finish_login`](Self::finish_login).
+    pub(crate) async fn take_login_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<PendingLogin>, StateError> {
+        self.codes.take(code).await
+    }
+
+    /// The decision every login shares: the second step when two-factor is on, else
+    /// `finish`; counted and logged once.
+    async fn attempt<T, Finish, Finishing>(
+        &self,
+        checked: Result<User, AccountError>,
+        device: Device,
+        method: Method,
+        finish: Finish,
+    ) -> Result<Checked<T>, AccountError>
+    where
+        Finish: FnOnce(User, Device, Amr) -> Finishing,
+        Finishing: Future<Output = Result<T, AccountError>>,
+    {
         let amr = Amr::single(method);
         let user_id = checked.as_ref().ok().map(|user| user.id);
         let ip = device.ip.clone();
@@ -149,12 +224,9 @@ impl Grants {
                 .challenges
                 .issue(&user, device, &amr)
                 .await
-                .map(LoginOutcome::SecondFactor)
+                .map(Checked::SecondFactor)
                 .map_err(AccountError::from),
-            Ok(user) => self
-                .finish_login(user, device, amr)
-                .await
-                .map(|grant| LoginOutcome::Granted(Box::new(grant))),
+            Ok(user) => finish(user, device, amr).await.map(Checked::Done),
             Err(error) => Err(error),
         };
         let outcome = login_outcome(&result);
@@ -266,10 +338,10 @@ impl Grants {
     }
 }
 
-fn login_outcome(result: &Result<LoginOutcome, AccountError>) -> &'static str {
+fn login_outcome<T>(result: &Result<Checked<T>, AccountError>) -> &'static str {
     match result {
-        Ok(LoginOutcome::Granted(_)) => "success",
-        Ok(LoginOutcome::SecondFactor(_)) => "mfa_required",
+        Ok(Checked::Done(_)) => "success",
+        Ok(Checked::SecondFactor(_)) => "mfa_required",
         Err(AccountError::InvalidCredentials) => "invalid_credentials",
         Err(AccountError::AccountDisabled) => "account_disabled",
         Err(AccountError::Validation(_)) => "validation_error",
