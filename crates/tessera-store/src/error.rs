@@ -12,6 +12,12 @@ const EMAIL_CONSTRAINTS: [&str; 2] = ["users_email_key", "users_email_identity_k
 /// SQLite reports the columns, not the constraint: "UNIQUE constraint failed: users.email"
 /// (or `users.email_key`, which this also matches).
 const EMAIL_COLUMN: &str = "users.email";
+/// PostgreSQL names the identities' uniqueness rules explicitly: a provider's subject, and a
+/// user's identity of a provider.
+const IDENTITY_CONSTRAINTS: [&str; 2] = ["identities_subject_key", "identities_user_provider_key"];
+/// SQLite names both rules' columns, `identities.provider` among them, but not the primary
+/// key's, whose violation stays an id conflict.
+const IDENTITY_COLUMN: &str = "identities.provider";
 
 /// PostgreSQL SQLSTATEs for damaged storage: data_corrupted, index_corrupted.
 const CORRUPT_SQLSTATES: [&str; 2] = ["XX001", "XX002"];
@@ -40,15 +46,7 @@ pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError 
 
 fn database_error(db: Box<dyn DatabaseError>) -> StoreError {
     if db.kind() == ErrorKind::UniqueViolation {
-        let on_email = db
-            .constraint()
-            .is_some_and(|name| EMAIL_CONSTRAINTS.contains(&name))
-            || db.message().contains(EMAIL_COLUMN);
-        return StoreError::Conflict(if on_email {
-            Conflict::Email
-        } else {
-            Conflict::Id
-        });
+        return StoreError::Conflict(conflict_of(db.as_ref()));
     }
     if is_corruption(db.code().as_deref()) {
         return StoreError::Corrupt(db.to_string());
@@ -58,6 +56,22 @@ fn database_error(db: Box<dyn DatabaseError>) -> StoreError {
     // So do foreign-key, check and syntax errors: those are bugs a caller cannot act on, and
     // they cannot be served either, so they share the 503 path.
     StoreError::unavailable(sqlx::Error::Database(db))
+}
+
+/// Which uniqueness rule a unique violation broke.
+fn conflict_of(db: &dyn DatabaseError) -> Conflict {
+    let broke = |constraints: &[&str], column: &str| {
+        db.constraint()
+            .is_some_and(|name| constraints.contains(&name))
+            || db.message().contains(column)
+    };
+    if broke(&EMAIL_CONSTRAINTS, EMAIL_COLUMN) {
+        Conflict::Email
+    } else if broke(&IDENTITY_CONSTRAINTS, IDENTITY_COLUMN) {
+        Conflict::Identity
+    } else {
+        Conflict::Id
+    }
 }
 
 fn is_corruption(code: Option<&str>) -> bool {

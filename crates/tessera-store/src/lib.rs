@@ -38,6 +38,15 @@ macro_rules! revocation_columns {
     };
 }
 
+/// The `identities` columns every backend reads into a `StoredIdentity` (not the lease, which
+/// only the lease's conditional writes use).
+macro_rules! identity_columns {
+    () => {
+        "id, user_id, provider, subject, email, linked_at, sealed_tokens, tokens_version, \
+         needs_login"
+    };
+}
+
 /// Where a row keeps a `User`'s fields: the names of `user_columns!()` or of
 /// `joined_user_columns!()`.
 pub(crate) struct UserColumns {
@@ -92,7 +101,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::ports::{
-    AuditStore, Health, KeyStore, MailStore, MfaStore, RevocationStore, SessionStore, UserStore,
+    AuditStore, Health, IdentityStore, KeyStore, MailStore, MfaStore, RevocationStore,
+    SessionStore, UserStore,
 };
 
 pub use location::{Engine, PASSWORD_MASK, mask_url_password};
@@ -122,6 +132,8 @@ pub struct Stores {
     pub mfa: Arc<dyn MfaStore>,
     /// The mail outbox and one-time codes.
     pub mail: Arc<dyn MailStore>,
+    /// Upstream identities and their sealed provider tokens.
+    pub identities: Arc<dyn IdentityStore>,
     /// Database liveness.
     pub health: Arc<dyn Health>,
 }
@@ -137,6 +149,7 @@ impl Stores {
             + AuditStore
             + MfaStore
             + MailStore
+            + IdentityStore
             + Health
             + 'static,
     {
@@ -149,6 +162,7 @@ impl Stores {
             audit: store.clone(),
             mfa: store.clone(),
             mail: store.clone(),
+            identities: store.clone(),
             health: store,
         }
     }

@@ -10,11 +10,12 @@ use std::collections::BTreeSet;
 use databases::TestDatabase;
 use tessera_core::account::{Email, NewUser, Role, User};
 use tessera_core::clock::unix_millis;
-use tessera_core::ports::StoredKey;
+use tessera_core::ports::{StoredIdentity, StoredKey, Unlinked};
 use tessera_core::session::{Amr, Method, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{Conflict, SessionId, StoreError, UserId};
 use tessera_store::Stores;
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests that run `<case>(&db)`.
 macro_rules! contract {
@@ -89,6 +90,22 @@ contract!(
     a_key_signing_later_retires_the_others_when_it_starts,
     a_withdrawn_key_is_marked_and_retired_and_an_unknown_kid_changes_nothing,
     retiring_every_key_leaves_none_unretired,
+    a_linked_identity_is_found_by_subject_and_by_user_with_every_field,
+    linking_a_linked_subject_to_another_user_is_an_identity_conflict,
+    linking_a_second_identity_of_a_provider_to_a_user_is_an_identity_conflict,
+    creating_a_user_with_an_identity_creates_a_passwordless_user_and_links_it,
+    creating_a_user_with_an_identity_and_a_taken_email_writes_nothing,
+    creating_a_user_with_a_linked_identity_is_an_identity_conflict_and_writes_nothing,
+    unlinking_the_last_way_to_log_in_is_refused_and_keeps_the_identity,
+    unlinking_an_identity_of_a_user_with_a_password_removes_it,
+    unlinking_an_identity_of_a_user_with_another_removes_it_and_keeps_the_last,
+    unlinking_a_provider_the_user_has_no_identity_of_finds_nothing,
+    of_two_concurrent_unlinks_of_a_users_last_two_identities_exactly_one_succeeds,
+    a_refresh_lease_is_refused_while_held_and_taken_once_it_expired,
+    a_refresh_finished_by_a_holder_whose_lease_was_taken_over_changes_nothing,
+    finishing_a_refresh_stores_the_tokens_counts_a_version_and_frees_the_lease,
+    storing_login_tokens_clears_needs_login_and_counts_a_version,
+    deleting_a_user_deletes_their_identities,
     ping_succeeds_on_an_open_database,
     reopening_a_database_keeps_its_data,
     several_processes_opening_a_new_database_at_once_all_succeed,
@@ -1766,6 +1783,461 @@ async fn pruning_deletes_only_keys_retired_before_the_cutoff(db: &TestDatabase) 
     assert_eq!(pruned, 2);
     let left = stores.keys.signing_keys().await.unwrap();
     assert_eq!(left, vec![signing_key("k4", at(300))]);
+}
+
+/// `user`'s identity at `provider`, linked at `linked_at`, with tokens and a version so that a
+/// round trip shows every field is kept.
+fn identity_of(
+    user: UserId,
+    provider: &str,
+    subject: &str,
+    linked_at: OffsetDateTime,
+) -> StoredIdentity {
+    StoredIdentity {
+        id: Uuid::new_v4(),
+        user,
+        provider: provider.to_owned(),
+        subject: subject.to_owned(),
+        email: Some(format!("{subject}@{provider}.example.test")),
+        linked_at,
+        sealed_tokens: Some(vec![0, 1, 2, 254, 255]),
+        tokens_version: 3,
+        needs_login: true,
+    }
+}
+
+/// A user without a password, created in `stores`.
+async fn passwordless_user(stores: &Stores, address: &str) -> NewUser {
+    let user = new_user(address);
+    stores.users.create_user(&user, None).await.unwrap();
+    user
+}
+
+async fn a_linked_identity_is_found_by_subject_and_by_user_with_every_field(db: &TestDatabase) {
+    // Arrange: the newer link is made first, so the listing's order is the store's doing.
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let newer = identity_of(ada.id, "google", "g-1", at(20));
+    let older = StoredIdentity {
+        email: None,
+        sealed_tokens: None,
+        tokens_version: 0,
+        needs_login: false,
+        ..identity_of(ada.id, "github", "gh-1", at(10))
+    };
+
+    // Act
+    stores.identities.link_identity(&newer).await.unwrap();
+    stores.identities.link_identity(&older).await.unwrap();
+
+    // Assert
+    let by_subject = stores.identities.find_identity("google", "g-1").await;
+    assert_eq!(by_subject.unwrap(), Some(newer.clone()));
+    let by_user = stores.identities.user_identity(ada.id, "github").await;
+    assert_eq!(by_user.unwrap(), Some(older.clone()));
+    let listed = stores.identities.user_identities(ada.id).await.unwrap();
+    assert_eq!(listed, [older, newer]);
+    let unknown = stores.identities.find_identity("github", "g-1").await;
+    assert_eq!(unknown.unwrap(), None);
+    let unknown = stores.identities.user_identity(ada.id, "gitlab").await;
+    assert_eq!(unknown.unwrap(), None);
+    let nobody = stores.identities.user_identities(UserId::new()).await;
+    assert_eq!(nobody.unwrap(), []);
+}
+
+async fn linking_a_linked_subject_to_another_user_is_an_identity_conflict(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let bob = passwordless_user(&stores, "bob@example.test").await;
+    let first = identity_of(ada.id, "github", "gh-1", at(10));
+    stores.identities.link_identity(&first).await.unwrap();
+
+    let second = stores
+        .identities
+        .link_identity(&identity_of(bob.id, "github", "gh-1", at(20)))
+        .await;
+
+    assert!(is_conflict(&second, Conflict::Identity), "{second:?}");
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(found.unwrap(), Some(first));
+    let bobs = stores.identities.user_identities(bob.id).await.unwrap();
+    assert_eq!(bobs, []);
+}
+
+async fn linking_a_second_identity_of_a_provider_to_a_user_is_an_identity_conflict(
+    db: &TestDatabase,
+) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let first = identity_of(ada.id, "github", "gh-1", at(10));
+    stores.identities.link_identity(&first).await.unwrap();
+
+    let second = stores
+        .identities
+        .link_identity(&identity_of(ada.id, "github", "gh-2", at(20)))
+        .await;
+
+    assert!(is_conflict(&second, Conflict::Identity), "{second:?}");
+    let adas = stores.identities.user_identities(ada.id).await.unwrap();
+    assert_eq!(adas, [first]);
+    let missing = stores.identities.find_identity("github", "gh-2").await;
+    assert_eq!(missing.unwrap(), None);
+}
+
+async fn creating_a_user_with_an_identity_creates_a_passwordless_user_and_links_it(
+    db: &TestDatabase,
+) {
+    let stores = db.open().await;
+    let new = new_user("social@example.test");
+    let identity = identity_of(new.id, "github", "gh-1", at(0));
+
+    let created = stores
+        .identities
+        .create_user_with_identity(&new, &identity)
+        .await
+        .unwrap();
+
+    let found = stores.users.find_by_id(new.id).await.unwrap().unwrap();
+    assert_eq!(found.user, created);
+    assert_eq!(created.email, new.email);
+    assert_eq!(found.password_hash, None);
+    let linked = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(linked.unwrap(), Some(identity));
+}
+
+async fn creating_a_user_with_an_identity_and_a_taken_email_writes_nothing(db: &TestDatabase) {
+    let stores = db.open().await;
+    let owner = passwordless_user(&stores, "taken@example.test").await;
+    let new = new_user("taken@example.test");
+
+    let created = stores
+        .identities
+        .create_user_with_identity(&new, &identity_of(new.id, "github", "gh-1", at(0)))
+        .await;
+
+    assert!(is_conflict(&created, Conflict::Email), "{created:?}");
+    assert!(stores.users.find_by_id(new.id).await.unwrap().is_none());
+    let kept = stores.users.find_by_email(&new.email).await.unwrap();
+    assert_eq!(kept.map(|found| found.user.id), Some(owner.id));
+    let identity = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(identity.unwrap(), None);
+}
+
+async fn creating_a_user_with_a_linked_identity_is_an_identity_conflict_and_writes_nothing(
+    db: &TestDatabase,
+) {
+    let stores = db.open().await;
+    let owner = passwordless_user(&stores, "owner@example.test").await;
+    let linked = identity_of(owner.id, "github", "gh-1", at(0));
+    stores.identities.link_identity(&linked).await.unwrap();
+    let new = new_user("newcomer@example.test");
+
+    let created = stores
+        .identities
+        .create_user_with_identity(&new, &identity_of(new.id, "github", "gh-1", at(10)))
+        .await;
+
+    assert!(is_conflict(&created, Conflict::Identity), "{created:?}");
+    assert!(stores.users.find_by_id(new.id).await.unwrap().is_none());
+    assert!(
+        stores
+            .users
+            .find_by_email(&new.email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let identity = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(identity.unwrap(), Some(linked));
+}
+
+async fn unlinking_the_last_way_to_log_in_is_refused_and_keeps_the_identity(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let only = identity_of(ada.id, "github", "gh-1", at(10));
+    stores.identities.link_identity(&only).await.unwrap();
+
+    let unlinked = stores.identities.unlink_identity(ada.id, "github").await;
+
+    assert_eq!(unlinked.unwrap(), Unlinked::LastMethod);
+    let kept = stores.identities.user_identities(ada.id).await.unwrap();
+    assert_eq!(kept, [only]);
+}
+
+async fn unlinking_an_identity_of_a_user_with_a_password_removes_it(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = new_user("ada@example.test");
+    stores
+        .users
+        .create_user(&ada, Some(ARGON2_HASH))
+        .await
+        .unwrap();
+    let identity = identity_of(ada.id, "github", "gh-1", at(10));
+    stores.identities.link_identity(&identity).await.unwrap();
+
+    let unlinked = stores.identities.unlink_identity(ada.id, "github").await;
+
+    assert_eq!(unlinked.unwrap(), Unlinked::Removed(identity));
+    let left = stores.identities.user_identities(ada.id).await.unwrap();
+    assert_eq!(left, []);
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(found.unwrap(), None);
+}
+
+async fn unlinking_an_identity_of_a_user_with_another_removes_it_and_keeps_the_last(
+    db: &TestDatabase,
+) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let github = identity_of(ada.id, "github", "gh-1", at(10));
+    let google = identity_of(ada.id, "google", "g-1", at(20));
+    stores.identities.link_identity(&github).await.unwrap();
+    stores.identities.link_identity(&google).await.unwrap();
+
+    let first = stores.identities.unlink_identity(ada.id, "github").await;
+    let second = stores.identities.unlink_identity(ada.id, "google").await;
+
+    assert_eq!(first.unwrap(), Unlinked::Removed(github));
+    assert_eq!(second.unwrap(), Unlinked::LastMethod);
+    let left = stores.identities.user_identities(ada.id).await.unwrap();
+    assert_eq!(left, [google]);
+}
+
+async fn unlinking_a_provider_the_user_has_no_identity_of_finds_nothing(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = new_user("ada@example.test");
+    stores
+        .users
+        .create_user(&ada, Some(ARGON2_HASH))
+        .await
+        .unwrap();
+    let bob = passwordless_user(&stores, "bob@example.test").await;
+    let bobs = identity_of(bob.id, "gitlab", "gl-1", at(10));
+    stores.identities.link_identity(&bobs).await.unwrap();
+
+    let unknown_provider = stores.identities.unlink_identity(ada.id, "gitlab").await;
+    let unknown_user = stores
+        .identities
+        .unlink_identity(UserId::new(), "gitlab")
+        .await;
+
+    assert_eq!(unknown_provider.unwrap(), Unlinked::NotFound);
+    assert_eq!(unknown_user.unwrap(), Unlinked::NotFound);
+    let kept = stores.identities.find_identity("gitlab", "gl-1").await;
+    assert_eq!(kept.unwrap(), Some(bobs));
+}
+
+async fn of_two_concurrent_unlinks_of_a_users_last_two_identities_exactly_one_succeeds(
+    db: &TestDatabase,
+) {
+    // Arrange: several password-less users with two identities each, so the race is run
+    // several times; each unlink runs on its own pooled connection.
+    let stores = db.open().await;
+    let mut users = Vec::new();
+    for n in 0..10 {
+        let user = passwordless_user(&stores, &format!("race{n}@example.test")).await;
+        for provider in ["github", "google"] {
+            let identity = identity_of(user.id, provider, &format!("{provider}-{n}"), at(n));
+            stores.identities.link_identity(&identity).await.unwrap();
+        }
+        users.push(user);
+    }
+
+    for user in users {
+        // Act
+        let (github, google) = tokio::join!(
+            stores.identities.unlink_identity(user.id, "github"),
+            stores.identities.unlink_identity(user.id, "google"),
+        );
+
+        // Assert
+        let outcomes = [github.unwrap(), google.unwrap()];
+        let removed = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, Unlinked::Removed(_)))
+            .count();
+        let refused = outcomes
+            .iter()
+            .filter(|outcome| **outcome == Unlinked::LastMethod)
+            .count();
+        assert_eq!((removed, refused), (1, 1), "{outcomes:?}");
+        let left = stores.identities.user_identities(user.id).await.unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
+}
+
+async fn a_refresh_lease_is_refused_while_held_and_taken_once_it_expired(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let identity = identity_of(ada.id, "github", "gh-1", at(0));
+    stores.identities.link_identity(&identity).await.unwrap();
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    let leases = &stores.identities;
+
+    let taken = leases.take_refresh_lease(identity.id, first, at(10), at(40));
+    assert!(taken.await.unwrap());
+    let while_held = leases.take_refresh_lease(identity.id, second, at(39), at(69));
+    assert!(!while_held.await.unwrap());
+    let once_expired = leases.take_refresh_lease(identity.id, second, at(40), at(70));
+    assert!(once_expired.await.unwrap());
+    let unknown = leases.take_refresh_lease(Uuid::new_v4(), first, at(10), at(40));
+    assert!(!unknown.await.unwrap());
+    // Taking the lease changes nothing a reader sees.
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(found.unwrap(), Some(identity));
+}
+
+async fn a_refresh_finished_by_a_holder_whose_lease_was_taken_over_changes_nothing(
+    db: &TestDatabase,
+) {
+    // Arrange: the first holder's lease ran out and a second holder took it.
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let identity = identity_of(ada.id, "github", "gh-1", at(0));
+    stores.identities.link_identity(&identity).await.unwrap();
+    let (late, current) = (Uuid::new_v4(), Uuid::new_v4());
+    let leases = &stores.identities;
+    assert!(
+        leases
+            .take_refresh_lease(identity.id, late, at(10), at(40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        leases
+            .take_refresh_lease(identity.id, current, at(50), at(80))
+            .await
+            .unwrap()
+    );
+
+    // Act
+    let finished = leases
+        .finish_refresh(identity.id, late, Some(b"stale tokens"), false)
+        .await;
+
+    // Assert: nothing stored, and the current holder still holds the lease.
+    assert!(!finished.unwrap());
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(found.unwrap(), Some(identity.clone()));
+    let third = leases.take_refresh_lease(identity.id, Uuid::new_v4(), at(79), at(109));
+    assert!(!third.await.unwrap());
+}
+
+async fn finishing_a_refresh_stores_the_tokens_counts_a_version_and_frees_the_lease(
+    db: &TestDatabase,
+) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let identity = identity_of(ada.id, "github", "gh-1", at(0));
+    stores.identities.link_identity(&identity).await.unwrap();
+    let holder = Uuid::new_v4();
+    let leases = &stores.identities;
+    let taken = leases.take_refresh_lease(identity.id, holder, at(10), at(40));
+    assert!(taken.await.unwrap());
+
+    let finished = leases
+        .finish_refresh(identity.id, holder, Some(b"fresh tokens"), false)
+        .await;
+
+    assert!(finished.unwrap());
+    let refreshed = StoredIdentity {
+        sealed_tokens: Some(b"fresh tokens".to_vec()),
+        tokens_version: identity.tokens_version + 1,
+        needs_login: false,
+        ..identity.clone()
+    };
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(found.unwrap(), Some(refreshed.clone()));
+    // The lease is free before it would have run out, and finishing again is refused.
+    let again = leases.finish_refresh(identity.id, holder, None, true).await;
+    assert!(!again.unwrap());
+    let next = Uuid::new_v4();
+    let retaken = leases.take_refresh_lease(identity.id, next, at(11), at(41));
+    assert!(retaken.await.unwrap());
+    // A refused refresh keeps the tokens it had and asks for a login.
+    let refused = leases.finish_refresh(identity.id, next, None, true).await;
+    assert!(refused.unwrap());
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    let expected = StoredIdentity {
+        tokens_version: refreshed.tokens_version + 1,
+        needs_login: true,
+        ..refreshed
+    };
+    assert_eq!(found.unwrap(), Some(expected));
+}
+
+async fn storing_login_tokens_clears_needs_login_and_counts_a_version(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let identity = identity_of(ada.id, "github", "gh-1", at(0));
+    stores.identities.link_identity(&identity).await.unwrap();
+    let holder = Uuid::new_v4();
+    let taken = stores
+        .identities
+        .take_refresh_lease(identity.id, holder, at(10), at(40));
+    assert!(taken.await.unwrap());
+
+    let version = stores
+        .identities
+        .store_login_tokens(
+            identity.id,
+            Some("new@github.example.test"),
+            b"login tokens",
+        )
+        .await;
+
+    assert_eq!(version.unwrap(), Some(identity.tokens_version + 1));
+    let expected = StoredIdentity {
+        email: Some("new@github.example.test".to_owned()),
+        sealed_tokens: Some(b"login tokens".to_vec()),
+        tokens_version: identity.tokens_version + 1,
+        needs_login: false,
+        ..identity.clone()
+    };
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(found.unwrap(), Some(expected));
+    // The lease is untouched: its holder still holds it.
+    let other = stores
+        .identities
+        .take_refresh_lease(identity.id, Uuid::new_v4(), at(20), at(50));
+    assert!(!other.await.unwrap());
+    let unknown = stores
+        .identities
+        .store_login_tokens(Uuid::new_v4(), None, b"login tokens")
+        .await;
+    assert_eq!(unknown.unwrap(), None);
+}
+
+async fn deleting_a_user_deletes_their_identities(db: &TestDatabase) {
+    let stores = db.open().await;
+    let doomed = passwordless_user(&stores, "doomed@example.test").await;
+    let other = passwordless_user(&stores, "other@example.test").await;
+    for provider in ["github", "google"] {
+        let identity = identity_of(doomed.id, provider, &format!("{provider}-doomed"), at(0));
+        stores.identities.link_identity(&identity).await.unwrap();
+    }
+    let kept = identity_of(other.id, "github", "github-other", at(0));
+    stores.identities.link_identity(&kept).await.unwrap();
+
+    assert!(stores.users.delete_user(doomed.id).await.unwrap());
+
+    let left = stores.identities.user_identities(doomed.id).await.unwrap();
+    assert_eq!(left, []);
+    let gone = stores
+        .identities
+        .find_identity("github", "github-doomed")
+        .await;
+    assert_eq!(gone.unwrap(), None);
+    let others = stores.identities.user_identities(other.id).await.unwrap();
+    assert_eq!(others, [kept]);
+    // The subject is free again for a new account.
+    let again = new_user("doomed@example.test");
+    let relinked = identity_of(again.id, "github", "github-doomed", at(10));
+    stores
+        .identities
+        .create_user_with_identity(&again, &relinked)
+        .await
+        .unwrap();
 }
 
 async fn ping_succeeds_on_an_open_database(db: &TestDatabase) {

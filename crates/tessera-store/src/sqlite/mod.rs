@@ -3,6 +3,7 @@
 
 mod audit;
 mod columns;
+mod identities;
 mod keys;
 mod mail;
 mod mfa;

@@ -1,6 +1,7 @@
 //! Accounts and password credentials in SQLite.
 
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::account::{Email, NewUser, Role, User, fold};
 use tessera_core::ports::{UserStore, UserWithHash};
@@ -37,36 +38,7 @@ impl UserStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
-        let row = sqlx::query(concat!(
-            "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at, \
-             email_key, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) RETURNING ",
-            user_columns!()
-        ))
-        .bind(id_text(user.id.0))
-        .bind(user.email.as_str())
-        .bind(user.name.as_deref())
-        .bind(roles_json(&user.roles))
-        .bind(user.email_verified)
-        .bind(micros(user.created_at))
-        .bind(user.email.key())
-        .bind(user.name.as_deref().map(fold))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let created = user_from_row(&row)?;
-        if let Some((algorithm, phc)) = credential {
-            sqlx::query(
-                "INSERT INTO password_credentials (user_id, algorithm, phc, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-            )
-            .bind(id_text(user.id.0))
-            .bind(algorithm)
-            .bind(phc)
-            .bind(micros(user.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        }
+        let created = insert_user(&mut tx, user, credential).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(created)
     }
@@ -226,7 +198,8 @@ impl UserStore for SqliteStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-        // Sessions and credentials go with the user: ON DELETE CASCADE.
+        // Sessions, credentials and identities go with the user: ON DELETE CASCADE (the
+        // connection turns foreign keys on).
         let result = sqlx::query("DELETE FROM users WHERE id = ?1")
             .bind(id_text(id.0))
             .execute(&self.writer)
@@ -254,6 +227,46 @@ impl UserStore for SqliteStore {
         .map_err(store_error)?;
         rows.iter().map(user_from_row).collect()
     }
+}
+
+/// Inserts `user` and, when given, their password credential (algorithm, PHC string), on
+/// `conn`: the caller's transaction.
+pub(super) async fn insert_user(
+    conn: &mut SqliteConnection,
+    user: &NewUser,
+    credential: Option<(&str, &str)>,
+) -> Result<User, StoreError> {
+    let row = sqlx::query(concat!(
+        "INSERT INTO users (id, email, name, roles, email_verified, created_at, updated_at, \
+         email_key, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) RETURNING ",
+        user_columns!()
+    ))
+    .bind(id_text(user.id.0))
+    .bind(user.email.as_str())
+    .bind(user.name.as_deref())
+    .bind(roles_json(&user.roles))
+    .bind(user.email_verified)
+    .bind(micros(user.created_at))
+    .bind(user.email.key())
+    .bind(user.name.as_deref().map(fold))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    let created = user_from_row(&row)?;
+    if let Some((algorithm, phc)) = credential {
+        sqlx::query(
+            "INSERT INTO password_credentials (user_id, algorithm, phc, updated_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(id_text(user.id.0))
+        .bind(algorithm)
+        .bind(phc)
+        .bind(micros(user.created_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    }
+    Ok(created)
 }
 
 pub(super) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {

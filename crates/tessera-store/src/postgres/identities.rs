@@ -1,0 +1,235 @@
+//! Upstream identities and their sealed provider tokens in PostgreSQL, with the refresh lease.
+
+use async_trait::async_trait;
+use sqlx::PgExecutor;
+use sqlx::postgres::PgRow;
+use tessera_core::account::{NewUser, User};
+use tessera_core::ports::{IdentityStore, StoredIdentity, Unlinked};
+use tessera_core::{StoreError, UserId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::PgStore;
+use super::columns::get;
+use super::users::insert_user;
+use crate::error::store_error;
+
+#[async_trait]
+impl IdentityStore for PgStore {
+    async fn find_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<StoredIdentity>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            identity_columns!(),
+            " FROM identities WHERE provider = $1 AND subject = $2"
+        ))
+        .bind(provider)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    async fn user_identity(
+        &self,
+        user: UserId,
+        provider: &str,
+    ) -> Result<Option<StoredIdentity>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            identity_columns!(),
+            " FROM identities WHERE user_id = $1 AND provider = $2"
+        ))
+        .bind(user.0)
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    async fn user_identities(&self, user: UserId) -> Result<Vec<StoredIdentity>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            identity_columns!(),
+            " FROM identities WHERE user_id = $1 ORDER BY linked_at, id"
+        ))
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
+    async fn link_identity(&self, identity: &StoredIdentity) -> Result<(), StoreError> {
+        insert_identity(&self.pool, identity).await
+    }
+
+    async fn create_user_with_identity(
+        &self,
+        user: &NewUser,
+        identity: &StoredIdentity,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let created = insert_user(&mut tx, user, None).await?;
+        insert_identity(&mut *tx, identity).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(created)
+    }
+
+    async fn unlink_identity(&self, user: UserId, provider: &str) -> Result<Unlinked, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // Two unlinks of a user's last two identities would each see the other's identity in
+        // their snapshot and both delete. Locking the user row makes them take turns, and the
+        // second one's delete, a new statement, sees the first one's. NO KEY UPDATE: rows
+        // referencing the user (new sessions) are not held up by it.
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let removed = sqlx::query(concat!(
+            "DELETE FROM identities WHERE user_id = $1 AND provider = $2 \
+             AND (EXISTS (SELECT 1 FROM password_credentials WHERE user_id = $1) \
+                  OR EXISTS (SELECT 1 FROM identities AS other \
+                             WHERE other.user_id = $1 AND other.provider <> $2)) \
+             RETURNING ",
+            identity_columns!()
+        ))
+        .bind(user.0)
+        .bind(provider)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let unlinked = match removed {
+            Some(row) => Unlinked::Removed(identity_from_row(&row)?),
+            None => {
+                let kept: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM identities WHERE user_id = $1 AND provider = $2)",
+                )
+                .bind(user.0)
+                .bind(provider)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                if kept {
+                    Unlinked::LastMethod
+                } else {
+                    Unlinked::NotFound
+                }
+            }
+        };
+        tx.commit().await.map_err(store_error)?;
+        Ok(unlinked)
+    }
+
+    async fn store_login_tokens(
+        &self,
+        id: Uuid,
+        email: Option<&str>,
+        sealed_tokens: &[u8],
+    ) -> Result<Option<i64>, StoreError> {
+        // The lease is left alone: it guards refreshes, and a login's tokens are stored
+        // whoever holds it.
+        let row = sqlx::query(
+            "UPDATE identities SET sealed_tokens = $2, email = $3, needs_login = false, \
+             tokens_version = tokens_version + 1 WHERE id = $1 RETURNING tokens_version",
+        )
+        .bind(id)
+        .bind(sealed_tokens)
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(|row| get(&row, "tokens_version")).transpose()
+    }
+
+    async fn take_refresh_lease(
+        &self,
+        id: Uuid,
+        holder: Uuid,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // One conditional write: of instances racing for an expired lease, the row lock lets
+        // one update it, and the others re-check the condition against its new `lease_until`.
+        let taken = sqlx::query(
+            "UPDATE identities SET lease_holder = $2, lease_until = $4 \
+             WHERE id = $1 AND (lease_until IS NULL OR lease_until <= $3)",
+        )
+        .bind(id)
+        .bind(holder)
+        .bind(now)
+        .bind(until)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn finish_refresh(
+        &self,
+        id: Uuid,
+        holder: Uuid,
+        sealed_tokens: Option<&[u8]>,
+        needs_login: bool,
+    ) -> Result<bool, StoreError> {
+        let finished = sqlx::query(
+            "UPDATE identities SET sealed_tokens = COALESCE($3, sealed_tokens), \
+             needs_login = $4, tokens_version = tokens_version + 1, \
+             lease_holder = NULL, lease_until = NULL \
+             WHERE id = $1 AND lease_holder = $2",
+        )
+        .bind(id)
+        .bind(holder)
+        .bind(sealed_tokens)
+        .bind(needs_login)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(finished.rows_affected() == 1)
+    }
+}
+
+/// Inserts `identity` with no lease; a taken subject or provider is an identity conflict.
+async fn insert_identity(
+    executor: impl PgExecutor<'_>,
+    identity: &StoredIdentity,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO identities (id, user_id, provider, subject, email, linked_at, \
+         sealed_tokens, tokens_version, needs_login) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(identity.id)
+    .bind(identity.user.0)
+    .bind(&identity.provider)
+    .bind(&identity.subject)
+    .bind(identity.email.as_deref())
+    .bind(identity.linked_at)
+    .bind(identity.sealed_tokens.as_deref())
+    .bind(identity.tokens_version)
+    .bind(identity.needs_login)
+    .execute(executor)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
+fn identity_from_row(row: &PgRow) -> Result<StoredIdentity, StoreError> {
+    Ok(StoredIdentity {
+        id: get(row, "id")?,
+        user: UserId(get(row, "user_id")?),
+        provider: get(row, "provider")?,
+        subject: get(row, "subject")?,
+        email: get(row, "email")?,
+        linked_at: get(row, "linked_at")?,
+        sealed_tokens: get(row, "sealed_tokens")?,
+        tokens_version: get(row, "tokens_version")?,
+        needs_login: get(row, "needs_login")?,
+    })
+}
