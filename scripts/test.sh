@@ -53,6 +53,7 @@ export PATH="$PWD/$venv/bin:$PATH"
 
 log "Node packages: the documentation snippets, the clients and the example web app"
 (cd docs/snippets && npm ci --no-audit --no-fund --loglevel=error)
+(cd crates/tessera-testkit/oidc-provider && npm ci --no-audit --no-fund --loglevel=error)
 npm ci --no-audit --no-fund --loglevel=error
 
 log "cargo fmt --check"

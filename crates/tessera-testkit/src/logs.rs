@@ -1,4 +1,5 @@
-//! Test logs: silent unless `TEST_LOG` is set, then written through the test harness's capture.
+//! Test logs: silent unless `TEST_LOG` is set, then written through the test harness's capture;
+//! and the tail of a child process's log that a failing test prints.
 
 use tracing_subscriber::EnvFilter;
 
@@ -14,4 +15,15 @@ pub fn init_logs(default_filter: &str) {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
+}
+
+/// How much of a child process's log a failing test prints.
+const LOG_TAIL_BYTES: usize = 8_000;
+
+/// The end of `log` (about the last 8 kB), cut at a character boundary.
+pub(crate) fn tail(log: &str) -> &str {
+    let start = (log.len().saturating_sub(LOG_TAIL_BYTES)..log.len())
+        .find(|&index| log.is_char_boundary(index))
+        .unwrap_or(0);
+    &log[start..]
 }

@@ -14,9 +14,6 @@ use tokio::time::Instant;
 
 use crate::{HARNESS_PATIENCE, free_port, tessera_command};
 
-/// How much of the log a failing test prints.
-const LOG_TAIL_BYTES: usize = 8_000;
-
 /// What a [`TesseraProcess`] starts with.
 pub struct TesseraProcessBuilder {
     binary: PathBuf,
@@ -264,10 +261,7 @@ impl Drop for TesseraProcess {
     fn drop(&mut self) {
         if std::thread::panicking() {
             let log = self.log();
-            let start = (log.len().saturating_sub(LOG_TAIL_BYTES)..log.len())
-                .find(|&index| log.is_char_boundary(index))
-                .unwrap_or(0);
-            let tail = &log[start..];
+            let tail = crate::logs::tail(&log);
             eprintln!("---- log of {} ({}) ----\n{tail}", self.name, self.base_url);
         }
         self.kill();
