@@ -133,6 +133,12 @@ impl Browser {
         ])
     }
 
+    /// The `tessera_oauth` cookie binding a provider login's `state` to this browser, for as
+    /// long as the flow lives.
+    pub fn flow_cookie(&self, binding: &str, max_age: i64) -> HeaderValue {
+        self.cookie(FLOW_COOKIE, binding, Kind::Flow, max_age)
+    }
+
     /// A session-long CSRF cookie holding `csrf`.
     fn csrf_cookie(&self, csrf: &str) -> HeaderValue {
         self.cookie(self.policy.names().csrf, csrf, Kind::Csrf, -1)
@@ -145,6 +151,8 @@ impl Browser {
             Kind::Access => ("/", "Lax", "; HttpOnly"),
             Kind::Refresh => ("/auth", "Strict", "; HttpOnly"),
             Kind::Csrf => ("/", "Lax", ""),
+            // Lax: the provider's redirect back is a top-level navigation from its site.
+            Kind::Flow => ("/auth/oauth", "Lax", "; HttpOnly"),
         };
         let secure = if self.secure { "; Secure" } else { "" };
         let age = if max_age >= 0 {
@@ -181,7 +189,11 @@ enum Kind {
     Access,
     Refresh,
     Csrf,
+    Flow,
 }
+
+/// The name of the cookie that binds a provider login to the browser that began it (API.md §3).
+const FLOW_COOKIE: &str = "tessera_oauth";
 
 /// What a request carries for browser mode: its origin headers and Tessera's cookies.
 pub struct BrowserRequest {
@@ -244,6 +256,11 @@ impl BrowserRequest {
     /// The `Set-Cookie` values that remove this browser's cookies.
     pub fn cleared(&self) -> AppendHeaders<[(HeaderName, HeaderValue); 3]> {
         self.browser.cleared()
+    }
+
+    /// The `tessera_oauth` cookie's value: the binding of a provider login in progress.
+    pub fn flow_binding(&self) -> Option<&str> {
+        self.cookie(FLOW_COOKIE)
     }
 
     /// `error`, removing the cookies when it means the session they hold is over.

@@ -15,6 +15,7 @@ use tessera_core::grant::IssueError;
 use tessera_core::limits::Limited;
 use tessera_core::mfa::MfaError;
 use tessera_core::session::SessionError;
+use tessera_core::social::{SocialError, UpstreamError};
 use tessera_core::{StateError, StoreError};
 use tessera_verify::Rejection;
 use utoipa::ToSchema;
@@ -32,6 +33,10 @@ pub enum Code {
     WeakPassword,
     /// 409
     EmailTaken,
+    /// 409
+    LastLoginMethod,
+    /// 409
+    ProviderLoginRequired,
     /// 401
     InvalidCredentials,
     /// 401
@@ -60,6 +65,8 @@ pub enum Code {
     MethodNotAllowed,
     /// 429
     RateLimited,
+    /// 502
+    UpstreamError,
     /// 503
     Unavailable,
     /// 500
@@ -75,6 +82,9 @@ impl Code {
             Self::PayloadTooLarge => "payload_too_large",
             Self::WeakPassword => "weak_password",
             Self::EmailTaken => "email_taken",
+            Self::LastLoginMethod => "last_login_method",
+            Self::ProviderLoginRequired => "provider_login_required",
+            Self::UpstreamError => "upstream_error",
             Self::InvalidCredentials => "invalid_credentials",
             Self::TokenMissing => "token_missing",
             Self::TokenInvalid => "token_invalid",
@@ -100,7 +110,10 @@ impl Code {
             Self::ValidationError | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::CodeInvalid => StatusCode::BAD_REQUEST,
-            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::LastLoginMethod | Self::ProviderLoginRequired => {
+                StatusCode::CONFLICT
+            }
+            Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::InvalidCredentials
             | Self::TokenMissing
             | Self::TokenInvalid
@@ -125,6 +138,13 @@ impl Code {
             Self::PayloadTooLarge => "the request body is larger than 64 KiB",
             Self::WeakPassword => "the password is too weak",
             Self::EmailTaken => "an account with this email exists",
+            Self::LastLoginMethod => {
+                "this is the account's last way to sign in; add another one first"
+            }
+            Self::ProviderLoginRequired => {
+                "the provider no longer accepts the stored grant; the user must sign in with it again"
+            }
+            Self::UpstreamError => "the identity provider answered with an error",
             Self::InvalidCredentials => "wrong email or password",
             Self::TokenMissing => "an access token is required",
             Self::TokenInvalid => "the access token is invalid",
@@ -367,6 +387,33 @@ impl From<SessionError> for ApiError {
             SessionError::Token(error) => error.into(),
             SessionError::Contended => Self::new(Code::Unavailable)
                 .with_detail("the session is changing right now; try again shortly"),
+        }
+    }
+}
+
+impl From<SocialError> for ApiError {
+    fn from(error: SocialError) -> Self {
+        match error {
+            SocialError::UnknownProvider | SocialError::NotLinked => Code::NotFound.into(),
+            SocialError::RedirectNotAllowed => Self::validation([(
+                "redirect_to".to_owned(),
+                "must be under public_url or an entry of oauth.redirect_allowlist".to_owned(),
+            )]),
+            SocialError::StateInvalid | SocialError::CodeInvalid => Code::CodeInvalid.into(),
+            SocialError::LastMethod => Code::LastLoginMethod.into(),
+            SocialError::ProviderLoginRequired => Code::ProviderLoginRequired.into(),
+            SocialError::Redirect { reason, .. } | SocialError::Refused(reason) => {
+                Self::new(Code::CodeInvalid).with_detail(reason)
+            }
+            SocialError::Upstream(UpstreamError::Unavailable(_)) => Self::unavailable(error),
+            SocialError::Upstream(_) => Self {
+                source: Some(Box::new(error)),
+                ..Self::new(Code::UpstreamError)
+            },
+            SocialError::Sealed => Self::internal(error),
+            SocialError::Account(error) => error.into(),
+            SocialError::Store(error) => error.into(),
+            SocialError::State(error) => error.into(),
         }
     }
 }

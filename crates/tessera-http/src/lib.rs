@@ -96,6 +96,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::mail::router())
         .merge(routes::admin::router())
         .merge(routes::oauth::router())
+        .merge(routes::social::router())
         .merge(routes::introspection::router())
         .merge(routes::revocations::router())
         .merge(routes::tickets::router())

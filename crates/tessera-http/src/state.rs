@@ -12,6 +12,7 @@ use tessera_core::mfa::TwoFactor;
 use tessera_core::ports::{Health, RevocationStore};
 use tessera_core::secret::{bytes_digest, secrets_equal};
 use tessera_core::session::{Revocation, Sessions};
+use tessera_core::social::{SocialLogin, Vault};
 use tessera_core::ticket::Tickets;
 use tessera_token::KeyRing;
 use tokio::sync::broadcast;
@@ -91,6 +92,10 @@ pub struct Services {
     pub keys: Arc<KeyRing>,
     /// WebSocket tickets.
     pub tickets: Arc<Tickets>,
+    /// Social login and linked identities.
+    pub social: Arc<SocialLogin>,
+    /// Provider tokens for back ends.
+    pub vault: Arc<Vault>,
     /// The revocation feed, for resource servers.
     pub feed: Arc<dyn RevocationStore>,
     /// Revocations as this instance learns them, for the SSE stream.

@@ -15,6 +15,7 @@ use tessera_core::mail::Notice;
 use tessera_http::proxies::TrustedProxies;
 use tessera_store::Engine;
 use tessera_token::SigningAlgorithm;
+use tessera_upstream::ProviderSettings;
 
 pub use secret::{Secret, SecretUrl};
 
@@ -59,6 +60,46 @@ pub struct Settings {
     pub mail: MailConfig,
     /// What people see: the product's name and language in mails and pages.
     pub ui: UiConfig,
+    /// Social login: upstream providers and where their logins may return to.
+    pub oauth: OauthConfig,
+}
+
+/// `[oauth]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OauthConfig {
+    /// Prefixes (origin and path) that `redirect_to` may start with, besides `public_url`.
+    pub redirect_allowlist: Vec<String>,
+    /// One table per provider; its name is `{provider}` in URLs.
+    #[serde(serialize_with = "providers_masked")]
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+/// The providers as `config check` prints them: what identifies each, never its secret.
+fn providers_masked<S: serde::Serializer>(
+    providers: &BTreeMap<String, ProviderSettings>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(providers.len()))?;
+    for (name, provider) in providers {
+        let secret = if provider.client_secret.expose_secret().is_empty() {
+            ""
+        } else {
+            "********"
+        };
+        let shown = serde_json::json!({
+            "kind": provider.kind.map(|kind| kind.to_string()),
+            "preset": provider.preset,
+            "issuer": provider.issuer,
+            "client_id": provider.client_id,
+            "client_secret": secret,
+            "scopes": provider.scopes,
+        });
+        map.serialize_entry(name, &shown)?;
+    }
+    map.end()
 }
 
 /// `[mail]`
@@ -256,6 +297,7 @@ impl Default for Settings {
             rate_limits: RateLimitConfig::default(),
             mail: MailConfig::default(),
             ui: UiConfig::default(),
+            oauth: OauthConfig::default(),
         }
     }
 }
@@ -330,7 +372,7 @@ impl Settings {
                 continue;
             };
             let key = rest.to_lowercase().replace("__", ".");
-            if let Some(&is_list) = known.get(&key) {
+            if let Some(is_list) = known.get(&key).copied().or_else(|| provider_key(&key)) {
                 overrides.insert(key, (value, is_list));
             } else if strictness == Strictness::Strict {
                 return Err(ConfigError::Invalid(format!(
@@ -545,6 +587,36 @@ fn known_keys() -> BTreeMap<String, bool> {
     let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
     walk("", &defaults, &mut keys);
     keys
+}
+
+/// The keys of a provider table, and whether each is a list (`ProviderSettings`' fields; a
+/// test sets each through a variable).
+const PROVIDER_FIELDS: [(&str, bool); 14] = [
+    ("kind", false),
+    ("preset", false),
+    ("issuer", false),
+    ("authorize_url", false),
+    ("token_url", false),
+    ("userinfo_url", false),
+    ("emails_url", false),
+    ("revocation_url", false),
+    ("client_id", false),
+    ("client_secret", false),
+    ("scopes", true),
+    ("id_field", false),
+    ("email_field", false),
+    ("email_verified_field", false),
+];
+
+/// Whether `key` is a field of some `[oauth.providers.NAME]` table (their names are not known
+/// in advance), and whether it is a list.
+fn provider_key(key: &str) -> Option<bool> {
+    let rest = key.strip_prefix("oauth.providers.")?;
+    let (_, field) = rest.split_once('.')?;
+    PROVIDER_FIELDS
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map(|&(_, is_list)| is_list)
 }
 
 /// `scheme://host[:port]`, nothing more (a trailing `/` is tolerated).

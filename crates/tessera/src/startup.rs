@@ -1,5 +1,6 @@
 //! Building and running the server: a value tests can build, bind on port 0, and run.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,13 +12,14 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::account::{
     Accounts, Administration, HashPoolSettings, PasswordHasher, PasswordPolicy,
 };
-use tessera_core::grant::Grants;
+use tessera_core::grant::{Grants, LoginCodes};
 use tessera_core::limits::RateLimits;
 use tessera_core::mail::{AccountMail, Locale, MailSettings, Notices, OutboxWorker};
 use tessera_core::mfa::{MfaChallenges, TwoFactor};
-use tessera_core::ports::TokenIssuer;
+use tessera_core::ports::{SingleUseStore, TokenIssuer};
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
+use tessera_core::social::{Provider, RedirectPolicy, SocialLogin, SocialParts, Vault};
 use tessera_core::ticket::Tickets;
 use tessera_core::{Clock, SystemClock};
 use tessera_http::proxies::TrustedProxies;
@@ -25,6 +27,7 @@ use tessera_http::{AppState, Browser, ServiceKeys, Services, Site};
 use tessera_mail::Mailer;
 use tessera_store::Stores;
 use tessera_token::{DenySet, KeyRing, TokenSettings};
+use tessera_upstream::build_providers;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use zeroize::Zeroizing;
@@ -89,6 +92,10 @@ pub struct Core {
     pub sessions: Arc<Sessions>,
     /// WebSocket tickets.
     pub tickets: Arc<Tickets>,
+    /// Seals secrets at rest.
+    pub master: Arc<MasterKey>,
+    /// Single-use values shared by every instance (provider login flows).
+    pub single_use: Arc<dyn SingleUseStore>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -173,6 +180,10 @@ impl Core {
             Arc::clone(&sessions),
             token_issuer,
             Arc::clone(&challenges),
+            Arc::new(LoginCodes::new(
+                Arc::clone(&state.single_use),
+                Arc::clone(&clock),
+            )),
             Arc::new(Notices::new(
                 Arc::clone(&stores.mail),
                 settings.mail.notices(),
@@ -223,6 +234,8 @@ impl Core {
             grants,
             admin: Arc::new(admin),
             sessions,
+            single_use: Arc::clone(&state.single_use),
+            master,
             tickets: Arc::new(Tickets::new(
                 state.single_use,
                 tokens.ws_ticket_ttl,
@@ -285,6 +298,31 @@ impl Application {
             },
             Arc::clone(&core.clock),
         ));
+        let providers = upstream_providers(settings, Arc::clone(&core.clock))?;
+        let social = SocialLogin::new(SocialParts {
+            providers: providers.clone(),
+            identities: Arc::clone(&core.stores.identities),
+            users: Arc::clone(&core.stores.users),
+            accounts: Arc::clone(&core.accounts),
+            grants: Arc::clone(&core.grants),
+            audit: Arc::clone(&core.stores.audit),
+            master: Arc::clone(&core.master),
+            flows: Arc::clone(&core.single_use),
+            redirects: RedirectPolicy::new(
+                &public_url,
+                &settings.oauth.redirect_allowlist,
+                &format!("{}/ui/account", public_url.trim_end_matches('/')),
+            )
+            .context("oauth.redirect_allowlist")?,
+            public_url: public_url.clone(),
+            clock: Arc::clone(&core.clock),
+        });
+        let vault = Vault::new(
+            providers,
+            Arc::clone(&core.stores.identities),
+            Arc::clone(&core.master),
+            Arc::clone(&core.clock),
+        );
         let state = AppState::new(Services {
             accounts: core.accounts,
             two_factor: core.two_factor,
@@ -294,6 +332,8 @@ impl Application {
             sessions: core.sessions,
             keys: Arc::clone(&core.keys),
             tickets: core.tickets,
+            social: Arc::new(social),
+            vault: Arc::new(vault),
             feed: core.stores.revocations,
             live_revocations,
             service_keys: Arc::new(service_keys(settings)),
@@ -430,6 +470,18 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// The configured upstream providers, checked; no network is touched until a login needs it.
+fn upstream_providers(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<BTreeMap<String, Arc<dyn Provider>>> {
+    let http = tessera_upstream::http_client().context("building the upstream HTTP client")?;
+    build_providers(settings.oauth.providers.clone(), &http, clock).map_err(|errors| {
+        let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("oauth.providers: {}", problems.join("; "))
+    })
 }
 
 /// The configured service keys; only their digests are kept.

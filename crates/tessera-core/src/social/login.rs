@@ -422,9 +422,19 @@ impl SocialLogin {
         let (Some(upstream), Some(sealed)) =
             (self.providers.get(provider), &identity.sealed_tokens)
         else {
+            tracing::info!(
+                event = "oauth",
+                provider,
+                "identity unlinked; it held no tokens"
+            );
             return Ok(());
         };
         let Ok(tokens) = super::open_tokens(&self.master, identity.id, sealed) else {
+            tracing::warn!(
+                event = "oauth",
+                provider,
+                "identity unlinked; its stored tokens could not be opened to revoke them"
+            );
             return Ok(());
         };
         match upstream.revoke(&tokens).await {

@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod ops;
 pub mod revocations;
 pub mod sessions;
+pub mod social;
 pub mod tickets;
 pub mod users;
 pub mod well_known;

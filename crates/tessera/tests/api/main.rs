@@ -18,5 +18,6 @@ mod mfa;
 mod oauth;
 mod ops;
 mod sessions;
+mod social;
 mod tickets;
 mod tokens;

@@ -13,3 +13,4 @@ mod mfa;
 mod refresh;
 mod restart;
 mod revocation;
+mod vault;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 /// What every instance of a deployment is given: API.md §5 asks for the same issuer, public URL
 /// and master key on every instance sharing a database.
-const ISSUER: &str = "http://tessera.instances.test";
+pub const ISSUER: &str = "http://tessera.instances.test";
 
 /// Instances sharing one database and one Redis.
 pub struct Deployment {

@@ -1,0 +1,281 @@
+//! Social login (API.md §3): the authorization redirect, the provider's callback, the trade of
+//! a login code for tokens, the caller's identities, and the vault for back ends.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tessera_core::UserId;
+use tessera_core::social::{CallbackParams, CallbackResult, FLOW_TTL, SocialError};
+use time::format_description::well_known::Rfc3339;
+use url::Url;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::browser::BrowserRequest;
+use crate::error::{ApiError, Code, Problem};
+use crate::extract::{Caller, ClientInfo, Json, ServiceCaller};
+use crate::state::AppState;
+use crate::views::{NoStore, TokenResponse};
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(authorize))
+        .routes(routes!(callback))
+        .routes(routes!(exchange))
+        .routes(routes!(list_identities))
+        .routes(routes!(unlink))
+        .routes(routes!(vault_token))
+}
+
+/// Query of `GET /auth/oauth/{provider}/authorize`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuthorizeQuery {
+    /// Where the browser goes back to: under `public_url` or an entry of
+    /// `oauth.redirect_allowlist`. Default: the hosted account page.
+    redirect_to: Option<String>,
+    /// `true`: link the provider's identity to the signed-in caller instead of signing in.
+    #[serde(default)]
+    link: bool,
+}
+
+/// The provider's authorization URL.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeView {
+    url: String,
+}
+
+/// Begins a login (or a link) through `provider`: the URL to send the browser to, or with
+/// `Accept: text/html` a 302 to it. Sets the `tessera_oauth` cookie the callback needs.
+#[utoipa::path(get, path = "/auth/oauth/{provider}/authorize", tag = "social", params(AuthorizeQuery),
+    responses(
+        (status = 200, body = AuthorizeView),
+        (status = 302, description = "to the provider, when the request accepts text/html"),
+        (status = 401, description = "`link=true` without a signed-in caller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such provider", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_error: redirect_to is not allowed", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn authorize(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(query): Query<AuthorizeQuery>,
+    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
+) -> Result<Response, ApiError> {
+    let link_user = if query.link {
+        Some(caller?.user_id)
+    } else {
+        None
+    };
+    let authorization = state
+        .social
+        .begin(&provider, query.redirect_to.as_deref(), link_user)
+        .await?;
+    let cookie = state
+        .browser
+        .flow_cookie(&authorization.binding, FLOW_TTL.as_secs() as i64);
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let mut response = if wants_html {
+        redirect(&authorization.url)
+    } else {
+        NoStore(
+            StatusCode::OK,
+            AuthorizeView {
+                url: authorization.url,
+            },
+        )
+        .into_response()
+    };
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Query of the provider's redirect back.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    /// The provider's refusal (`access_denied` when the person declined).
+    error: Option<String>,
+}
+
+/// The provider's redirect back: a 302 to the flow's `redirect_to` with `login_code`,
+/// `mfa_token` or `linked`, or with `error` when it failed; 400 `code_invalid` when the
+/// `state` is unknown, spent or expired (the target is then unknown too).
+#[utoipa::path(get, path = "/auth/oauth/{provider}/callback", tag = "social", params(CallbackQuery),
+    responses(
+        (status = 302, description = "to redirect_to with login_code, mfa_token, linked or error"),
+        (status = 400, description = "code_invalid: unknown, spent or expired state", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    client: ClientInfo,
+    browser: BrowserRequest,
+) -> Result<Response, ApiError> {
+    let params = CallbackParams {
+        code: query.code.as_deref(),
+        state: query.state.as_deref(),
+        error: query.error.as_deref(),
+        binding: browser.flow_binding(),
+    };
+    let outcome = state
+        .social
+        .callback(&provider, params, client.device(None))
+        .await;
+    let (mut target, pair) = match outcome {
+        Ok(callback) => {
+            let pair = match callback.result {
+                CallbackResult::LoginCode(code) => ("login_code", code.code),
+                CallbackResult::SecondFactor(challenge) => ("mfa_token", challenge.token),
+                CallbackResult::Linked(provider) => ("linked", provider),
+            };
+            (callback.target, pair)
+        }
+        Err(SocialError::Redirect { target, reason }) => (target, ("error", reason.to_owned())),
+        Err(error) => return Err(error.into()),
+    };
+    target.query_pairs_mut().append_pair(pair.0, &pair.1);
+    let mut response = redirect(target.as_str());
+    let headers = response.headers_mut();
+    // The flow is over either way: its binding is of no further use.
+    headers.append(header::SET_COOKIE, state.browser.flow_cookie("", 0));
+    // The target carries a single-use code: no page it leads to may pass it on.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
+}
+
+/// Body of `POST /auth/oauth/exchange`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginCodeExchange {
+    /// The `login_code` of the callback's redirect.
+    login_code: String,
+    /// Browser mode: the tokens go into HttpOnly cookies, not the body.
+    #[serde(default)]
+    cookie: bool,
+}
+
+/// Trades a callback's `login_code` (single-use, 60 s) for the session's tokens.
+#[utoipa::path(post, path = "/auth/oauth/exchange", tag = "social", request_body = LoginCodeExchange,
+    responses(
+        (status = 200, description = "the token response (cookies with `\"cookie\": true`)", body = TokenResponse),
+        (status = 400, description = "code_invalid", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn exchange(
+    State(state): State<AppState>,
+    browser: BrowserRequest,
+    Json(body): Json<LoginCodeExchange>,
+) -> Result<Response, ApiError> {
+    let delivery = browser.login_delivery(body.cookie)?;
+    let grant = state.social.exchange(&body.login_code).await?;
+    Ok(delivery.reply(StatusCode::OK, grant))
+}
+
+/// A linked provider identity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityView {
+    provider: String,
+    subject: String,
+    email: Option<String>,
+    /// RFC 3339.
+    linked_at: String,
+}
+
+/// The caller's linked provider identities, oldest first.
+#[utoipa::path(get, path = "/users/me/identities", tag = "social", security(("bearer" = [])),
+    responses((status = 200, body = [IdentityView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn list_identities(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Vec<IdentityView>>, ApiError> {
+    let identities = state.social.identities(caller.user_id).await?;
+    Ok(axum::Json(
+        identities
+            .into_iter()
+            .map(|identity| IdentityView {
+                provider: identity.provider,
+                subject: identity.subject,
+                email: identity.email,
+                linked_at: identity.linked_at.format(&Rfc3339).unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}
+
+/// Unlinks the caller's identity of `provider` and revokes its tokens upstream where the
+/// provider supports it.
+#[utoipa::path(delete, path = "/users/me/identities/{provider}", tag = "social", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "unlinked"),
+        (status = 404, description = "not_found: no identity of that provider", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "last_login_method", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn unlink(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(provider): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.social.unlink(caller.user_id, &provider).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A provider access token for the app's back end.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultTokenView {
+    access_token: String,
+    /// Seconds it lives, when the provider said.
+    expires_in: Option<i64>,
+}
+
+/// A valid access token of the user's identity at `provider`, refreshed upstream when it is
+/// about to expire (one refresh at a time per identity across every instance).
+#[utoipa::path(post, path = "/internal/users/{id}/providers/{provider}/token", tag = "social", security(("service_key" = [])),
+    responses(
+        (status = 200, body = VaultTokenView),
+        (status = 404, description = "not_found: no such user or identity", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "provider_login_required: the provider refused the stored grant", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "upstream_error", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn vault_token(
+    State(state): State<AppState>,
+    _service: ServiceCaller,
+    Path((id, provider)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user: UserId = id.parse().map_err(|_| ApiError::from(Code::NotFound))?;
+    let token = state.vault.token(user, &provider).await?;
+    Ok(NoStore(
+        StatusCode::OK,
+        VaultTokenView {
+            access_token: token.access_token,
+            expires_in: token.expires_in,
+        },
+    )
+    .into_response())
+}
+
+/// A 302 to `location`, never cached.
+fn redirect(location: &str) -> Response {
+    let location = Url::parse(location)
+        .ok()
+        .and_then(|url| HeaderValue::from_str(url.as_str()).ok());
+    match location {
+        Some(location) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        None => ApiError::from(Code::Internal).into_response(),
+    }
+}
