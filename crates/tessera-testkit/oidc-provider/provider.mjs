@@ -107,6 +107,9 @@ const provider = new Provider(issuer, {
   // Each refresh consumes the presented token and returns a new one. Presenting a consumed one
   // again is refused (invalid_grant) and revokes the whole grant, newest tokens included.
   rotateRefreshToken: true,
+  // Revoking any token ends its whole grant, as when a person withdraws the app's access at the
+  // provider: the tests revoke the access token they can see to make the stored refresh token die.
+  revokeGrantPolicy: () => true,
   ttl: {
     AccessToken: accessTokenTtl,
     AuthorizationCode: 60,

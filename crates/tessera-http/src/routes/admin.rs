@@ -2,7 +2,7 @@
 //! `admin` role. Role changes show in tokens from the user's next refresh; disabling or
 //! deleting ends every session at once.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::sessions::SessionView;
 use crate::error::{ApiError, Code, Problem};
-use crate::extract::{Caller, Json};
+use crate::extract::{Caller, Json, Query};
 use crate::state::AppState;
 use crate::views::UserView;
 
@@ -109,10 +109,8 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 async fn list_users(
     State(state): State<AppState>,
     _admin: Admin,
-    query: Result<Query<UserSearch>, axum::extract::rejection::QueryRejection>,
+    Query(search): Query<UserSearch>,
 ) -> Result<axum::Json<UserPage>, ApiError> {
-    let Query(search) = query
-        .map_err(|_| ApiError::validation([("query".into(), "malformed query string".into())]))?;
     let after = match search.cursor.as_deref() {
         Some(cursor) => Some(
             cursor

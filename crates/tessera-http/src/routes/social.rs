@@ -1,7 +1,7 @@
 //! Social login (API.md §3): the authorization redirect, the provider's callback, the trade of
 //! a login code for tokens, the caller's identities, and the vault for back ends.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code, Problem};
-use crate::extract::{Caller, ClientInfo, Json, ServiceCaller};
+use crate::extract::{Caller, ClientInfo, Json, Query, ServiceCaller};
 use crate::state::AppState;
 use crate::views::{NoStore, TokenResponse};
 
@@ -111,6 +111,8 @@ pub struct CallbackQuery {
     responses(
         (status = 302, description = "to redirect_to with login_code, mfa_token, linked or error"),
         (status = 400, description = "code_invalid: unknown, spent or expired state", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such provider", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_error: a malformed query string", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn callback(
     State(state): State<AppState>,

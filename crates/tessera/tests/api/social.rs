@@ -595,6 +595,42 @@ async fn the_vault_hands_out_the_provider_token_and_refreshes_it_when_it_runs_ou
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_the_provider_refuses_marks_the_identity_until_the_next_provider_login() {
+    // Arrange: a linked identity whose access at the provider the person then withdraws.
+    let (app, provider) = app_with_provider_ttl(Backend::Sqlite, Duration::from_secs(12)).await;
+    let tokens = sign_in_through_provider(&app, &provider, "heidi@example.test").await;
+    let user = tokens["user"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = vault(&app, &user, "op", Some(SERVICE_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let revoked = reqwest::Client::new()
+        .post(provider.url("/token/revocation"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", body["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    app.advance(Duration::from_secs(3));
+
+    // Act
+    let first = vault(&app, &user, "op", Some(SERVICE_KEY)).await;
+    let second = vault(&app, &user, "op", Some(SERVICE_KEY)).await;
+
+    // Assert: refused once upstream, then answered from the mark without asking again.
+    for (status, body) in [&first, &second] {
+        assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["code"], "provider_login_required");
+    }
+    let stats = provider.stats().await;
+    assert_eq!(stats.refresh_grants_refused, 1, "{stats:?}");
+    // A new login through the provider brings working tokens back.
+    sign_in_through_provider(&app, &provider, "heidi@example.test").await;
+    let (status, body) = vault(&app, &user, "op", Some(SERVICE_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(works_at_provider(&provider, body["access_token"].as_str().unwrap()).await);
+}
+
 /// `POST /internal/users/{user}/providers/{provider}/token`: status and body.
 pub async fn vault(
     app: &TestApp,
