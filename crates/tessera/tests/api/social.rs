@@ -171,6 +171,25 @@ async fn sign_in_through_provider(app: &TestApp, provider: &OidcProvider, login:
     response.json().await.unwrap()
 }
 
+/// A password account signed up as `email`: its token response.
+async fn signup(app: &TestApp, email: &str) -> Value {
+    let response = app
+        .post_signup(&json!({"email": email, "password": "correct horse battery"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+/// Marks the email of user `id` verified, as its verification link would.
+async fn verify_email(app: &TestApp, id: &str) {
+    app.open_stores()
+        .await
+        .mail
+        .mark_email_verified(id.parse().unwrap())
+        .await
+        .unwrap();
+}
+
 async fn identities(app: &TestApp, token: &str) -> Vec<Value> {
     let response = app
         .client
@@ -219,19 +238,8 @@ async fn an_oidc_login_makes_an_account_and_hands_the_tokens_over_by_a_single_us
 async fn a_verified_email_joins_the_verified_account_with_it(backend: Backend) {
     // Arrange: a local account whose email was verified here.
     let (app, provider) = app_with_provider(backend).await;
-    let local = app
-        .post_signup(&json!({"email": "bob@example.test", "password": "correct horse battery"}))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    let id = local["user"]["id"].as_str().unwrap().parse().unwrap();
-    app.open_stores()
-        .await
-        .mail
-        .mark_email_verified(id)
-        .await
-        .unwrap();
+    let local = signup(&app, "bob@example.test").await;
+    verify_email(&app, local["user"]["id"].as_str().unwrap()).await;
 
     // Act
     let tokens = sign_in_through_provider(&app, &provider, "bob@example.test").await;
@@ -246,27 +254,9 @@ async fn an_unverified_email_on_either_side_never_joins_an_account(backend: Back
     // Arrange: carol never verified her address here; dave did, but the provider does not
     // vouch for the address its user gives.
     let (app, provider) = app_with_provider(backend).await;
-    let carol = app
-        .post_signup(&json!({"email": "carol@example.test", "password": "correct horse battery"}))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    let dave = app
-        .post_signup(
-            &json!({"email": "unverified-dave@example.test", "password": "correct horse battery"}),
-        )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    let dave_id = dave["user"]["id"].as_str().unwrap().parse().unwrap();
-    app.open_stores()
-        .await
-        .mail
-        .mark_email_verified(dave_id)
-        .await
-        .unwrap();
+    let carol = signup(&app, "carol@example.test").await;
+    let dave = signup(&app, "unverified-dave@example.test").await;
+    verify_email(&app, dave["user"]["id"].as_str().unwrap()).await;
 
     // Act
     let for_carol = provider_login(&app, &provider, "carol@example.test").await;
@@ -288,12 +278,7 @@ async fn an_unverified_email_on_either_side_never_joins_an_account(backend: Back
 async fn a_signed_in_user_links_a_provider_explicitly_and_unlinks_it(backend: Backend) {
     // Arrange: erin (password, unverified email) signed in.
     let (app, provider) = app_with_provider(backend).await;
-    let erin = app
-        .post_signup(&json!({"email": "erin@example.test", "password": "correct horse battery"}))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
+    let erin = signup(&app, "erin@example.test").await;
     let token = erin["access_token"].as_str().unwrap();
 
     // Act: link the provider account "erin-at-op".
@@ -350,13 +335,7 @@ async fn a_provider_login_of_a_user_with_two_factor_asks_for_the_second_factor(b
     // Arrange: a verified local account with TOTP on, joined by its verified email.
     let (app, provider) = app_with_provider(backend).await;
     let (user, secret, _) = user_with_totp(&app).await;
-    let id = user.id.parse().unwrap();
-    app.open_stores()
-        .await
-        .mail
-        .mark_email_verified(id)
-        .await
-        .unwrap();
+    verify_email(&app, &user.id).await;
 
     // Act
     let back = provider_login(&app, &provider, &user.email).await;
