@@ -12,6 +12,7 @@ mod mixed;
 mod propagation;
 mod runner;
 mod scenarios;
+mod social;
 mod startup;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,8 @@ enum Command {
     Failover(failover::FailoverArgs),
     /// How long a logout on one instance takes to refuse the token on another.
     Propagation(propagation::PropagationArgs),
+    /// Sign-ins through a provider this process serves, then the vault's hit path.
+    Social(social::SocialArgs),
 }
 
 #[tokio::main]
@@ -77,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Flood(args) => mixed::flood(args).await?,
         Command::Abuse(args) => abuse::abuse(args).await?,
         Command::Startup(args) => startup::run(args).await?,
+        Command::Social(args) => social::run(args).await?,
         Command::Login(args) => scenarios::login(args).await?,
         Command::Refresh(args) => scenarios::refresh(args).await?,
         Command::Verify(args) => scenarios::verify(args).await?,
