@@ -459,8 +459,9 @@ pub trait IdentityStore: Send + Sync {
     /// Removes the user's identity of `provider` unless it is their last way to log in,
     /// checked and removed in one statement.
     async fn unlink_identity(&self, user: UserId, provider: &str) -> Result<Unlinked, StoreError>;
-    /// Stores the tokens of a new login (and its email), clearing `needs_login`; the new
-    /// tokens version, or `None` if the identity is gone.
+    /// Stores the tokens of a new login (and its email), clearing `needs_login` and ending any
+    /// refresh lease (a refresh begun before the login must not store over it); the new tokens
+    /// version, or `None` if the identity is gone.
     async fn store_login_tokens(
         &self,
         id: uuid::Uuid,

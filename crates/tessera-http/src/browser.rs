@@ -232,10 +232,17 @@ impl BrowserRequest {
         if !cookie {
             return Ok(Delivery::Body);
         }
-        self.browser
-            .policy
-            .check_origin(request_origin(&self.headers))?;
+        self.same_site()?;
         Ok(self.cookies(random_token()))
+    }
+
+    /// Refuses a request a page of another site made (`Sec-Fetch-Site: cross-site`, or an
+    /// `Origin` not ours): for requests whose cookies must not act for a foreign page.
+    pub fn same_site(&self) -> Result<(), ApiError> {
+        Ok(self
+            .browser
+            .policy
+            .check_origin(request_origin(&self.headers))?)
     }
 
     /// The refresh cookie of a refresh by cookie, and how it answers. The request must pass the

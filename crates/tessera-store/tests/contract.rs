@@ -104,7 +104,7 @@ contract!(
     a_refresh_lease_is_refused_while_held_and_taken_once_it_expired,
     a_refresh_finished_by_a_holder_whose_lease_was_taken_over_changes_nothing,
     finishing_a_refresh_stores_the_tokens_counts_a_version_and_frees_the_lease,
-    storing_login_tokens_clears_needs_login_and_counts_a_version,
+    storing_login_tokens_clears_needs_login_counts_a_version_and_ends_the_lease,
     deleting_a_user_deletes_their_identities,
     ping_succeeds_on_an_open_database,
     reopening_a_database_keeps_its_data,
@@ -2166,7 +2166,9 @@ async fn finishing_a_refresh_stores_the_tokens_counts_a_version_and_frees_the_le
     assert_eq!(found.unwrap(), Some(expected));
 }
 
-async fn storing_login_tokens_clears_needs_login_and_counts_a_version(db: &TestDatabase) {
+async fn storing_login_tokens_clears_needs_login_counts_a_version_and_ends_the_lease(
+    db: &TestDatabase,
+) {
     let stores = db.open().await;
     let ada = passwordless_user(&stores, "ada@example.test").await;
     let identity = identity_of(ada.id, "github", "gh-1", at(0));
@@ -2196,11 +2198,17 @@ async fn storing_login_tokens_clears_needs_login_and_counts_a_version(db: &TestD
     };
     let found = stores.identities.find_identity("github", "gh-1").await;
     assert_eq!(found.unwrap(), Some(expected));
-    // The lease is untouched: its holder still holds it.
-    let other = stores
+    // The lease ended with it: a refresh begun before the login can no longer store what it
+    // got over the login's tokens.
+    let stale = stores
         .identities
-        .take_refresh_lease(identity.id, Uuid::new_v4(), at(20), at(50));
-    assert!(!other.await.unwrap());
+        .finish_refresh(identity.id, holder, Some(b"stale tokens"), true);
+    assert!(!stale.await.unwrap());
+    let found = stores.identities.find_identity("github", "gh-1").await;
+    assert_eq!(
+        found.unwrap().unwrap().sealed_tokens.as_deref(),
+        Some(&b"login tokens"[..])
+    );
     let unknown = stores
         .identities
         .store_login_tokens(Uuid::new_v4(), None, b"login tokens")

@@ -49,9 +49,11 @@ const NONE: Preset = Preset {
     auth_in_body: false,
 };
 
-/// Every preset. Microsoft's `common` issuer serves every tenant, but its ID tokens (and its
-/// discovery document) name the tenant's own issuer, so discovery refuses it: a deployment sets
-/// `issuer = "https://login.microsoftonline.com/{tenant id}/v2.0"` over the preset's.
+/// Every preset. Microsoft's has no issuer: its `common` endpoint serves every tenant, but its
+/// ID tokens (and its discovery document) name the tenant's own issuer, so no fixed value can
+/// pass the issuer check. A deployment sets
+/// `issuer = "https://login.microsoftonline.com/{tenant id}/v2.0"`, and a table without it is
+/// refused at start rather than failing at each login.
 pub(crate) const PRESETS: &[Preset] = &[
     Preset {
         name: "google",
@@ -63,7 +65,6 @@ pub(crate) const PRESETS: &[Preset] = &[
     Preset {
         name: "microsoft",
         kind: ProviderKind::Oidc,
-        issuer: "https://login.microsoftonline.com/common/v2.0",
         scopes: &["openid", "email", "profile"],
         ..NONE
     },
@@ -102,7 +103,9 @@ pub(crate) const PRESETS: &[Preset] = &[
         scopes: &["account_email", "profile_nickname"],
         id_field: "id",
         email_field: "kakao_account.email",
-        email_verified_field: "kakao_account.is_email_verified",
+        // Kakao says an address is no longer valid (it moved to another account) apart from
+        // whether it was once verified: both must hold.
+        email_verified_field: "kakao_account.is_email_valid,kakao_account.is_email_verified",
         name_field: "kakao_account.profile.nickname",
         auth_in_body: true,
         ..NONE

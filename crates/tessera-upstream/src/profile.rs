@@ -43,7 +43,9 @@ pub(crate) fn from_userinfo(
     let email = text(lookup(document, &fields.email));
     let email_verified = email.is_some()
         && match &fields.email_verified {
-            Some(path) => is_yes(lookup(document, path)),
+            Some(paths) => paths
+                .split(',')
+                .all(|path| is_yes(lookup(document, path.trim()))),
             None => email_trusted,
         };
     Ok(Profile {
@@ -99,6 +101,7 @@ mod tests {
             "id": 1234567890123_u64,
             "kakao_account": {
                 "email": "a@example.com",
+                "is_email_valid": true,
                 "is_email_verified": true,
                 "profile": { "nickname": "Ann" }
             }
@@ -109,7 +112,7 @@ mod tests {
             &mapping(
                 "id",
                 "kakao_account.email",
-                Some("kakao_account.is_email_verified"),
+                Some("kakao_account.is_email_valid,kakao_account.is_email_verified"),
             ),
             false,
         )

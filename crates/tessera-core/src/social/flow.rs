@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::SingleUseStore;
 use crate::secret::{secrets_equal, token_digest};
-use crate::{Clock, StateError, UserId};
+use crate::{Clock, SessionId, StateError, UserId};
 
 /// How long an authorization request may take.
 pub const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
@@ -27,8 +27,9 @@ pub(crate) struct Flow {
     pub(crate) target: String,
     /// The digest of the binding cookie's value.
     pub(crate) binding: String,
-    /// The signed-in user who asked to link the provider's identity (`link=true`).
-    pub(crate) link_user: Option<UserId>,
+    /// The signed-in user who asked to link the provider's identity (`link=true`), from which
+    /// session, with which security epoch: the link is made only while both still hold.
+    pub(crate) link: Option<LinkRequest>,
     /// Unix seconds.
     pub(crate) expires_at: i64,
 }
@@ -39,6 +40,29 @@ impl Flow {
         cookie.is_some_and(|cookie| {
             secrets_equal(token_digest(cookie).as_bytes(), self.binding.as_bytes())
         })
+    }
+}
+
+/// Who asked to link a provider's identity to their account.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct LinkRequest {
+    /// The signed-in user.
+    pub user: UserId,
+    /// The session they asked from.
+    pub session: SessionId,
+    /// Their security epoch when they asked (filled in by the flow).
+    #[serde(default)]
+    pub(crate) epoch: i64,
+}
+
+impl LinkRequest {
+    /// A link asked for by `user` from `session`.
+    pub fn new(user: UserId, session: SessionId) -> Self {
+        Self {
+            user,
+            session,
+            epoch: 0,
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::json;
 use url::Url;
 use uuid::Uuid;
 
-use super::flow::{Flow, Flows};
+use super::flow::{Flow, Flows, LinkRequest};
 use super::redirect::RedirectPolicy;
 use super::upstream::{AuthorizationRequest, CodeExchange, Profile, Provider, ProviderTokens};
 use super::{SocialError, sealing_context};
@@ -145,19 +145,26 @@ impl SocialLogin {
         format!("{}/auth/oauth/{provider}/callback", self.public_url)
     }
 
-    /// Begins a login (or, with `link_user`, a link) through `provider`, returning to
+    /// Begins a login (or, with `link`, a link) through `provider`, returning to
     /// `redirect_to` (checked against the allow-list) at the end.
     pub async fn begin(
         &self,
         provider: &str,
         redirect_to: Option<&str>,
-        link_user: Option<UserId>,
+        link: Option<LinkRequest>,
     ) -> Result<Authorization, SocialError> {
         let upstream = self.provider(provider)?;
         let target = self
             .redirects
             .check(redirect_to)
             .ok_or(SocialError::RedirectNotAllowed)?;
+        let link = match link {
+            Some(mut link) => {
+                link.epoch = self.live_user(link.user).await?.security_epoch;
+                Some(link)
+            }
+            None => None,
+        };
         let state = random_token();
         let binding = random_token();
         let flow = Flow {
@@ -166,7 +173,7 @@ impl SocialLogin {
             nonce: random_token(),
             target: target.into(),
             binding: token_digest(&binding),
-            link_user,
+            link,
             expires_at: self.flows.expiry(),
         };
         let challenge = URL_SAFE_NO_PAD.encode(digest(&SHA256, flow.code_verifier.as_bytes()));
@@ -245,8 +252,8 @@ impl SocialLogin {
                 tracing::warn!(event = "oauth", provider, %error, "callback refused: the code exchange failed");
                 refuse("upstream_error")
             })?;
-        let result = match flow.link_user {
-            Some(user) => self.link(user, provider, &profile, &tokens).await,
+        let result = match flow.link {
+            Some(link) => self.link(link, provider, &profile, &tokens).await,
             None => self.sign_in(provider, &profile, &tokens, device).await,
         };
         match result {
@@ -351,15 +358,30 @@ impl SocialLogin {
         Ok((identity, user))
     }
 
-    /// Links the provider's identity to the signed-in `user` (`link=true`).
+    /// Links the provider's identity to the signed-in user who asked (`link=true`), if the
+    /// session they asked from is still live and their account unchanged: a link begun with a
+    /// stolen token, or on a shared computer by someone since signed out, ends in nothing once
+    /// the owner has logged out or changed the password.
     async fn link(
         &self,
-        user: UserId,
+        link: LinkRequest,
         provider: &str,
         profile: &Profile,
         tokens: &ProviderTokens,
     ) -> Result<CallbackResult, SocialError> {
-        self.live_user(user).await?;
+        let user = link.user;
+        if self.live_user(user).await?.security_epoch != link.epoch
+            || !self
+                .grants
+                .sessions()
+                .list(user)
+                .await
+                .map_err(AccountError::from)?
+                .iter()
+                .any(|session| session.id == link.session)
+        {
+            return Err(SocialError::Refused("code_invalid"));
+        }
         let identity = match self
             .identities
             .find_identity(provider, &profile.subject)

@@ -7,7 +7,7 @@ mod redirect;
 mod upstream;
 mod vault;
 
-pub use flow::FLOW_TTL;
+pub use flow::{FLOW_TTL, LinkRequest};
 pub use login::{
     Authorization, Callback, CallbackParams, CallbackResult, SocialLogin, SocialParts,
 };

@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use super::upstream::{Provider, ProviderTokens, UpstreamError};
 use super::{SocialError, open_tokens, sealing_context};
-use crate::ports::{IdentityStore, StoredIdentity};
+use crate::account::AccountError;
+use crate::ports::{IdentityStore, StoredIdentity, UserStore};
 use crate::secret::MasterKey;
 use crate::{Clock, UserId};
 
@@ -52,6 +53,7 @@ impl std::fmt::Debug for VaultToken {
 pub struct Vault {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     identities: Arc<dyn IdentityStore>,
+    users: Arc<dyn UserStore>,
     master: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
 }
@@ -61,20 +63,29 @@ impl Vault {
     pub fn new(
         providers: BTreeMap<String, Arc<dyn Provider>>,
         identities: Arc<dyn IdentityStore>,
+        users: Arc<dyn UserStore>,
         master: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             providers,
             identities,
+            users,
             master,
             clock,
         }
     }
 
-    /// A valid access token of `user`'s identity at `provider`.
+    /// A valid access token of `user`'s identity at `provider`; none for a disabled account.
     pub async fn token(&self, user: UserId, provider: &str) -> Result<VaultToken, SocialError> {
         let upstream = self.providers.get(provider).ok_or(SocialError::NotLinked)?;
+        match self.users.find_by_id(user).await? {
+            None => return Err(SocialError::NotLinked),
+            Some(found) if found.user.disabled => {
+                return Err(AccountError::AccountDisabled.into());
+            }
+            Some(_) => {}
+        }
         let started = tokio::time::Instant::now();
         let mut seen_version = None;
         loop {

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_core::UserId;
-use tessera_core::social::{CallbackParams, CallbackResult, FLOW_TTL, SocialError};
+use tessera_core::social::{CallbackParams, CallbackResult, FLOW_TTL, LinkRequest, SocialError};
 use time::format_description::well_known::Rfc3339;
 use url::Url;
 use utoipa::{IntoParams, ToSchema};
@@ -62,16 +62,22 @@ async fn authorize(
     Path(provider): Path<String>,
     Query(query): Query<AuthorizeQuery>,
     headers: HeaderMap,
+    browser: BrowserRequest,
     caller: Result<Caller, ApiError>,
 ) -> Result<Response, ApiError> {
-    let link_user = if query.link {
-        Some(caller?.user_id)
+    let link = if query.link {
+        let caller = caller?;
+        // A cookie rides along on any navigation: a link must be asked for from our own pages.
+        if caller.by_cookie {
+            browser.same_site()?;
+        }
+        Some(LinkRequest::new(caller.user_id, caller.session_id))
     } else {
         None
     };
     let authorization = state
         .social
-        .begin(&provider, query.redirect_to.as_deref(), link_user)
+        .begin(&provider, query.redirect_to.as_deref(), link)
         .await?;
     let cookie = state
         .browser
@@ -143,7 +149,7 @@ async fn callback(
         Err(SocialError::Redirect { target, reason }) => (target, ("error", reason.to_owned())),
         Err(error) => return Err(error.into()),
     };
-    target.query_pairs_mut().append_pair(pair.0, &pair.1);
+    with_answer(&mut target, pair.0, &pair.1);
     let mut response = redirect(target.as_str());
     let headers = response.headers_mut();
     // The flow is over either way: its binding is of no further use.
@@ -262,6 +268,23 @@ async fn vault_token(
         },
     )
     .into_response())
+}
+
+/// The parameters a callback answers with.
+const ANSWER_PARAMS: [&str; 4] = ["login_code", "mfa_token", "linked", "error"];
+
+/// Sets `name=value` on `target`, dropping any answer parameter `redirect_to` already carried:
+/// a target of `?login_code=<someone else's>` must not put that code before the real one.
+fn with_answer(target: &mut Url, name: &str, value: &str) {
+    let kept: Vec<(String, String)> = target
+        .query_pairs()
+        .filter(|(key, _)| !ANSWER_PARAMS.contains(&key.as_ref()))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    target.set_query(None);
+    let mut query = target.query_pairs_mut();
+    query.extend_pairs(kept);
+    query.append_pair(name, value);
 }
 
 /// A 302 to `location`, never cached.

@@ -137,6 +137,7 @@ impl IdentityStore for PgStore {
         // whoever holds it.
         let row = sqlx::query(
             "UPDATE identities SET sealed_tokens = $2, email = $3, needs_login = false, \
+             lease_holder = NULL, lease_until = NULL, \
              tokens_version = tokens_version + 1 WHERE id = $1 RETURNING tokens_version",
         )
         .bind(id)

@@ -29,11 +29,28 @@ fn every_preset_builds_with_only_its_client_credentials() {
         ("naver", ProviderKind::OAuth2),
     ];
     for (preset, kind) in kinds {
-        let provider = UpstreamProvider::new(preset, client_of(preset), http_client().unwrap())
+        let mut settings = client_of(preset);
+        if preset == "microsoft" {
+            settings.issuer = "https://login.microsoftonline.com/0000-tenant/v2.0".into();
+        }
+        let provider = UpstreamProvider::new(preset, settings, http_client().unwrap())
             .unwrap_or_else(|err| panic!("{preset}: {err}"));
         assert_eq!(provider.kind(), kind, "{preset}");
         assert_eq!(provider.name(), preset);
     }
+}
+
+#[test]
+fn microsoft_needs_the_tenants_issuer() {
+    let result = UpstreamProvider::new("microsoft", client_of("microsoft"), http_client().unwrap());
+
+    let Err(err) = result else {
+        panic!("the common issuer cannot pass the issuer check")
+    };
+    assert!(
+        matches!(err, UpstreamConfigError::MissingIssuer { .. }),
+        "{err}"
+    );
 }
 
 #[test]

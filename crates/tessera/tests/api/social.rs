@@ -638,3 +638,110 @@ pub async fn works_at_provider(provider: &OidcProvider, token: &str) -> bool {
         .status()
         == StatusCode::OK
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_begun_from_a_session_that_has_since_ended_links_nothing() {
+    // Arrange: ivan asks to link, then signs out (say, on noticing the token was stolen).
+    let (app, provider) = app_with_provider(Backend::Sqlite).await;
+    let ivan = signup(&app, "ivan@example.test").await;
+    let token = ivan["access_token"].as_str().unwrap();
+    let started = start(&app, "op", "link=true", Some(token)).await;
+    let back = provider.sign_in(&started.authorize_url, "intruder").await;
+    assert_eq!(
+        app.post_logout(token).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // Act
+    let refused = location(&call_back(&app, &back, Some(&started.binding)).await);
+
+    // Assert
+    assert_eq!(param(&refused, "error").as_deref(), Some("code_invalid"));
+    let again = app
+        .post_login(&json!({"email": "ivan@example.test", "password": "correct horse battery"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(
+        identities(&app, again["access_token"].as_str().unwrap())
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_parameters_planted_in_redirect_to_are_replaced_not_repeated() {
+    // Arrange: a target that already carries someone else's login code.
+    let (app, provider) = app_with_provider(Backend::Sqlite).await;
+    let planted = urlencode("https://app.example/app?keep=1&login_code=planted&error=planted");
+    let started = start(&app, "op", &format!("redirect_to={planted}"), None).await;
+    let back = provider.sign_in(&started.authorize_url, "judy").await;
+
+    // Act
+    let target = location(&call_back(&app, &back, Some(&started.binding)).await);
+
+    // Assert
+    let pairs: Vec<(String, String)> = target.query_pairs().into_owned().collect();
+    assert_eq!(pairs.len(), 2, "{target}");
+    assert_eq!(pairs[0], ("keep".to_owned(), "1".to_owned()));
+    assert_eq!(pairs[1].0, "login_code");
+    assert_ne!(pairs[1].1, "planted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_by_cookie_must_come_from_our_own_site() {
+    // Arrange: a browser signed in by cookie.
+    let (app, _provider) = app_with_provider(Backend::Sqlite).await;
+    signup(&app, "kim@example.test").await;
+    let login = app
+        .post_login(&json!({"email": "kim@example.test", "password": "correct horse battery", "cookie": true}))
+        .await;
+    let access = login
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.contains("tessera_at="))
+        .expect("the access cookie");
+    let link = |site: &'static str| {
+        app.client
+            .get(app.url("/auth/oauth/op/authorize?link=true"))
+            .header(COOKIE, &access)
+            .header("Sec-Fetch-Site", site)
+            .send()
+    };
+
+    // Act
+    let cross_site = link("cross-site").await.unwrap();
+    let same_origin = link("same-origin").await.unwrap();
+
+    // Assert
+    assert_problem(cross_site, 403, "csrf_failed").await;
+    assert_eq!(same_origin.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vault_answers_nothing_for_a_disabled_account() {
+    // Arrange
+    let (app, provider) = app_with_provider(Backend::Sqlite).await;
+    let tokens = sign_in_through_provider(&app, &provider, "leo@example.test").await;
+    let user = tokens["user"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        vault(&app, &user, "op", Some(SERVICE_KEY)).await.0,
+        StatusCode::OK
+    );
+    app.open_stores()
+        .await
+        .users
+        .set_disabled(user.parse().unwrap(), true)
+        .await
+        .unwrap();
+
+    // Act
+    let (status, body) = vault(&app, &user, "op", Some(SERVICE_KEY)).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "account_disabled");
+}
