@@ -413,6 +413,10 @@ pub struct StoredIdentity {
     pub tokens_version: i64,
     /// The provider refused the refresh token: only a new login through it brings tokens back.
     pub needs_login: bool,
+    /// Whether the account's address was proven when the identity was linked: the provider
+    /// vouched for it, or the account had verified it. An unproven link could have been made by
+    /// anyone claiming the address, so it ends when the address's owner proves it by mail.
+    pub email_proven: bool,
 }
 
 /// Why an identity was not unlinked.
@@ -459,6 +463,8 @@ pub trait IdentityStore: Send + Sync {
     /// Removes the user's identity of `provider` unless it is their last way to log in,
     /// checked and removed in one statement.
     async fn unlink_identity(&self, user: UserId, provider: &str) -> Result<Unlinked, StoreError>;
+    /// Removes the user's identities linked while their address was unproven; those removed.
+    async fn unlink_unproven(&self, user: UserId) -> Result<Vec<StoredIdentity>, StoreError>;
     /// Stores the tokens of a new login (and its email), clearing `needs_login` and ending any
     /// refresh lease (a refresh begun before the login must not store over it); the new tokens
     /// version, or `None` if the identity is gone.

@@ -43,7 +43,7 @@ macro_rules! revocation_columns {
 macro_rules! identity_columns {
     () => {
         "id, user_id, provider, subject, email, linked_at, sealed_tokens, tokens_version, \
-         needs_login"
+         needs_login, email_proven"
     };
 }
 

@@ -106,6 +106,7 @@ contract!(
     finishing_a_refresh_stores_the_tokens_counts_a_version_and_frees_the_lease,
     storing_login_tokens_clears_needs_login_counts_a_version_and_ends_the_lease,
     deleting_a_user_deletes_their_identities,
+    unlinking_unproven_identities_removes_those_of_that_user_only,
     ping_succeeds_on_an_open_database,
     reopening_a_database_keeps_its_data,
     several_processes_opening_a_new_database_at_once_all_succeed,
@@ -1803,6 +1804,8 @@ fn identity_of(
         sealed_tokens: Some(vec![0, 1, 2, 254, 255]),
         tokens_version: 3,
         needs_login: true,
+        // Not the column's default, so a round trip shows it is stored.
+        email_proven: false,
     }
 }
 
@@ -2214,6 +2217,41 @@ async fn storing_login_tokens_clears_needs_login_counts_a_version_and_ends_the_l
         .store_login_tokens(Uuid::new_v4(), None, b"login tokens")
         .await;
     assert_eq!(unknown.unwrap(), None);
+}
+
+async fn unlinking_unproven_identities_removes_those_of_that_user_only(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let bob = passwordless_user(&stores, "bob@example.test").await;
+    let unproven = identity_of(ada.id, "spotify", "sp-1", at(0));
+    let proven = StoredIdentity {
+        email_proven: true,
+        ..identity_of(ada.id, "github", "gh-1", at(1))
+    };
+    let bobs = identity_of(bob.id, "spotify", "sp-2", at(2));
+    for identity in [&unproven, &proven, &bobs] {
+        stores.identities.link_identity(identity).await.unwrap();
+    }
+
+    let removed = stores.identities.unlink_unproven(ada.id).await;
+
+    assert_eq!(removed.unwrap(), vec![unproven]);
+    assert_eq!(
+        stores.identities.user_identities(ada.id).await.unwrap(),
+        vec![proven]
+    );
+    assert_eq!(
+        stores.identities.user_identities(bob.id).await.unwrap(),
+        vec![bobs]
+    );
+    assert!(
+        stores
+            .identities
+            .unlink_unproven(ada.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn deleting_a_user_deletes_their_identities(db: &TestDatabase) {

@@ -220,6 +220,7 @@ impl Core {
         );
         let mail = AccountMail::new(
             Arc::clone(&stores.mail),
+            Arc::clone(&stores.identities),
             Arc::clone(&accounts),
             Arc::clone(&grants),
             limits,

@@ -10,7 +10,7 @@ use crate::account::{AccountError, Accounts, Device, Email, User, parse_email};
 use crate::grant::{Grants, LoginOutcome};
 use crate::limits::{LimitError, RateLimits, Rule, Subject};
 use crate::mail::{Locale, Notice};
-use crate::ports::MailStore;
+use crate::ports::{IdentityStore, MailStore};
 use crate::secret::token_digest;
 use crate::session::Method;
 use crate::{Clock, StoreError, UserId};
@@ -67,6 +67,7 @@ impl From<LimitError> for MailError {
 /// Email verification and password reset.
 pub struct AccountMail {
     store: Arc<dyn MailStore>,
+    identities: Arc<dyn IdentityStore>,
     accounts: Arc<Accounts>,
     grants: Arc<Grants>,
     limits: Arc<RateLimits>,
@@ -77,6 +78,7 @@ impl AccountMail {
     /// Wires the flows.
     pub fn new(
         store: Arc<dyn MailStore>,
+        identities: Arc<dyn IdentityStore>,
         accounts: Arc<Accounts>,
         grants: Arc<Grants>,
         limits: Arc<RateLimits>,
@@ -84,6 +86,7 @@ impl AccountMail {
     ) -> Self {
         Self {
             store,
+            identities,
             accounts,
             grants,
             limits,
@@ -144,8 +147,28 @@ impl AccountMail {
         device: Device,
     ) -> Result<LoginOutcome, MailError> {
         let id = self.take(code, purpose::MAGIC).await?;
+        self.end_unproven_links(id).await?;
         let user = self.accounts.user(id).await;
         Ok(self.grants.login(user, device, Method::Email).await?)
+    }
+
+    /// The address's owner has just proven it: provider identities linked while nobody had
+    /// (an account made through a provider that does not vouch for emails, by anyone claiming
+    /// the address) stop signing into the account, and every session ends, theirs included.
+    async fn end_unproven_links(&self, id: UserId) -> Result<(), MailError> {
+        let unlinked = self.identities.unlink_unproven(id).await?;
+        if unlinked.is_empty() {
+            return Ok(());
+        }
+        for identity in &unlinked {
+            tracing::info!(event = "oauth", provider = %identity.provider, user_id = %id, "identity unlinked: linked while the address was unproven, whose owner has now proven it");
+        }
+        self.grants
+            .sessions()
+            .revoke_user(id, "identity_unlinked")
+            .await
+            .map_err(AccountError::from)?;
+        Ok(())
     }
 
     async fn to_address(
@@ -167,6 +190,7 @@ impl AccountMail {
     pub async fn reset_password(&self, code: &str, new_password: &str) -> Result<(), MailError> {
         self.accounts.check_new_password(new_password)?;
         let id = self.take(code, purpose::RESET).await?;
+        self.end_unproven_links(id).await?;
         self.accounts.reset_password(id, new_password).await?;
         Ok(())
     }

@@ -319,7 +319,7 @@ impl SocialLogin {
             if user.disabled {
                 return Err(SocialError::Refused("account_disabled"));
             }
-            let identity = self.new_identity(user.id, provider, profile);
+            let identity = self.new_identity(user.id, provider, profile, true);
             self.identities
                 .link_identity(&identity)
                 .await
@@ -343,7 +343,7 @@ impl SocialLogin {
             email_verified: profile.email_verified,
             created_at: self.clock.now(),
         };
-        let identity = self.new_identity(new_user.id, provider, profile);
+        let identity = self.new_identity(new_user.id, provider, profile, profile.email_verified);
         let user = self
             .identities
             .create_user_with_identity(&new_user, &identity)
@@ -370,7 +370,8 @@ impl SocialLogin {
         tokens: &ProviderTokens,
     ) -> Result<CallbackResult, SocialError> {
         let user = link.user;
-        if self.live_user(user).await?.security_epoch != link.epoch
+        let account = self.live_user(user).await?;
+        if account.security_epoch != link.epoch
             || !self
                 .grants
                 .sessions()
@@ -390,7 +391,9 @@ impl SocialLogin {
             Some(identity) if identity.user == user => identity,
             Some(_) => return Err(SocialError::Refused("identity_taken")),
             None => {
-                let identity = self.new_identity(user, provider, profile);
+                // Proven as far as the account's own address is: a link made from an account
+                // whose address nobody proved is no stronger than the account.
+                let identity = self.new_identity(user, provider, profile, account.email_verified);
                 self.identities
                     .link_identity(&identity)
                     .await
@@ -490,7 +493,13 @@ impl SocialLogin {
         }
     }
 
-    fn new_identity(&self, user: UserId, provider: &str, profile: &Profile) -> StoredIdentity {
+    fn new_identity(
+        &self,
+        user: UserId,
+        provider: &str,
+        profile: &Profile,
+        email_proven: bool,
+    ) -> StoredIdentity {
         StoredIdentity {
             id: Uuid::now_v7(),
             user,
@@ -501,6 +510,7 @@ impl SocialLogin {
             sealed_tokens: None,
             tokens_version: 0,
             needs_login: false,
+            email_proven,
         }
     }
 

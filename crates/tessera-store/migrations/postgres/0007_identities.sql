@@ -20,6 +20,10 @@ CREATE TABLE identities (
     tokens_version bigint      NOT NULL DEFAULT 0,
     -- The provider refused the refresh token: only a new login brings tokens back.
     needs_login    boolean     NOT NULL DEFAULT false,
+    -- Whether the account's address was proven when it was linked (the provider vouched for
+    -- it, or the account had verified it): an unproven link ends when the address's owner
+    -- proves it by mail.
+    email_proven   boolean     NOT NULL DEFAULT true,
     lease_holder   uuid,
     lease_until    timestamptz,
     CONSTRAINT identities_subject_key UNIQUE (provider, subject),

@@ -20,6 +20,10 @@ CREATE TABLE identities (
     tokens_version INTEGER NOT NULL DEFAULT 0,
     -- The provider refused the refresh token: only a new login brings tokens back.
     needs_login    INTEGER NOT NULL DEFAULT 0 CHECK (needs_login IN (0, 1)),
+    -- Whether the account's address was proven when it was linked (the provider vouched for
+    -- it, or the account had verified it): an unproven link ends when the address's owner
+    -- proves it by mail.
+    email_proven   INTEGER NOT NULL DEFAULT 1 CHECK (email_proven IN (0, 1)),
     lease_holder   TEXT,
     lease_until    INTEGER,
     UNIQUE (provider, subject),

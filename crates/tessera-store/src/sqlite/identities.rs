@@ -65,6 +65,18 @@ impl IdentityStore for SqliteStore {
         rows.iter().map(identity_from_row).collect()
     }
 
+    async fn unlink_unproven(&self, user: UserId) -> Result<Vec<StoredIdentity>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "DELETE FROM identities WHERE user_id = ?1 AND NOT email_proven RETURNING ",
+            identity_columns!()
+        ))
+        .bind(id_text(user.0))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
     async fn link_identity(&self, identity: &StoredIdentity) -> Result<(), StoreError> {
         insert_identity(&self.writer, identity).await
     }
@@ -203,8 +215,8 @@ async fn insert_identity(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO identities (id, user_id, provider, subject, email, linked_at, \
-         sealed_tokens, tokens_version, needs_login) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         sealed_tokens, tokens_version, needs_login, email_proven) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .bind(id_text(identity.id))
     .bind(id_text(identity.user.0))
@@ -215,6 +227,7 @@ async fn insert_identity(
     .bind(identity.sealed_tokens.as_deref())
     .bind(identity.tokens_version)
     .bind(identity.needs_login)
+    .bind(identity.email_proven)
     .execute(executor)
     .await
     .map_err(store_error)?;
@@ -232,5 +245,6 @@ fn identity_from_row(row: &SqliteRow) -> Result<StoredIdentity, StoreError> {
         sealed_tokens: get(row, "sealed_tokens")?,
         tokens_version: get(row, "tokens_version")?,
         needs_login: get(row, "needs_login")?,
+        email_proven: get(row, "email_proven")?,
     })
 }

@@ -59,7 +59,7 @@ fn mails(data_dir: &Path) -> Vec<String> {
 }
 
 /// Waits for the `count`-th mail; all of them.
-async fn wait_for_mails(app: &TestApp, count: usize) -> Vec<String> {
+pub async fn wait_for_mails(app: &TestApp, count: usize) -> Vec<String> {
     eventually(Duration::from_secs(10), "the mail is written", || async {
         let mails = mails(app.data_dir.path());
         (mails.len() >= count).then_some(mails)
@@ -68,7 +68,7 @@ async fn wait_for_mails(app: &TestApp, count: usize) -> Vec<String> {
 }
 
 /// The code of the `/ui/{page}?token=` link in `eml` (quoted-printable undone).
-fn link_code(eml: &str, page: &str) -> String {
+pub fn link_code(eml: &str, page: &str) -> String {
     let decoded = eml
         .replace("=\r\n", "")
         .replace("=\n", "")
@@ -84,12 +84,12 @@ fn link_code(eml: &str, page: &str) -> String {
         .collect()
 }
 
-async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
+pub async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
     app.post_json("/auth/password/forgot", &json!({ "email": email }))
         .await
 }
 
-async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+pub async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.post_json(
         "/auth/password/reset",
         &json!({ "token": token, "new_password": password }),

@@ -745,3 +745,48 @@ async fn the_vault_answers_nothing_for_a_disabled_account() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], "account_disabled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_made_through_an_unvouched_address_loses_that_link_when_the_owner_resets() {
+    // Arrange: someone signs up through the provider claiming an address the provider does
+    // not vouch for (the account is theirs through that identity), then the address's owner
+    // resets the password by mail.
+    let (app, provider) = app_with_provider(Backend::Sqlite).await;
+    let address = "unverified-mia@example.test";
+    let claimant = sign_in_through_provider(&app, &provider, address).await;
+    assert_eq!(claimant["user"]["email_verified"], false);
+    assert_eq!(
+        crate::mail::forgot(&app, address).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let mails = crate::mail::wait_for_mails(&app, 1).await;
+    let token = crate::mail::link_code(&mails[0], "reset");
+
+    // Act
+    let reset = crate::mail::reset(&app, &token, "the owner's new password").await;
+
+    // Assert: the claimant's identity and session are gone; the owner's password works.
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let claimant_token = claimant["access_token"].as_str().unwrap();
+    assert_problem(app.get_me(claimant_token).await, 401, "token_revoked").await;
+    // Tokens issued in the revocation's own instant are refused: the test clock moves on.
+    app.advance(Duration::from_secs(1));
+    let owner = app
+        .post_login(&json!({"email": address, "password": "the owner's new password"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(owner["user"]["id"], claimant["user"]["id"]);
+    assert!(
+        identities(&app, owner["access_token"].as_str().unwrap())
+            .await
+            .is_empty()
+    );
+    let again = provider_login(&app, &provider, address).await;
+    assert_eq!(
+        param(&again, "error").as_deref(),
+        Some("account_exists"),
+        "{again}"
+    );
+}
