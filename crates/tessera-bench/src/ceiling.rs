@@ -142,7 +142,8 @@ impl Keys {
     }
 }
 
-fn reply(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+/// A JSON answer with `status`; the fake servers of the drills share it.
+pub(crate) fn reply(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response.headers_mut().insert(

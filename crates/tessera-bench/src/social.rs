@@ -27,6 +27,7 @@ use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
+use crate::ceiling::reply;
 use crate::runner::Tally;
 
 /// Options of the social scenario.
@@ -158,16 +159,6 @@ fn url_params(text: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(text.as_bytes())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect()
-}
-
-fn reply(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 async fn handle(
