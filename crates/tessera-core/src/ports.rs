@@ -442,12 +442,13 @@ pub trait IdentityStore: Send + Sync {
         provider: &str,
         subject: &str,
     ) -> Result<Option<StoredIdentity>, StoreError>;
-    /// The user's identity of `provider`.
+    /// The user's identity of `provider`, and whether the user is disabled (one read: the
+    /// vault's hit path).
     async fn user_identity(
         &self,
         user: UserId,
         provider: &str,
-    ) -> Result<Option<StoredIdentity>, StoreError>;
+    ) -> Result<Option<(StoredIdentity, bool)>, StoreError>;
     /// The user's identities, oldest link first.
     async fn user_identities(&self, user: UserId) -> Result<Vec<StoredIdentity>, StoreError>;
     /// Links `identity` to its user; [`crate::Conflict::Identity`] when the (provider,

@@ -1837,7 +1837,11 @@ async fn a_linked_identity_is_found_by_subject_and_by_user_with_every_field(db: 
     let by_subject = stores.identities.find_identity("google", "g-1").await;
     assert_eq!(by_subject.unwrap(), Some(newer.clone()));
     let by_user = stores.identities.user_identity(ada.id, "github").await;
-    assert_eq!(by_user.unwrap(), Some(older.clone()));
+    assert_eq!(by_user.unwrap(), Some((older.clone(), false)));
+    stores.users.set_disabled(ada.id, true).await.unwrap();
+    let disabled = stores.identities.user_identity(ada.id, "github").await;
+    assert_eq!(disabled.unwrap(), Some((older.clone(), true)));
+    stores.users.set_disabled(ada.id, false).await.unwrap();
     let listed = stores.identities.user_identities(ada.id).await.unwrap();
     assert_eq!(listed, [older, newer]);
     let unknown = stores.identities.find_identity("github", "g-1").await;

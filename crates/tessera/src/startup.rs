@@ -321,7 +321,6 @@ impl Application {
         let vault = Vault::new(
             providers,
             Arc::clone(&core.stores.identities),
-            Arc::clone(&core.stores.users),
             Arc::clone(&core.master),
             Arc::clone(&core.clock),
         );

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::upstream::{Provider, ProviderTokens, UpstreamError};
 use super::{SocialError, open_tokens, sealing_context};
 use crate::account::AccountError;
-use crate::ports::{IdentityStore, StoredIdentity, UserStore};
+use crate::ports::{IdentityStore, StoredIdentity};
 use crate::secret::MasterKey;
 use crate::{Clock, UserId};
 
@@ -53,7 +53,6 @@ impl std::fmt::Debug for VaultToken {
 pub struct Vault {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     identities: Arc<dyn IdentityStore>,
-    users: Arc<dyn UserStore>,
     master: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
 }
@@ -63,14 +62,12 @@ impl Vault {
     pub fn new(
         providers: BTreeMap<String, Arc<dyn Provider>>,
         identities: Arc<dyn IdentityStore>,
-        users: Arc<dyn UserStore>,
         master: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             providers,
             identities,
-            users,
             master,
             clock,
         }
@@ -79,13 +76,6 @@ impl Vault {
     /// A valid access token of `user`'s identity at `provider`; none for a disabled account.
     pub async fn token(&self, user: UserId, provider: &str) -> Result<VaultToken, SocialError> {
         let upstream = self.providers.get(provider).ok_or(SocialError::NotLinked)?;
-        match self.users.find_by_id(user).await? {
-            None => return Err(SocialError::NotLinked),
-            Some(found) if found.user.disabled => {
-                return Err(AccountError::AccountDisabled.into());
-            }
-            Some(_) => {}
-        }
         let started = tokio::time::Instant::now();
         let mut seen_version = None;
         loop {
@@ -128,11 +118,15 @@ impl Vault {
     }
 
     async fn identity(&self, user: UserId, provider: &str) -> Result<StoredIdentity, SocialError> {
-        let identity = self
+        let (identity, user_disabled) = self
             .identities
             .user_identity(user, provider)
             .await?
             .ok_or(SocialError::NotLinked)?;
+        // A disabled account gets nothing, not even a token that is still fresh.
+        if user_disabled {
+            return Err(AccountError::AccountDisabled.into());
+        }
         if identity.needs_login {
             return Err(SocialError::ProviderLoginRequired);
         }

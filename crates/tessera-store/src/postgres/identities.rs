@@ -38,18 +38,21 @@ impl IdentityStore for PgStore {
         &self,
         user: UserId,
         provider: &str,
-    ) -> Result<Option<StoredIdentity>, StoreError> {
+    ) -> Result<Option<(StoredIdentity, bool)>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             identity_columns!(),
-            " FROM identities WHERE user_id = $1 AND provider = $2"
+            ", (SELECT disabled FROM users WHERE users.id = identities.user_id) AS user_disabled \
+             FROM identities WHERE user_id = $1 AND provider = $2"
         ))
         .bind(user.0)
         .bind(provider)
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        row.as_ref().map(identity_from_row).transpose()
+        row.as_ref()
+            .map(|row| Ok((identity_from_row(row)?, get(row, "user_disabled")?)))
+            .transpose()
     }
 
     async fn user_identities(&self, user: UserId) -> Result<Vec<StoredIdentity>, StoreError> {
