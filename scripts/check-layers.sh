@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 # crate | crates it must never reach, directly or through others
 rules=(
-  "tessera-core|tessera-verify tessera-token tessera-store tessera-state tessera-http tessera-mail tessera-upstream tessera axum tower sqlx redis reqwest lettre"
+  "tessera-core|tessera-verify tessera-token tessera-store tessera-state tessera-http tessera-mail tessera-upstream tessera-ui tessera axum tower sqlx redis reqwest lettre"
   "tessera-verify|tessera-core tessera-token tessera-store tessera-state tessera-http tessera sqlx redis"
   "tessera-token|tessera-store tessera-state tessera-http tessera axum sqlx redis"
   "tessera-store|tessera-token tessera-state tessera-http tessera axum redis"
   "tessera-state|tessera-token tessera-store tessera-http tessera axum sqlx"
   "tessera-http|tessera-store tessera-state tessera-mail tessera-upstream tessera sqlx redis"
   "tessera-mail|tessera-token tessera-store tessera-state tessera-http tessera axum sqlx redis"
+  "tessera-ui|tessera-verify tessera-token tessera-store tessera-state tessera-http tessera-mail tessera-upstream tessera axum sqlx redis reqwest"
   "tessera-upstream|tessera-verify tessera-token tessera-store tessera-state tessera-http tessera-mail tessera axum sqlx redis lettre"
 )
 

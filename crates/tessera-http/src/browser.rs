@@ -265,6 +265,35 @@ impl BrowserRequest {
         self.browser.cleared()
     }
 
+    /// The CSRF token a hosted page's form carries (`csrf_token`): this browser's, or a new
+    /// one with the `Set-Cookie` that gives it to the browser.
+    pub fn page_csrf(&self) -> (String, Option<HeaderValue>) {
+        match self.cookie(self.browser.policy.names().csrf) {
+            Some(token) => (token.to_owned(), None),
+            None => {
+                let token = random_token();
+                let cookie = self.browser.csrf_cookie(&token);
+                (token, Some(cookie))
+            }
+        }
+    }
+
+    /// The CSRF check of a hosted page's form post: sent from our own site, with the form's
+    /// `csrf_token` equal to the CSRF cookie.
+    pub fn check_page_form(&self, csrf_token: &str) -> Result<(), ApiError> {
+        let names = self.browser.policy.names();
+        Ok(self.browser.policy.check_unsafe(
+            request_origin(&self.headers),
+            Some(csrf_token.as_bytes()),
+            self.cookie(names.csrf),
+        )?)
+    }
+
+    /// The access cookie's token, if the browser has one.
+    pub fn access_cookie(&self) -> Option<&str> {
+        self.cookie(self.browser.policy.names().access)
+    }
+
     /// The `tessera_oauth` cookie's value: the binding of a provider login in progress.
     pub fn flow_binding(&self) -> Option<&str> {
         self.cookie(FLOW_COOKIE)

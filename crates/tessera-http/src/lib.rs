@@ -97,6 +97,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::admin::router())
         .merge(routes::oauth::router())
         .merge(routes::social::router())
+        .merge(routes::pages::router())
         .merge(routes::introspection::router())
         .merge(routes::revocations::router())
         .merge(routes::tickets::router())

@@ -96,6 +96,8 @@ pub struct Services {
     pub social: Arc<SocialLogin>,
     /// Provider tokens for back ends.
     pub vault: Arc<Vault>,
+    /// The hosted pages' renderer.
+    pub ui: Arc<tessera_ui::Ui>,
     /// The revocation feed, for resource servers.
     pub feed: Arc<dyn RevocationStore>,
     /// Revocations as this instance learns them, for the SSE stream.

@@ -148,21 +148,30 @@ impl Default for MailConfig {
     }
 }
 
-/// `[ui]` (the keys mails use so far).
+/// `[ui]`: what mails and the hosted pages look like.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UiConfig {
     /// The name mails and pages speak of.
     pub product_name: String,
+    /// A logo the pages show instead of the name: an https URL or a path on this server.
+    pub logo_url: String,
+    /// `#rgb` or `#rrggbb`: the pages' buttons and links.
+    pub accent_color: String,
     /// `en` or `ko`.
     pub default_locale: String,
+    /// Templates that replace the built-in ones of the same file name (read at start).
+    pub templates_dir: String,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
         Self {
             product_name: "Tessera".into(),
+            logo_url: String::new(),
+            accent_color: "#4f46e5".into(),
             default_locale: "en".into(),
+            templates_dir: String::new(),
         }
     }
 }

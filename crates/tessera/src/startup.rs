@@ -27,6 +27,7 @@ use tessera_http::{AppState, Browser, ServiceKeys, Services, Site};
 use tessera_mail::Mailer;
 use tessera_store::Stores;
 use tessera_token::{DenySet, KeyRing, TokenSettings};
+use tessera_ui::{Ui, UiSettings};
 use tessera_upstream::build_providers;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -324,6 +325,15 @@ impl Application {
             Arc::clone(&core.master),
             Arc::clone(&core.clock),
         );
+        let ui = Ui::load(UiSettings {
+            product_name: settings.ui.product_name.clone(),
+            logo_url: settings.ui.logo_url.clone(),
+            accent_color: settings.ui.accent_color.clone(),
+            default_locale: Locale::parse(&settings.ui.default_locale).unwrap_or(Locale::En),
+            templates_dir: (!settings.ui.templates_dir.is_empty())
+                .then(|| settings.ui.templates_dir.clone().into()),
+        })
+        .context("[ui]")?;
         let state = AppState::new(Services {
             accounts: core.accounts,
             two_factor: core.two_factor,
@@ -335,6 +345,7 @@ impl Application {
             tickets: core.tickets,
             social: Arc::new(social),
             vault: Arc::new(vault),
+            ui: Arc::new(ui),
             feed: core.stores.revocations,
             live_revocations,
             service_keys: Arc::new(service_keys(settings)),

@@ -132,6 +132,12 @@ impl SocialLogin {
         }
     }
 
+    /// `requested` if it is an allowed place to send a browser back to (`redirect_to`, the
+    /// allow-list of social login, which the hosted pages share).
+    pub fn redirect_target(&self, requested: &str) -> Option<Url> {
+        self.redirects.check(Some(requested))
+    }
+
     /// The configured provider names.
     pub fn provider_names(&self) -> impl Iterator<Item = &str> {
         self.providers.keys().map(String::as_str)

@@ -413,7 +413,7 @@ fn signed_in(grant: &Grant) -> Response {
     )
 }
 
-fn mfa_form(mfa_token: &str, error: Option<&str>) -> Response {
+pub(crate) fn mfa_form(mfa_token: &str, error: Option<&str>) -> Response {
     let error = error.map_or(String::new(), |message| {
         format!(
             "<p class=\"error\" id=\"code-error\" role=\"alert\">{}</p>",

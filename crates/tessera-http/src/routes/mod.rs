@@ -7,6 +7,7 @@ pub mod mail;
 pub mod mfa;
 pub mod oauth;
 pub mod ops;
+pub mod pages;
 pub mod revocations;
 pub mod sessions;
 pub mod social;

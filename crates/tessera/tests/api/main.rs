@@ -17,6 +17,7 @@ mod mail;
 mod mfa;
 mod oauth;
 mod ops;
+mod pages;
 mod sessions;
 mod social;
 mod tickets;

@@ -1,0 +1,417 @@
+//! The hosted sign-in, sign-up and sign-out pages over HTTP, as a browser with JavaScript off
+//! uses them: forms with a hidden CSRF token, post/redirect/get, the cookie-mode cookies, the
+//! allow-list of `redirect_to`, the languages, the strict policy, a template override and the
+//! themed stylesheet.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn app() -> TestApp {
+    spawn_app_with(Backend::Sqlite, |settings| {
+        settings.cookies.dev_insecure = true;
+        settings.oauth.redirect_allowlist = vec!["https://app.example/app".into()];
+        settings.ui.product_name = "Acme".into();
+        settings.ui.accent_color = "#0a7d4f".into();
+    })
+    .await
+}
+
+/// A browser: its cookies, sent back on every request.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn keep(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        (response.status(), response.text().await.unwrap())
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies["tessera_csrf"].clone()
+    }
+}
+
+async fn signed_up(app: &TestApp, email: &str) {
+    let response = app
+        .post_signup(&json!({"email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_is_a_plain_form_under_a_strict_policy() {
+    let app = app().await;
+    let response = app.client.get(app.url("/ui/login")).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let policy = response.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in [
+        "default-src 'none'",
+        "style-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(part), "{policy}");
+    }
+    assert!(!policy.contains("script-src"));
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert!(
+        response.headers().get(SET_COOKIE).is_some(),
+        "a CSRF cookie"
+    );
+    let html = response.text().await.unwrap();
+    for needle in [
+        "<html lang=\"en\">",
+        "<form method=\"post\" action=\"/ui/login\"",
+        "name=\"csrf_token\"",
+        "autocomplete=\"username\"",
+        "autocomplete=\"current-password\"",
+        "<label for=\"email\">",
+        "Sign in to Acme.",
+    ] {
+        assert!(html.contains(needle), "{needle} in {html}");
+    }
+    assert!(!html.contains("<script"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_password_sets_the_cookies_and_goes_back_to_the_app() {
+    // Arrange
+    let app = app().await;
+    signed_up(&app, "nina@example.test").await;
+    let mut browser = Browser::new(&app);
+    browser
+        .get("/ui/login?redirect_to=https://app.example/app/home")
+        .await;
+
+    // Act
+    let csrf = browser.csrf();
+    let response = browser
+        .post(
+            "/ui/login",
+            &[
+                ("csrf_token", &csrf),
+                ("redirect_to", "https://app.example/app/home"),
+                ("email", "nina@example.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+
+    // Assert: post/redirect/get, signed in by cookie.
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "https://app.example/app/home");
+    let access = browser
+        .cookies
+        .get("tessera_at")
+        .expect("the access cookie")
+        .clone();
+    assert_eq!(app.get_me(&access).await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_shows_the_form_again_with_the_message_and_no_session() {
+    let app = app().await;
+    signed_up(&app, "omar@example.test").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/login").await;
+    let csrf = browser.csrf();
+
+    let response = browser
+        .post(
+            "/ui/login",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "omar@example.test"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("role=\"alert\""), "{html}");
+    assert!(html.contains("That email and password do not match an account."));
+    assert!(
+        html.contains("value=\"omar@example.test\""),
+        "the email is kept"
+    );
+    assert!(!browser.cookies.contains_key("tessera_at"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_the_right_csrf_token_or_from_another_site_is_refused() {
+    let app = app().await;
+    signed_up(&app, "pia@example.test").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/login").await;
+    let csrf = browser.csrf();
+    let login = [("email", "pia@example.test"), ("password", PASSWORD)];
+
+    let wrong = browser
+        .post(
+            "/ui/login",
+            &[&[("csrf_token", "forged")][..], &login].concat(),
+        )
+        .await;
+    let cross_site = app
+        .client
+        .post(app.url("/ui/login"))
+        .header(COOKIE, browser.cookie_header())
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[&[("csrf_token", csrf.as_str())][..], &login].concat())
+        .send()
+        .await
+        .unwrap();
+
+    for response in [wrong, cross_site] {
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("This form has expired.")
+        );
+    }
+    assert!(!browser.cookies.contains_key("tessera_at"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_outside_the_allow_list_is_refused() {
+    let app = app().await;
+    for target in [
+        "https://evil.test/app",
+        "https://app.example.evil.test/app",
+        "//evil.test",
+    ] {
+        let query = tessera_ui::encode_query(&[("redirect_to", target)]);
+        let response = app
+            .client
+            .get(app.url(&format!("/ui/login?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{target}"
+        );
+        assert!(!response.text().await.unwrap().contains("<form"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_speak_korean_when_asked() {
+    let app = app().await;
+    let by_query = app.get("/ui/login?lang=ko").await.text().await.unwrap();
+    let by_header = app
+        .client
+        .get(app.url("/ui/signup"))
+        .header("Accept-Language", "ko-KR,ko;q=0.9,en;q=0.4")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(by_query.contains("<html lang=\"ko\">") && by_query.contains("로그인"));
+    assert!(by_header.contains("<html lang=\"ko\">") && by_header.contains("계정 만들기"));
+    assert!(
+        by_query.contains("hreflang=\"en\""),
+        "a way back to English"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_makes_the_account_and_a_taken_email_is_shown_next_to_its_field() {
+    let app = app().await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/signup").await;
+    let csrf = browser.csrf();
+    let form = |email: &'static str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("email", email.to_owned()),
+            ("password", PASSWORD.to_owned()),
+            ("name", "Quinn".to_owned()),
+        ]
+    };
+
+    let created = browser
+        .post(
+            "/ui/signup",
+            &form("quinn@example.test")
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    let mut second = Browser::new(&app);
+    second.get("/ui/signup").await;
+    let csrf2 = second.csrf();
+    let taken = second
+        .post(
+            "/ui/signup",
+            &[
+                ("csrf_token", csrf2.as_str()),
+                ("email", "quinn@example.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+
+    assert_eq!(
+        created.status(),
+        StatusCode::OK,
+        "signed in, no redirect_to"
+    );
+    assert!(browser.cookies.contains_key("tessera_at"));
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let html = taken.text().await.unwrap();
+    assert!(html.contains("id=\"email-error\""), "{html}");
+    assert!(html.contains("aria-describedby=\"email-error\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_ends_the_session_and_removes_the_cookies() {
+    let app = app().await;
+    signed_up(&app, "rosa@example.test").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/login").await;
+    let csrf = browser.csrf();
+    browser
+        .post(
+            "/ui/login",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "rosa@example.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let access = browser.cookies["tessera_at"].clone();
+    let (status, page) = browser.get("/ui/logout").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("action=\"/ui/logout\""));
+
+    let csrf = browser.csrf();
+    let response = browser.post("/ui/logout", &[("csrf_token", &csrf)]).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!browser.cookies.contains_key("tessera_at"));
+    assert_eq!(app.get_me(&access).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_in_templates_dir_replaces_the_built_in_one() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("login.html"),
+        "{% extends \"base.html\" %}{% block title %}Custom{% endblock %}{% block content %}<p>Our own sign-in for {{ product }}</p>{% endblock %}",
+    )
+    .unwrap();
+    let dir = templates.path().display().to_string();
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.ui.templates_dir = dir;
+        settings.ui.product_name = "Acme".into();
+    })
+    .await;
+
+    let html = app.get("/ui/login").await.text().await.unwrap();
+
+    assert!(html.contains("<p>Our own sign-in for Acme</p>"), "{html}");
+    let signup = app.get("/ui/signup").await.text().await.unwrap();
+    assert!(
+        signup.contains("Create your account"),
+        "the others stay built in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stylesheet_carries_the_accent_and_is_cached_for_a_year_under_its_hash() {
+    let app = app().await;
+    let html = app.get("/ui/login").await.text().await.unwrap();
+    let start = html
+        .find("&#x2f;ui&#x2f;assets&#x2f;")
+        .or_else(|| html.find("/ui/assets/"))
+        .unwrap();
+    let href: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let href = href.replace("&#x2f;", "/");
+
+    let response = app.get(&href).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(response.text().await.unwrap().contains("--accent:#0a7d4f"));
+    assert_eq!(
+        app.get("/ui/assets/ui.0000.css").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
