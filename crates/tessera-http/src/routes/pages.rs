@@ -247,12 +247,9 @@ async fn login(
     client: ClientInfo,
     Form(form): Form<PageForm>,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, form.lang.as_deref());
-    if let Err(error) = browser.check_page_form(&form.csrf_token) {
-        return csrf_refused(&state, &request, &error);
-    }
-    let Ok(target) = target(&state, &form.redirect_to) else {
-        return refused_target(&state, &request);
+    let (request, target) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
     };
     let outcome = state
         .accounts
@@ -279,6 +276,24 @@ async fn login(
                 Some(text),
             )
         }
+    }
+}
+
+/// The checks every sign-in or sign-up post passes first: the CSRF token and an allowed
+/// `redirect_to`; the page's request and target, or the page refusing it.
+fn accepted(
+    state: &AppState,
+    headers: &HeaderMap,
+    browser: &BrowserRequest,
+    form: &PageForm,
+) -> Result<(PageRequest, Option<String>), Box<Response>> {
+    let request = PageRequest::new(&state.ui, browser, headers, form.lang.as_deref());
+    if let Err(error) = browser.check_page_form(&form.csrf_token) {
+        return Err(Box::new(csrf_refused(state, &request, &error)));
+    }
+    match target(state, &form.redirect_to) {
+        Ok(target) => Ok((request, target)),
+        Err(()) => Err(Box::new(refused_target(state, &request))),
     }
 }
 
@@ -409,12 +424,9 @@ async fn signup(
     client: ClientInfo,
     Form(form): Form<PageForm>,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, form.lang.as_deref());
-    if let Err(error) = browser.check_page_form(&form.csrf_token) {
-        return csrf_refused(&state, &request, &error);
-    }
-    let Ok(target) = target(&state, &form.redirect_to) else {
-        return refused_target(&state, &request);
+    let (request, target) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
     };
     let created = state
         .accounts
