@@ -9,13 +9,14 @@ use crate::UiError;
 
 /// The pages, by template name without `.html`.
 #[cfg(test)]
-pub(crate) const PAGES: [&str; 4] = ["login", "signup", "logout", "message"];
+pub(crate) const PAGES: [&str; 5] = ["login", "signup", "logout", "forgot", "message"];
 
-const BUILT_IN: [(&str, &str); 5] = [
+const BUILT_IN: [(&str, &str); 6] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("signup.html", include_str!("../templates/signup.html")),
     ("logout.html", include_str!("../templates/logout.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
     ("message.html", include_str!("../templates/message.html")),
 ];
 

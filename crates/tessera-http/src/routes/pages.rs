@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/ui/login", axum::routing::get(login_page).post(login))
         .route("/ui/signup", axum::routing::get(signup_page).post(signup))
         .route("/ui/logout", axum::routing::get(logout_page).post(logout))
+        .route("/ui/forgot", axum::routing::get(forgot_page).post(forgot))
         .route("/ui/assets/{file}", axum::routing::get(asset))
 }
 
@@ -503,6 +504,74 @@ async fn logout(
         response.headers_mut().append(name, value);
     }
     response
+}
+
+/// The form asking for a reset link.
+fn forgot_form(
+    state: &AppState,
+    request: &PageRequest,
+    status: StatusCode,
+    email: &str,
+    error: Option<String>,
+) -> Response {
+    let context = serde_json::json!({
+        "csrf_token": request.csrf,
+        "email": email,
+        "error": error.unwrap_or_default(),
+        "login_href": "/ui/login",
+    });
+    render(state, request, status, "forgot", "/ui/forgot", &[], context)
+}
+
+async fn forgot_page(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+) -> Response {
+    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    forgot_form(&state, &request, StatusCode::OK, "", None)
+}
+
+/// Mails a reset link if the address has an account; the page says the same either way.
+async fn forgot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, _) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
+    };
+    match state
+        .mail
+        .forgot_password(&form.email, Some(request.locale))
+        .await
+    {
+        Ok(()) => {
+            let lead = state
+                .ui
+                .message(request.locale, "forgot_sent_lead")
+                .replace("{email}", form.email.trim());
+            message(
+                &state,
+                &request,
+                StatusCode::ACCEPTED,
+                "forgot_sent_title",
+                lead,
+            )
+        }
+        Err(error) => {
+            let (status, id) = match ApiError::from(error).code() {
+                Code::ValidationError => (StatusCode::UNPROCESSABLE_ENTITY, "error_validation"),
+                Code::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "error_rate_limited"),
+                _ => (StatusCode::SERVICE_UNAVAILABLE, "error_unavailable"),
+            };
+            let text = state.ui.message(request.locale, id);
+            forgot_form(&state, &request, status, &form.email, Some(text))
+        }
+    }
 }
 
 /// The themed stylesheet, under its content hash: cached for a year.

@@ -415,3 +415,46 @@ async fn the_stylesheet_carries_the_accent_and_is_cached_for_a_year_under_its_ha
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forgot_page_mails_a_reset_link_and_answers_the_same_for_unknown_addresses() {
+    let app = app().await;
+    signed_up(&app, "sara@example.test").await;
+    let mut browser = Browser::new(&app);
+    let (status, page) = browser.get("/ui/forgot").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("action=\"/ui/forgot\"") && page.contains("autocomplete=\"username\""));
+    let csrf = browser.csrf();
+
+    let known = browser
+        .post(
+            "/ui/forgot",
+            &[("csrf_token", &csrf), ("email", "sara@example.test")],
+        )
+        .await;
+    let unknown = browser
+        .post(
+            "/ui/forgot",
+            &[("csrf_token", &csrf), ("email", "nobody@example.test")],
+        )
+        .await;
+    let malformed = browser
+        .post(
+            "/ui/forgot",
+            &[("csrf_token", &csrf), ("email", "not an address")],
+        )
+        .await;
+
+    assert_eq!(known.status(), StatusCode::ACCEPTED);
+    assert_eq!(unknown.status(), StatusCode::ACCEPTED);
+    let (known, unknown) = (known.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(
+        known.replace("sara@example.test", "X"),
+        unknown.replace("nobody@example.test", "X"),
+        "no enumeration"
+    );
+    assert_eq!(malformed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mails = crate::mail::wait_for_mails(&app, 1).await;
+    assert_eq!(mails.len(), 1, "one mail, to the known address");
+    assert!(!crate::mail::link_code(&mails[0], "reset").is_empty());
+}
