@@ -11,6 +11,7 @@ pub mod error;
 mod fakes;
 pub mod grant;
 pub mod ids;
+mod kept;
 pub mod limits;
 pub mod mail;
 pub mod mfa;

@@ -5,6 +5,7 @@
 //! It never signs tokens itself: that is the [`TokenIssuer`] port's job (`tessera-token`).
 
 mod login_code;
+mod pending;
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use crate::mfa::{MfaChallenge, MfaChallenges};
 use crate::ports::TokenIssuer;
 use crate::session::{Amr, Method, RefreshToken, Session, SessionError, Sessions};
 
-pub(crate) use login_code::PendingLogin;
 pub use login_code::{LOGIN_CODE_TTL, LoginCode, LoginCodes};
+pub(crate) use pending::PendingLogin;
 
 /// A signed access token (a compact JWT). A bearer secret: its `Debug` shows no part of it.
 #[derive(Clone, PartialEq, Eq)]

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use super::challenge::{MfaChallenges, Pending};
+use super::challenge::MfaChallenges;
 use super::recovery;
 use super::totp::TotpSecret;
 use crate::account::{AccountError, Accounts};
+use crate::grant::PendingLogin;
 use crate::grant::{Grant, Grants};
 use crate::mail::Notice;
 use crate::ports::MfaStore;
@@ -200,7 +201,11 @@ impl TwoFactor {
     }
 
     /// Whether `code` is a right, unspent TOTP or recovery code of the pending login's user.
-    async fn check_second_factor(&self, pending: &Pending, code: &str) -> Result<bool, MfaError> {
+    async fn check_second_factor(
+        &self,
+        pending: &PendingLogin,
+        code: &str,
+    ) -> Result<bool, MfaError> {
         let code = code.trim();
         if is_totp_shaped(code) {
             let Some(stored) = self.store.totp(pending.user).await?.filter(|t| t.confirmed) else {

@@ -1,16 +1,15 @@
 //! The server-side half of one authorization request: what the callback needs (the PKCE
-//! verifier, the nonce, where to send the browser back, who asked to link) kept in the
-//! single-use store under the digest of `state`, for 10 minutes, and bound to the browser
+//! verifier, the nonce, where to send the browser back, who asked to link) kept once
+//! ([`crate::kept::Kept`]) under the digest of `state`, for 10 minutes, and bound to the browser
 //! that started it by the digest of its `tessera_oauth` cookie.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::SingleUseStore;
+use crate::kept::Expiring;
 use crate::secret::{secrets_equal, token_digest};
-use crate::{Clock, SessionId, StateError, UserId};
+use crate::{SessionId, UserId};
 
 /// How long an authorization request may take.
 pub const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
@@ -66,38 +65,8 @@ impl LinkRequest {
     }
 }
 
-/// Flows in progress, by the digests of their states.
-pub(crate) struct Flows {
-    store: Arc<dyn SingleUseStore>,
-    clock: Arc<dyn Clock>,
-}
-
-impl Flows {
-    pub(crate) fn new(store: Arc<dyn SingleUseStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+impl Expiring for Flow {
+    fn expires_at(&self) -> i64 {
+        self.expires_at
     }
-
-    pub(crate) fn expiry(&self) -> i64 {
-        self.clock.now().unix_timestamp() + FLOW_TTL.as_secs() as i64
-    }
-
-    pub(crate) async fn put(&self, state: &str, flow: &Flow) -> Result<(), StateError> {
-        let value = serde_json::to_string(flow).unwrap_or_default();
-        self.store.put(&key(state), &value, FLOW_TTL).await
-    }
-
-    /// Takes the flow of `state`, once, on any instance; `None` when it is unknown, spent or
-    /// expired.
-    pub(crate) async fn take(&self, state: &str) -> Result<Option<Flow>, StateError> {
-        let Some(text) = self.store.take(&key(state)).await? else {
-            return Ok(None);
-        };
-        Ok(serde_json::from_str::<Flow>(&text)
-            .ok()
-            .filter(|flow| flow.expires_at > self.clock.now().unix_timestamp()))
-    }
-}
-
-fn key(state: &str) -> String {
-    format!("oauth:{}", token_digest(state))
 }

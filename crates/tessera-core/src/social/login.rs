@@ -18,13 +18,14 @@ use serde_json::json;
 use url::Url;
 use uuid::Uuid;
 
-use super::flow::{Flow, Flows, LinkRequest};
+use super::flow::{FLOW_TTL, Flow, LinkRequest};
 use super::redirect::RedirectPolicy;
 use super::upstream::{AuthorizationRequest, CodeExchange, Profile, Provider, ProviderTokens};
 use super::{SocialError, sealing_context};
 use crate::account::Device;
 use crate::account::{AccountError, Accounts, DisplayName, Email, NewUser, User};
 use crate::grant::{Grant, Grants, Handover, LoginCode};
+use crate::kept::Kept;
 use crate::mfa::MfaChallenge;
 use crate::ports::{AuditEvent, AuditStore, IdentityStore, StoredIdentity, Unlinked, UserStore};
 use crate::secret::{MasterKey, random_token, token_digest};
@@ -82,7 +83,7 @@ pub struct SocialLogin {
     grants: Arc<Grants>,
     audit: Arc<dyn AuditStore>,
     master: Arc<MasterKey>,
-    flows: Flows,
+    flows: Kept<Flow>,
     redirects: RedirectPolicy,
     public_url: String,
     clock: Arc<dyn Clock>,
@@ -125,7 +126,7 @@ impl SocialLogin {
             grants: parts.grants,
             audit: parts.audit,
             master: parts.master,
-            flows: Flows::new(parts.flows, Arc::clone(&parts.clock)),
+            flows: Kept::new(parts.flows, Arc::clone(&parts.clock), "oauth", FLOW_TTL),
             redirects: parts.redirects,
             public_url: parts.public_url.trim_end_matches('/').to_owned(),
             clock: parts.clock,
