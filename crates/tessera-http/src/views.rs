@@ -88,3 +88,35 @@ impl<T: Serialize> IntoResponse for NoStore<T> {
         response
     }
 }
+
+/// A redirect (`302 Found` or `303 See Other`) to `location`, never cached.
+pub fn redirect(status: axum::http::StatusCode, location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(location) => (
+            status,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => crate::error::ApiError::from(crate::error::Code::Internal).into_response(),
+    }
+}
+
+/// An HTML page with the headers every page carries: `policy` as its Content-Security-Policy,
+/// no `Referer` (its links may carry codes), never cached, never sniffed or framed.
+pub fn html_page(status: axum::http::StatusCode, html: String, policy: HeaderValue) -> Response {
+    let mut response = (status, axum::response::Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    for (name, value) in [
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}

@@ -78,6 +78,28 @@ pub struct ProviderSettings {
     pub email_verified_field: String,
 }
 
+impl ProviderSettings {
+    /// The keys of a provider table and whether each is a list: the configuration variables
+    /// that may set them (`TESSERA_OAUTH__PROVIDERS__NAME__KEY`), whose table names are not
+    /// known in advance. A test holds it to the struct's fields.
+    pub const FIELDS: [(&'static str, bool); 14] = [
+        ("kind", false),
+        ("preset", false),
+        ("issuer", false),
+        ("authorize_url", false),
+        ("token_url", false),
+        ("userinfo_url", false),
+        ("emails_url", false),
+        ("revocation_url", false),
+        ("client_id", false),
+        ("client_secret", false),
+        ("scopes", true),
+        ("id_field", false),
+        ("email_field", false),
+        ("email_verified_field", false),
+    ];
+}
+
 /// A provider table that cannot work; each message says what to set.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamConfigError {
@@ -419,6 +441,28 @@ fn or_default(value: &str, default: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_names_every_key_of_a_provider_table() {
+        // serde lists the fields it knows when it refuses an unknown one.
+        let refused = serde_json::from_str::<ProviderSettings>(r#"{"bogus": 1}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        let known = refused.split("expected one of").nth(1).unwrap();
+        let known: Vec<&str> = known.split('`').skip(1).step_by(2).collect();
+        let listed: Vec<&str> = ProviderSettings::FIELDS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(known, listed, "{refused}");
+        let lists: Vec<&str> = ProviderSettings::FIELDS
+            .iter()
+            .filter(|(_, is_list)| *is_list)
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(lists, ["scopes"]);
+    }
 
     fn client(preset: &str) -> ProviderSettings {
         ProviderSettings {

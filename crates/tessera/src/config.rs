@@ -598,31 +598,12 @@ fn known_keys() -> BTreeMap<String, bool> {
     keys
 }
 
-/// The keys of a provider table, and whether each is a list (`ProviderSettings`' fields; a
-/// test sets each through a variable).
-const PROVIDER_FIELDS: [(&str, bool); 14] = [
-    ("kind", false),
-    ("preset", false),
-    ("issuer", false),
-    ("authorize_url", false),
-    ("token_url", false),
-    ("userinfo_url", false),
-    ("emails_url", false),
-    ("revocation_url", false),
-    ("client_id", false),
-    ("client_secret", false),
-    ("scopes", true),
-    ("id_field", false),
-    ("email_field", false),
-    ("email_verified_field", false),
-];
-
 /// Whether `key` is a field of some `[oauth.providers.NAME]` table (their names are not known
 /// in advance), and whether it is a list.
 fn provider_key(key: &str) -> Option<bool> {
     let rest = key.strip_prefix("oauth.providers.")?;
     let (_, field) = rest.split_once('.')?;
-    PROVIDER_FIELDS
+    ProviderSettings::FIELDS
         .iter()
         .find(|(name, _)| *name == field)
         .map(|&(_, is_list)| is_list)
@@ -770,6 +751,27 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn provider_tables_come_from_variables_whatever_their_names() {
+        let vars = env(&[
+            ("TESSERA_OAUTH__PROVIDERS__GH__PRESET", "github"),
+            ("TESSERA_OAUTH__PROVIDERS__GH__CLIENT_ID", "Iv1.abc"),
+            (
+                "TESSERA_OAUTH__PROVIDERS__GH__SCOPES",
+                "read:user, user:email",
+            ),
+        ]);
+        let settings = Settings::load(None, vars, Strictness::Strict)
+            .unwrap()
+            .settings;
+        let github = &settings.oauth.providers["gh"];
+        assert_eq!(github.preset, "github");
+        assert_eq!(github.client_id, "Iv1.abc");
+        assert_eq!(github.scopes, ["read:user", "user:email"]);
+        let unknown = env(&[("TESSERA_OAUTH__PROVIDERS__GH__CLIENT_NAME", "x")]);
+        assert!(Settings::load(None, unknown, Strictness::Strict).is_err());
     }
 
     #[test]

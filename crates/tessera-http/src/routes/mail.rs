@@ -4,7 +4,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tessera_core::account::AccountError;
 use tessera_core::grant::{Grant, LoginOutcome};
@@ -19,7 +19,7 @@ use crate::error::{ApiError, Code, Problem};
 use crate::extract::{Caller, ClientInfo, Form, Json, Language};
 use crate::routes::auth::login_answer;
 use crate::state::AppState;
-use crate::views::{TokenResponse, UserView};
+use crate::views::{TokenResponse, UserView, html_page};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -497,21 +497,13 @@ fn page(title: &str, body: &str) -> Response {
          <body><main><h1>{title}</h1>{body}</main></body></html>",
         title = escape_html(title),
     );
-    let mut response = Html(html).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
+    html_page(
+        StatusCode::OK,
+        html,
         HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
+    )
 }
 
 async fn stylesheet() -> Response {

@@ -19,6 +19,7 @@ use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code};
 use crate::extract::{ClientInfo, Form, authenticate};
 use crate::state::AppState;
+use crate::views::{html_page, redirect};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -82,23 +83,13 @@ impl PageRequest {
     }
 }
 
-/// `html` with the headers every page carries.
+/// `html` with the headers every page carries, and the CSRF cookie made for it, if any.
 fn page(ui: &Ui, status: StatusCode, html: String, new_csrf: Option<HeaderValue>) -> Response {
-    let mut response = (status, axum::response::Html(html)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(policy) = HeaderValue::from_str(&ui.content_security_policy()) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
-    for (name, value) in [
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::CACHE_CONTROL, "no-store"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
+    let policy = HeaderValue::from_str(&ui.content_security_policy())
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+    let mut response = html_page(status, html, policy);
     if let Some(cookie) = new_csrf {
-        headers.append(header::SET_COOKIE, cookie);
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }
@@ -311,7 +302,7 @@ fn signed_in(
         Err(error) => return csrf_refused(state, request, &error),
     };
     let answer = match target {
-        Some(target) => see_other(&target),
+        Some(target) => redirect(StatusCode::SEE_OTHER, &target),
         None => {
             let lead = state
                 .ui
@@ -351,20 +342,6 @@ fn refused_target(state: &AppState, request: &PageRequest) -> Response {
         "error_title",
         lead,
     )
-}
-
-fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(location) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, location),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        Err(_) => ApiError::from(Code::Internal).into_response(),
-    }
 }
 
 /// The sign-up form, refilled after a refusal with the fields' messages.

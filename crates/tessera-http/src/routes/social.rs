@@ -1,8 +1,9 @@
 //! Social login (API.md §3): the authorization redirect, the provider's callback, the trade of
 //! a login code for tokens, the caller's identities, and the vault for back ends.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_core::UserId;
@@ -17,7 +18,7 @@ use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code, Problem};
 use crate::extract::{Caller, ClientInfo, Json, Query, ServiceCaller};
 use crate::state::AppState;
-use crate::views::{NoStore, TokenResponse};
+use crate::views::{NoStore, TokenResponse, redirect};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -61,12 +62,12 @@ async fn authorize(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<AuthorizeQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
-    caller: Result<Caller, ApiError>,
+    mut parts: Parts,
 ) -> Result<Response, ApiError> {
+    // The caller's token is checked only when it matters: a plain sign-in needs none.
     let link = if query.link {
-        let caller = caller?;
+        let caller = Caller::from_request_parts(&mut parts, &state).await?;
         // A cookie rides along on any navigation: a link must be asked for from our own pages.
         if caller.by_cookie {
             browser.same_site()?;
@@ -82,12 +83,13 @@ async fn authorize(
     let cookie = state
         .browser
         .flow_cookie(&authorization.binding, FLOW_TTL.as_secs() as i64);
-    let wants_html = headers
+    let wants_html = parts
+        .headers
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     let mut response = if wants_html {
-        redirect(&authorization.url)
+        redirect(StatusCode::FOUND, &authorization.url)
     } else {
         NoStore(
             StatusCode::OK,
@@ -150,7 +152,7 @@ async fn callback(
         Err(error) => return Err(error.into()),
     };
     with_answer(&mut target, pair.0, &pair.1);
-    let mut response = redirect(target.as_str());
+    let mut response = redirect(StatusCode::FOUND, target.as_str());
     let headers = response.headers_mut();
     // The flow is over either way: its binding is of no further use.
     headers.append(header::SET_COOKIE, state.browser.flow_cookie("", 0));
@@ -285,22 +287,4 @@ fn with_answer(target: &mut Url, name: &str, value: &str) {
     let mut query = target.query_pairs_mut();
     query.extend_pairs(kept);
     query.append_pair(name, value);
-}
-
-/// A 302 to `location`, never cached.
-fn redirect(location: &str) -> Response {
-    let location = Url::parse(location)
-        .ok()
-        .and_then(|url| HeaderValue::from_str(url.as_str()).ok());
-    match location {
-        Some(location) => (
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, location),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        None => ApiError::from(Code::Internal).into_response(),
-    }
 }
