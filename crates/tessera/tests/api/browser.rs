@@ -14,7 +14,8 @@ use crate::helpers::{
     Backend, TestApp, assert_problem, run_cli, spawn_app_with, tessera_command, text,
 };
 
-const APP: &str = "https://app.example.com";
+/// The origin of the pages that call the server (its `public_url` in these tests).
+pub const APP: &str = "https://app.example.com";
 const PASSWORD: &str = "correct horse battery staple";
 
 both_backends!(
@@ -55,15 +56,16 @@ fn set_cookies(headers: &HeaderMap) -> BTreeMap<String, SetCookie> {
 }
 
 /// A browser's cookies for the server, and the page it is on.
-struct Browser<'a> {
+pub struct Browser<'a> {
     app: &'a TestApp,
     jar: BTreeMap<String, String>,
     origin: Option<String>,
-    fetch_site: Option<&'static str>,
+    /// `Sec-Fetch-Site` of its requests.
+    pub fetch_site: Option<&'static str>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             jar: BTreeMap::new(),
@@ -72,7 +74,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie(&self, name: &str) -> Option<&str> {
+    pub fn cookie(&self, name: &str) -> Option<&str> {
         self.jar.get(name).map(String::as_str)
     }
 
@@ -85,6 +87,25 @@ impl<'a> Browser<'a> {
         body: Option<Value>,
         csrf: bool,
     ) -> Response {
+        let mut request = self.request(method, path, csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.finish(request).await
+    }
+
+    /// A page, as a navigation would fetch it.
+    pub async fn get(&mut self, path: &str) -> Response {
+        self.send(Method::GET, path, None, false).await
+    }
+
+    /// A form of a page, posted as the browser posts it (no CSRF header: the form carries it).
+    pub async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let request = self.request(Method::POST, path, false).form(form);
+        self.finish(request).await
+    }
+
+    fn request(&self, method: Method, path: &str, csrf: bool) -> reqwest::RequestBuilder {
         let mut request = self.app.client.request(method, self.app.url(path));
         if !self.jar.is_empty() {
             let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -99,9 +120,10 @@ impl<'a> Browser<'a> {
         if csrf && let Some(token) = self.jar.get("tessera_csrf") {
             request = request.header("x-csrf-token", token);
         }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
+        request
+    }
+
+    async fn finish(&mut self, request: reqwest::RequestBuilder) -> Response {
         let response = request.send().await.unwrap();
         for (name, cookie) in set_cookies(response.headers()) {
             if cookie.has("max-age=0") {

@@ -3,12 +3,11 @@
 //! allow-list of `redirect_to`, the languages, the strict policy, a template override and the
 //! themed stylesheet.
 
-use std::collections::BTreeMap;
-
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use serde_json::json;
 
+use crate::browser::{APP, Browser};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
 const PASSWORD: &str = "correct horse battery";
@@ -16,6 +15,7 @@ const PASSWORD: &str = "correct horse battery";
 async fn app() -> TestApp {
     spawn_app_with(Backend::Sqlite, |settings| {
         settings.cookies.dev_insecure = true;
+        settings.public_url = APP.into();
         settings.oauth.redirect_allowlist = vec!["https://app.example/app".into()];
         settings.ui.product_name = "Acme".into();
         settings.ui.accent_color = "#0a7d4f".into();
@@ -23,71 +23,12 @@ async fn app() -> TestApp {
     .await
 }
 
-/// A browser: its cookies, sent back on every request.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn keep(&mut self, response: &reqwest::Response) {
-        for value in response.headers().get_all(SET_COOKIE) {
-            let pair = value.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> (StatusCode, String) {
-        let response = self
-            .app
-            .client
-            .get(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(&response);
-        (response.status(), response.text().await.unwrap())
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let response = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .header("Sec-Fetch-Site", "same-origin")
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.keep(&response);
-        response
-    }
-
-    fn csrf(&self) -> String {
-        self.cookies["tessera_csrf"].clone()
-    }
+/// The CSRF token the pages gave `browser` (its cookie, which the forms carry).
+fn csrf_of(browser: &Browser) -> String {
+    browser
+        .cookie("tessera_csrf")
+        .expect("a CSRF cookie")
+        .to_owned()
 }
 
 async fn signed_up(app: &TestApp, email: &str) {
@@ -147,9 +88,9 @@ async fn a_right_password_sets_the_cookies_and_goes_back_to_the_app() {
         .await;
 
     // Act
-    let csrf = browser.csrf();
+    let csrf = csrf_of(&browser);
     let response = browser
-        .post(
+        .post_form(
             "/ui/login",
             &[
                 ("csrf_token", &csrf),
@@ -164,10 +105,9 @@ async fn a_right_password_sets_the_cookies_and_goes_back_to_the_app() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "https://app.example/app/home");
     let access = browser
-        .cookies
-        .get("tessera_at")
+        .cookie("tessera_at")
         .expect("the access cookie")
-        .clone();
+        .to_owned();
     assert_eq!(app.get_me(&access).await.status(), StatusCode::OK);
 }
 
@@ -177,10 +117,10 @@ async fn a_wrong_password_shows_the_form_again_with_the_message_and_no_session()
     signed_up(&app, "omar@example.test").await;
     let mut browser = Browser::new(&app);
     browser.get("/ui/login").await;
-    let csrf = browser.csrf();
+    let csrf = csrf_of(&browser);
 
     let response = browser
-        .post(
+        .post_form(
             "/ui/login",
             &[
                 ("csrf_token", &csrf),
@@ -198,7 +138,7 @@ async fn a_wrong_password_shows_the_form_again_with_the_message_and_no_session()
         html.contains("value=\"omar@example.test\""),
         "the email is kept"
     );
-    assert!(!browser.cookies.contains_key("tessera_at"));
+    assert!(browser.cookie("tessera_at").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,24 +147,22 @@ async fn a_form_without_the_right_csrf_token_or_from_another_site_is_refused() {
     signed_up(&app, "pia@example.test").await;
     let mut browser = Browser::new(&app);
     browser.get("/ui/login").await;
-    let csrf = browser.csrf();
+    let csrf = csrf_of(&browser);
     let login = [("email", "pia@example.test"), ("password", PASSWORD)];
 
     let wrong = browser
-        .post(
+        .post_form(
             "/ui/login",
             &[&[("csrf_token", "forged")][..], &login].concat(),
         )
         .await;
-    let cross_site = app
-        .client
-        .post(app.url("/ui/login"))
-        .header(COOKIE, browser.cookie_header())
-        .header("Sec-Fetch-Site", "cross-site")
-        .form(&[&[("csrf_token", csrf.as_str())][..], &login].concat())
-        .send()
-        .await
-        .unwrap();
+    browser.fetch_site = Some("cross-site");
+    let cross_site = browser
+        .post_form(
+            "/ui/login",
+            &[&[("csrf_token", csrf.as_str())][..], &login].concat(),
+        )
+        .await;
 
     for response in [wrong, cross_site] {
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -236,7 +174,7 @@ async fn a_form_without_the_right_csrf_token_or_from_another_site_is_refused() {
                 .contains("This form has expired.")
         );
     }
-    assert!(!browser.cookies.contains_key("tessera_at"));
+    assert!(browser.cookie("tessera_at").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,30 +229,24 @@ async fn signup_makes_the_account_and_a_taken_email_is_shown_next_to_its_field()
     let app = app().await;
     let mut browser = Browser::new(&app);
     browser.get("/ui/signup").await;
-    let csrf = browser.csrf();
-    let form = |email: &'static str| {
-        vec![
-            ("csrf_token", csrf.clone()),
-            ("email", email.to_owned()),
-            ("password", PASSWORD.to_owned()),
-            ("name", "Quinn".to_owned()),
-        ]
-    };
+    let csrf = csrf_of(&browser);
 
     let created = browser
-        .post(
+        .post_form(
             "/ui/signup",
-            &form("quinn@example.test")
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect::<Vec<_>>(),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("email", "quinn@example.test"),
+                ("password", PASSWORD),
+                ("name", "Quinn"),
+            ],
         )
         .await;
     let mut second = Browser::new(&app);
     second.get("/ui/signup").await;
-    let csrf2 = second.csrf();
+    let csrf2 = csrf_of(&second);
     let taken = second
-        .post(
+        .post_form(
             "/ui/signup",
             &[
                 ("csrf_token", csrf2.as_str()),
@@ -329,7 +261,7 @@ async fn signup_makes_the_account_and_a_taken_email_is_shown_next_to_its_field()
         StatusCode::OK,
         "signed in, no redirect_to"
     );
-    assert!(browser.cookies.contains_key("tessera_at"));
+    assert!(browser.cookie("tessera_at").is_some());
     assert_eq!(taken.status(), StatusCode::CONFLICT);
     let html = taken.text().await.unwrap();
     assert!(html.contains("id=\"email-error\""), "{html}");
@@ -342,9 +274,9 @@ async fn sign_out_ends_the_session_and_removes_the_cookies() {
     signed_up(&app, "rosa@example.test").await;
     let mut browser = Browser::new(&app);
     browser.get("/ui/login").await;
-    let csrf = browser.csrf();
+    let csrf = csrf_of(&browser);
     browser
-        .post(
+        .post_form(
             "/ui/login",
             &[
                 ("csrf_token", &csrf),
@@ -353,16 +285,19 @@ async fn sign_out_ends_the_session_and_removes_the_cookies() {
             ],
         )
         .await;
-    let access = browser.cookies["tessera_at"].clone();
-    let (status, page) = browser.get("/ui/logout").await;
+    let access = browser.cookie("tessera_at").unwrap().to_owned();
+    let page = browser.get("/ui/logout").await;
+    let (status, page) = (page.status(), page.text().await.unwrap());
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("action=\"/ui/logout\""));
 
-    let csrf = browser.csrf();
-    let response = browser.post("/ui/logout", &[("csrf_token", &csrf)]).await;
+    let csrf = csrf_of(&browser);
+    let response = browser
+        .post_form("/ui/logout", &[("csrf_token", &csrf)])
+        .await;
 
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(!browser.cookies.contains_key("tessera_at"));
+    assert!(browser.cookie("tessera_at").is_none());
     assert_eq!(app.get_me(&access).await.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -421,25 +356,26 @@ async fn the_forgot_page_mails_a_reset_link_and_answers_the_same_for_unknown_add
     let app = app().await;
     signed_up(&app, "sara@example.test").await;
     let mut browser = Browser::new(&app);
-    let (status, page) = browser.get("/ui/forgot").await;
+    let page = browser.get("/ui/forgot").await;
+    let (status, page) = (page.status(), page.text().await.unwrap());
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("action=\"/ui/forgot\"") && page.contains("autocomplete=\"username\""));
-    let csrf = browser.csrf();
+    let csrf = csrf_of(&browser);
 
     let known = browser
-        .post(
+        .post_form(
             "/ui/forgot",
             &[("csrf_token", &csrf), ("email", "sara@example.test")],
         )
         .await;
     let unknown = browser
-        .post(
+        .post_form(
             "/ui/forgot",
             &[("csrf_token", &csrf), ("email", "nobody@example.test")],
         )
         .await;
     let malformed = browser
-        .post(
+        .post_form(
             "/ui/forgot",
             &[("csrf_token", &csrf), ("email", "not an address")],
         )
