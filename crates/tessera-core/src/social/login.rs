@@ -18,10 +18,10 @@ use serde_json::json;
 use url::Url;
 use uuid::Uuid;
 
+use super::SocialError;
 use super::flow::{FLOW_TTL, Flow, LinkRequest};
 use super::redirect::RedirectPolicy;
 use super::upstream::{AuthorizationRequest, CodeExchange, Profile, Provider, ProviderTokens};
-use super::{SocialError, sealing_context};
 use crate::account::Device;
 use crate::account::{AccountError, Accounts, DisplayName, Email, NewUser, User};
 use crate::grant::{Grant, Grants, Handover, LoginCode};
@@ -484,8 +484,7 @@ impl SocialLogin {
         profile: &Profile,
         tokens: &ProviderTokens,
     ) -> Result<(), SocialError> {
-        let plain = serde_json::to_vec(tokens).unwrap_or_default();
-        let sealed = self.master.seal(&sealing_context(identity.id), &plain);
+        let sealed = super::seal_tokens(&self.master, identity.id, tokens);
         self.identities
             .store_login_tokens(identity.id, profile.email.as_deref(), &sealed)
             .await?;

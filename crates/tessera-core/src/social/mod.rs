@@ -101,6 +101,13 @@ fn sealing_context(identity: uuid::Uuid) -> String {
     format!("identity:{identity}")
 }
 
+/// `tokens`, sealed for identity `identity`'s row.
+fn seal_tokens(master: &MasterKey, identity: uuid::Uuid, tokens: &ProviderTokens) -> Vec<u8> {
+    let plain = serde_json::to_vec(tokens).unwrap_or_default();
+    master.seal(&sealing_context(identity), &plain)
+}
+
+/// The tokens sealed for identity `identity`'s row.
 fn open_tokens(
     master: &MasterKey,
     identity: uuid::Uuid,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::upstream::{Provider, ProviderTokens, UpstreamError};
-use super::{SocialError, open_tokens, sealing_context};
+use super::{SocialError, open_tokens, seal_tokens};
 use crate::account::AccountError;
 use crate::ports::{IdentityStore, StoredIdentity};
 use crate::secret::MasterKey;
@@ -39,6 +39,16 @@ pub struct VaultToken {
     pub access_token: String,
     /// Seconds it lives, when the provider said.
     pub expires_in: Option<i64>,
+}
+
+impl VaultToken {
+    /// The access token of `tokens`, handed out at `now` (Unix seconds).
+    fn of(tokens: &ProviderTokens, now: i64) -> Self {
+        Self {
+            access_token: tokens.access_token.clone(),
+            expires_in: tokens.expires_at.map(|at| at - now),
+        }
+    }
 }
 
 impl std::fmt::Debug for VaultToken {
@@ -145,13 +155,8 @@ impl Vault {
     fn fresh(&self, tokens: &ProviderTokens) -> Option<VaultToken> {
         let now = self.clock.now().unix_timestamp();
         let margin = REFRESH_MARGIN.as_secs() as i64;
-        match tokens.expires_at {
-            Some(expires_at) if expires_at - now <= margin => None,
-            expires_at => Some(VaultToken {
-                access_token: tokens.access_token.clone(),
-                expires_in: expires_at.map(|at| at - now),
-            }),
-        }
+        let lasts = tokens.expires_at.is_none_or(|at| at - now > margin);
+        lasts.then(|| VaultToken::of(tokens, now))
     }
 
     /// The refresh itself, under `holder`'s lease. Re-reads first: the refresh this caller
@@ -183,8 +188,7 @@ impl Vault {
                 if fresh.refresh_token.is_none() {
                     fresh.refresh_token = tokens.refresh_token.clone();
                 }
-                let plain = serde_json::to_vec(&fresh).unwrap_or_default();
-                let sealed = self.master.seal(&sealing_context(identity.id), &plain);
+                let sealed = seal_tokens(&self.master, identity.id, &fresh);
                 let stored = self
                     .identities
                     .finish_refresh(identity.id, holder, Some(&sealed), false)
@@ -194,11 +198,7 @@ impl Vault {
                 }
                 metrics::counter!("tessera_vault_refreshes_total", "result" => "success")
                     .increment(1);
-                let now = self.clock.now().unix_timestamp();
-                Ok(VaultToken {
-                    access_token: fresh.access_token,
-                    expires_in: fresh.expires_at.map(|at| at - now),
-                })
+                Ok(VaultToken::of(&fresh, self.clock.now().unix_timestamp()))
             }
             Err(UpstreamError::InvalidGrant) => {
                 self.identities

@@ -256,9 +256,7 @@ async fn login(
         Ok(LoginOutcome::SecondFactor(challenge)) => {
             crate::routes::mail::mfa_form(&challenge.token, None)
         }
-        Err(error) => {
-            let (status, id) = refusal(&error);
-            let text = state.ui.message(request.locale, id);
+        Err(error) => refused_form(&state, &request, error, |status, text| {
             login_form(
                 &state,
                 &request,
@@ -267,7 +265,7 @@ async fn login(
                 &form.email,
                 Some(text),
             )
-        }
+        }),
     }
 }
 
@@ -314,17 +312,30 @@ fn signed_in(
     delivery.with_page(grant, answer)
 }
 
-/// The status and message id a refused login or signup shows.
-fn refusal(error: &AccountError) -> (StatusCode, &'static str) {
-    match error {
-        AccountError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "error_invalid_credentials"),
-        AccountError::AccountDisabled => (StatusCode::FORBIDDEN, "error_account_disabled"),
-        AccountError::EmailTaken => (StatusCode::CONFLICT, "error_email_taken"),
-        AccountError::WeakPassword(_) => (StatusCode::UNPROCESSABLE_ENTITY, "error_weak_password"),
-        AccountError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "error_validation"),
-        AccountError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "error_rate_limited"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "error_unavailable"),
+/// A refused form shown again by `show`, with the status the API answers the same failure
+/// with, the message of its code, and its cause for the log as the API's answer carries it.
+fn refused_form(
+    state: &AppState,
+    request: &PageRequest,
+    error: impl Into<ApiError>,
+    show: impl FnOnce(StatusCode, String) -> Response,
+) -> Response {
+    let error = error.into();
+    let code = error.code();
+    let id = match code {
+        Code::InvalidCredentials => "error_invalid_credentials",
+        Code::AccountDisabled => "error_account_disabled",
+        Code::EmailTaken => "error_email_taken",
+        Code::WeakPassword => "error_weak_password",
+        Code::ValidationError => "error_validation",
+        Code::RateLimited => "error_rate_limited",
+        _ => "error_unavailable",
+    };
+    let mut response = show(code.status(), state.ui.message(request.locale, id));
+    if let Some(cause) = error.into_cause() {
+        response.extensions_mut().insert(cause);
     }
+    response
 }
 
 fn csrf_refused(state: &AppState, request: &PageRequest, error: &ApiError) -> Response {
@@ -418,22 +429,21 @@ async fn signup(
     match created {
         Ok(grant) => signed_in(&state, &browser, &request, &grant, target),
         Err(error) => {
-            let (status, id) = refusal(&error);
-            let text = state.ui.message(request.locale, id);
             // Each message next to the field it concerns.
             let field = match &error {
-                AccountError::EmailTaken => "email",
                 AccountError::WeakPassword(_) => "password",
                 AccountError::Validation(errors) => errors.first().map_or("email", |e| e.field),
                 _ => "email",
             };
-            signup_form(
-                &state,
-                &request,
-                status,
-                &form,
-                serde_json::json!({ field: text }),
-            )
+            refused_form(&state, &request, error, |status, text| {
+                signup_form(
+                    &state,
+                    &request,
+                    status,
+                    &form,
+                    serde_json::json!({ field: text }),
+                )
+            })
         }
     }
 }
@@ -539,15 +549,9 @@ async fn forgot(
                 lead,
             )
         }
-        Err(error) => {
-            let (status, id) = match ApiError::from(error).code() {
-                Code::ValidationError => (StatusCode::UNPROCESSABLE_ENTITY, "error_validation"),
-                Code::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "error_rate_limited"),
-                _ => (StatusCode::SERVICE_UNAVAILABLE, "error_unavailable"),
-            };
-            let text = state.ui.message(request.locale, id);
+        Err(error) => refused_form(&state, &request, error, |status, text| {
             forgot_form(&state, &request, status, &form.email, Some(text))
-        }
+        }),
     }
 }
 

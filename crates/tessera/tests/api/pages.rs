@@ -394,3 +394,29 @@ async fn the_forgot_page_mails_a_reset_link_and_answers_the_same_for_unknown_add
     assert_eq!(mails.len(), 1, "one mail, to the known address");
     assert!(!crate::mail::link_code(&mails[0], "reset").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_answers_in_the_language_the_page_was_shown_in() {
+    let app = app().await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/ui/login?lang=ko").await.text().await.unwrap();
+    assert!(page.contains("name=\"lang\" value=\"ko\""), "{page}");
+    let csrf = csrf_of(&browser);
+
+    let refused = browser
+        .post_form(
+            "/ui/login",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("lang", "ko"),
+                ("email", "nobody@example.test"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("<html lang=\"ko\">"), "{html}");
+    assert!(html.contains("이메일 또는 비밀번호가 올바르지 않습니다."));
+}
