@@ -171,12 +171,28 @@ async fn handle(
 pub async fn serve(args: CeilingArgs) -> anyhow::Result<serde_json::Value> {
     let keys = Arc::new(Keys::generate(args.mode)?);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    serve_http1(listener, keys, handle).await
+}
+
+/// Answers every connection of `listener` with `handle` over HTTP/1.1 (no Nagle delay), with
+/// `state`, until the listener fails; the fake servers of the drills share it.
+pub(crate) async fn serve_http1<S, Handle, Answer>(
+    listener: tokio::net::TcpListener,
+    state: Arc<S>,
+    handle: Handle,
+) -> anyhow::Result<serde_json::Value>
+where
+    S: Send + Sync + 'static,
+    Handle: Fn(Arc<S>, Request<Incoming>) -> Answer + Copy + Send + Sync + 'static,
+    Answer:
+        std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
-        let keys = Arc::clone(&keys);
+        let state = Arc::clone(&state);
         tokio::spawn(async move {
-            let service = service_fn(move |request| handle(Arc::clone(&keys), request));
+            let service = service_fn(move |request| handle(Arc::clone(&state), request));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

@@ -21,13 +21,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, header};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
-use crate::ceiling::reply;
+use crate::ceiling::{reply, serve_http1};
 use crate::runner::Tally;
 
 /// Options of the social scenario.
@@ -185,22 +182,6 @@ async fn handle(
     })
 }
 
-async fn serve(provider: Arc<Provider>, listener: tokio::net::TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let provider = Arc::clone(&provider);
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(Arc::clone(&provider), request));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
 /// One virtual user's sign-ins through the provider.
 struct Browser {
     client: reqwest::Client,
@@ -301,7 +282,7 @@ fn location(response: &reqwest::Response) -> anyhow::Result<String> {
 pub async fn run(args: SocialArgs) -> anyhow::Result<Value> {
     let provider = Arc::new(Provider::default());
     let listener = tokio::net::TcpListener::bind(args.provider_listen).await?;
-    tokio::spawn(serve(Arc::clone(&provider), listener));
+    tokio::spawn(serve_http1(listener, Arc::clone(&provider), handle));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(args.concurrency)
