@@ -106,8 +106,15 @@ impl CookiePolicy {
         {
             return Err(CsrfFailure::CrossSite);
         }
+        let same_origin = from
+            .fetch_site
+            .is_some_and(|site| site.eq_ignore_ascii_case(b"same-origin"));
         match from.origin {
-            // `null` is what sandboxed frames and some redirects send: never ours.
+            // A form of a page served with `Referrer-Policy: no-referrer` (the hosted pages, whose
+            // links carry codes) is posted with `Origin: null`; the browser's own
+            // `Sec-Fetch-Site`, which no page can set, says it came from this origin. Without
+            // it, `null` is a sandboxed frame or an opaque redirect: never ours.
+            Some(b"null") if same_origin => Ok(()),
             Some(origin) if !self.allows_origin(origin) => Err(CsrfFailure::ForeignOrigin),
             _ => Ok(()),
         }
@@ -249,6 +256,30 @@ mod tests {
                 Err(failure)
             );
             assert_eq!(p.check_origin(request), Err(failure));
+        }
+    }
+
+    #[test]
+    fn a_null_origin_is_ours_only_when_the_browser_says_same_origin() {
+        let p = policy();
+        assert_eq!(
+            p.check_origin(from(Some("null"), Some("same-origin"))),
+            Ok(())
+        );
+        assert_eq!(
+            p.check_unsafe(
+                from(Some("null"), Some("same-origin")),
+                Some(b"abc"),
+                Some("abc")
+            ),
+            Ok(())
+        );
+        for site in [None, Some("same-site"), Some("none")] {
+            assert_eq!(
+                p.check_origin(from(Some("null"), site)),
+                Err(CsrfFailure::ForeignOrigin),
+                "{site:?}"
+            );
         }
     }
 

@@ -429,13 +429,20 @@ async fn signup(
     match created {
         Ok(grant) => signed_in(&state, &browser, &request, &grant, target),
         Err(error) => {
-            // Each message next to the field it concerns.
+            // Each message next to the field it concerns; a malformed address says what one
+            // looks like.
             let field = match &error {
                 AccountError::WeakPassword(_) => "password",
                 AccountError::Validation(errors) => errors.first().map_or("email", |e| e.field),
                 _ => "email",
             };
+            let bad_address = matches!(error, AccountError::Validation(_)) && field == "email";
             refused_form(&state, &request, error, |status, text| {
+                let text = if bad_address {
+                    state.ui.message(request.locale, "error_email")
+                } else {
+                    text
+                };
                 signup_form(
                     &state,
                     &request,
@@ -549,7 +556,13 @@ async fn forgot(
                 lead,
             )
         }
+        // The address is the form's only field: a malformed one says what one looks like.
         Err(error) => refused_form(&state, &request, error, |status, text| {
+            let text = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                state.ui.message(request.locale, "error_email")
+            } else {
+                text
+            };
             forgot_form(&state, &request, status, &form.email, Some(text))
         }),
     }

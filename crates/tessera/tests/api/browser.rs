@@ -59,7 +59,8 @@ fn set_cookies(headers: &HeaderMap) -> BTreeMap<String, SetCookie> {
 pub struct Browser<'a> {
     app: &'a TestApp,
     jar: BTreeMap<String, String>,
-    origin: Option<String>,
+    /// `Origin` of its requests.
+    pub origin: Option<String>,
     /// `Sec-Fetch-Site` of its requests.
     pub fetch_site: Option<&'static str>,
 }

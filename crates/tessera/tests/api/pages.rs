@@ -390,6 +390,11 @@ async fn the_forgot_page_mails_a_reset_link_and_answers_the_same_for_unknown_add
         "no enumeration"
     );
     assert_eq!(malformed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let malformed = malformed.text().await.unwrap();
+    assert!(
+        malformed.contains("Enter an email address, like name@example.com."),
+        "{malformed}"
+    );
     let mails = crate::mail::wait_for_mails(&app, 1).await;
     assert_eq!(mails.len(), 1, "one mail, to the known address");
     assert!(!crate::mail::link_code(&mails[0], "reset").is_empty());
@@ -419,4 +424,31 @@ async fn a_refused_form_answers_in_the_language_the_page_was_shown_in() {
     let html = refused.text().await.unwrap();
     assert!(html.contains("<html lang=\"ko\">"), "{html}");
     assert!(html.contains("이메일 또는 비밀번호가 올바르지 않습니다."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_posted_as_chromium_posts_it_under_no_referrer_is_accepted() {
+    // Under `Referrer-Policy: no-referrer` a browser posts a page's form with `Origin: null`;
+    // its `Sec-Fetch-Site: same-origin` says the page was ours.
+    let app = app().await;
+    signed_up(&app, "tara@example.test").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/login").await;
+    let csrf = csrf_of(&browser);
+    browser.origin = Some("null".into());
+    browser.fetch_site = Some("same-origin");
+
+    let response = browser
+        .post_form(
+            "/ui/login",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("email", "tara@example.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK, "signed in");
+    assert!(browser.cookie("tessera_at").is_some());
 }
