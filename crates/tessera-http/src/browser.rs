@@ -260,6 +260,20 @@ impl BrowserRequest {
         Ok((token.to_owned(), self.cookies(csrf)))
     }
 
+    /// The refresh cookie of a page navigation that renews the hosted pages' session (`GET
+    /// /auth/resume`), and how it answers. A navigation carries no CSRF header: the refresh
+    /// cookie is `SameSite=Strict`, so only this site's navigations bring it, and the origin
+    /// rules refuse the rest.
+    pub fn navigation_refresh(&self) -> Result<(String, Delivery), ApiError> {
+        self.same_site()?;
+        let names = self.browser.policy.names();
+        let token = self.cookie(names.refresh).ok_or(Code::RefreshInvalid)?;
+        let csrf = self
+            .cookie(names.csrf)
+            .map_or_else(random_token, str::to_owned);
+        Ok((token.to_owned(), self.cookies(csrf)))
+    }
+
     /// The `Set-Cookie` values that remove this browser's cookies.
     pub fn cleared(&self) -> AppendHeaders<[(HeaderName, HeaderValue); 3]> {
         self.browser.cleared()

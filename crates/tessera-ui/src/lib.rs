@@ -4,6 +4,7 @@
 //! a content hash. No HTTP here: the HTTP layer's page handlers call [`Ui::render`].
 
 mod messages;
+mod qr;
 mod stylesheet;
 mod templates;
 
@@ -220,6 +221,17 @@ mod tests {
             "providers": [{"href": "/auth/oauth/google/authorize", "label": "Google"}],
             "signup_href": "/ui/signup", "login_href": "/ui/login", "error": "",
             "field_errors": {}, "heading": "Signed out", "lead": "Bye.",
+            "mfa_token": "m", "action": "/ui/verify", "field": "token", "token": "t",
+            "button": "Go", "back_href": "/ui/login", "back_label": "Sign in",
+            "user": {"email": "ann@example.test", "name": "Ann", "email_verified": true,
+                     "mfa_enabled": false},
+            "notice": "Saved.", "errors": {"name": "Too long."}, "new_email": "",
+            "sessions": [{"id": "s1", "device": "Chrome · Linux", "detail": "Last used now",
+                          "current": true}],
+            "identities": [{"provider": "github", "label": "GitHub", "email": "a@b.c"}],
+            "linkable": [{"href": "/auth/oauth/google/authorize", "label": "Google"}],
+            "otpauth_uri": "otpauth://totp/Acme:ann?secret=JBSWY3DPEHPK3PXP", "secret": "JBSWY3DPEHPK3PXP",
+            "codes": ["aaaa-bbbb", "cccc-dddd"],
         });
         for page in templates::PAGES {
             for locale in [Locale::En, Locale::Ko] {

@@ -9,15 +9,24 @@ use crate::UiError;
 
 /// The pages, by template name without `.html`.
 #[cfg(test)]
-pub(crate) const PAGES: [&str; 5] = ["login", "signup", "logout", "forgot", "message"];
+pub(crate) const PAGES: [&str; 11] = [
+    "login", "signup", "logout", "forgot", "message", "mfa", "link", "reset", "account", "totp",
+    "recovery",
+];
 
-const BUILT_IN: [(&str, &str); 6] = [
+const BUILT_IN: [(&str, &str); 12] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("signup.html", include_str!("../templates/signup.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("forgot.html", include_str!("../templates/forgot.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("mfa.html", include_str!("../templates/mfa.html")),
+    ("link.html", include_str!("../templates/link.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("account.html", include_str!("../templates/account.html")),
+    ("totp.html", include_str!("../templates/totp.html")),
+    ("recovery.html", include_str!("../templates/recovery.html")),
 ];
 
 /// Every template compiled, overrides from `dir` in place of the built-in ones.
@@ -26,6 +35,7 @@ pub(crate) fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Ui
     // Escaping for `.html`, and a misspelt variable or message id fails loudly (a test renders
     // every page), while `{% if error %}` may still ask about one that is absent.
     environment.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    environment.add_function("qr", |text: &str| crate::qr::qr(text));
     for (name, built_in) in BUILT_IN {
         let source = match dir.map(|dir| dir.join(name)) {
             Some(path) if path.is_file() => {

@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::browser::Browser;
 use tessera_testkit::totp::totp;
 
 use crate::helpers::{
@@ -275,8 +276,10 @@ async fn the_reset_page_asks_for_a_click_and_works_without_script(backend: Backe
     forgot(&app, &user.email).await;
     let code = link_code(&wait_for_mails(&app, 1).await[0], "reset");
 
+    let mut browser = page_browser(&app);
+
     // Act
-    let page = app.get(&format!("/ui/reset?token={code}")).await;
+    let page = browser.get(&format!("/ui/reset?token={code}")).await;
     let csp = page.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -286,34 +289,46 @@ async fn the_reset_page_asks_for_a_click_and_works_without_script(backend: Backe
         .unwrap()
         .to_owned();
     let html = page.text().await.unwrap();
-    let weak = app
+    let csrf = browser.cookie("tessera_csrf").unwrap().to_owned();
+    let forged = app
         .client
         .post(app.url("/ui/reset"))
-        .form(&[("token", code.as_str()), ("new_password", "password")])
+        .form(&[
+            ("token", code.as_str()),
+            ("new_password", "a forged new passphrase"),
+        ])
         .send()
         .await
         .unwrap();
+    let weak = browser
+        .post_form(
+            "/ui/reset",
+            &[
+                ("csrf_token", &csrf),
+                ("token", &code),
+                ("new_password", "password"),
+            ],
+        )
+        .await;
     let weak_html = weak.text().await.unwrap();
-    let done = app
-        .client
-        .post(app.url("/ui/reset"))
-        .form(&[
-            ("token", code.as_str()),
-            ("new_password", "an entirely new passphrase"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let used = app
-        .client
-        .post(app.url("/ui/reset"))
-        .form(&[
-            ("token", code.as_str()),
-            ("new_password", "an entirely new passphrase"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let new_password = [
+        ("csrf_token", csrf.as_str()),
+        ("token", code.as_str()),
+        ("new_password", "an entirely new passphrase"),
+    ];
+    let done = browser.post_form("/ui/reset", &new_password).await;
+    let done_status = done.status();
+    let done_html = done.text().await.unwrap();
+    // The reset signed every device out, this one too: its cookies are gone.
+    let signed_out = browser.cookie("tessera_csrf").is_none();
+    browser.get(&format!("/ui/reset?token={code}")).await;
+    let csrf = browser.cookie("tessera_csrf").unwrap().to_owned();
+    let again = [
+        ("csrf_token", csrf.as_str()),
+        ("token", code.as_str()),
+        ("new_password", "yet another new passphrase"),
+    ];
+    let used = browser.post_form("/ui/reset", &again).await;
 
     // Assert
     assert!(
@@ -322,10 +337,12 @@ async fn the_reset_page_asks_for_a_click_and_works_without_script(backend: Backe
     );
     assert_eq!(referrer, "no-referrer");
     assert!(html.contains("autocomplete=\"new-password\""), "{html}");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "no CSRF token");
     assert!(!html.contains("<script"), "{html}");
     assert!(weak_html.contains("role=\"alert\""), "{weak_html}");
-    assert_eq!(done.status(), StatusCode::OK);
-    assert!(done.text().await.unwrap().contains("Password changed"));
+    assert_eq!(done_status, StatusCode::OK);
+    assert!(done_html.contains("Password changed"), "{done_html}");
+    assert!(signed_out);
     assert_eq!(used.status(), StatusCode::BAD_REQUEST);
     let new = app
         .post_login(&json!({ "email": user.email, "password": "an entirely new passphrase" }))
@@ -470,17 +487,21 @@ async fn the_magic_link_page_signs_in_with_cookies_after_a_click(backend: Backen
     magic_link(&app, &user.email).await;
     let code = link_code(&wait_for_mails(&app, 1).await[0], "magic");
 
+    let mut browser = page_browser(&app);
+    browser.get(&format!("/ui/magic?token={code}")).await;
+    let csrf = browser.cookie("tessera_csrf").unwrap().to_owned();
+
     // Act
-    let clicked = app
-        .client
-        .post(app.url("/ui/magic"))
-        .form(&[("token", code.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let clicked = browser
+        .post_form("/ui/magic", &[("csrf_token", &csrf), ("token", &code)])
+        .await;
+    let account = browser
+        .get(&clicked.headers()["location"].to_str().unwrap().to_owned())
+        .await;
 
     // Assert
-    assert_eq!(clicked.status(), StatusCode::OK);
+    assert_eq!(clicked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(clicked.headers()["location"], "/ui/account?lang=en");
     let cookies: Vec<String> = clicked
         .headers()
         .get_all("set-cookie")
@@ -491,9 +512,18 @@ async fn the_magic_link_page_signs_in_with_cookies_after_a_click(backend: Backen
         cookies,
         vec!["__Host-tessera_at", "__Secure-tessera_rt", "tessera_csrf"]
     );
-    let html = clicked.text().await.unwrap();
+    assert_eq!(account.status(), StatusCode::OK);
+    let html = account.text().await.unwrap();
     assert!(html.contains(&user.email), "{html}");
     assert!(!html.contains(&code), "the page does not repeat the code");
+}
+
+/// A browser on this server's own pages: their forms post from the same origin.
+fn page_browser(app: &TestApp) -> Browser<'_> {
+    let mut browser = Browser::new(app);
+    browser.origin = None;
+    browser.fetch_site = Some("same-origin");
+    browser
 }
 
 async fn request_change(

@@ -34,7 +34,7 @@ async fn every_response_forbids_sniffing_and_https_deployments_send_hsts() {
         let answers = [
             app.get("/healthz").await,
             app.get("/users/me").await,
-            app.get("/ui/page.css").await,
+            app.get("/ui/login").await,
             app.get("/openapi.json").await,
             app.get("/no/such/route").await,
         ];

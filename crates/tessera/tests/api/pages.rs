@@ -258,9 +258,10 @@ async fn signup_makes_the_account_and_a_taken_email_is_shown_next_to_its_field()
 
     assert_eq!(
         created.status(),
-        StatusCode::OK,
+        StatusCode::SEE_OTHER,
         "signed in, no redirect_to"
     );
+    assert_eq!(created.headers()[LOCATION], "/ui/account?lang=en");
     assert!(browser.cookie("tessera_at").is_some());
     assert_eq!(taken.status(), StatusCode::CONFLICT);
     let html = taken.text().await.unwrap();
@@ -449,6 +450,6 @@ async fn a_form_posted_as_chromium_posts_it_under_no_referrer_is_accepted() {
         )
         .await;
 
-    assert_eq!(response.status(), StatusCode::OK, "signed in");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
     assert!(browser.cookie("tessera_at").is_some());
 }

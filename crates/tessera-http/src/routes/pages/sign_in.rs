@@ -1,0 +1,517 @@
+//! Signing in and out: the sign-in page (password, provider buttons), its second step, the
+//! landing of a provider login, sign-up, sign-out and the forgotten password.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::account::{AccountError, Login, Signup};
+use tessera_core::grant::LoginOutcome;
+use utoipa_axum::router::OpenApiRouter;
+
+use super::{
+    PageForm, PageQuery, PageRequest, link, message, refused_form, refused_target, render,
+    signed_in, target, with_redirect,
+};
+use crate::browser::BrowserRequest;
+use crate::error::{ApiError, Code};
+use crate::extract::{ClientInfo, Form, Query, authenticate};
+use crate::state::AppState;
+use crate::views::redirect;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .route("/ui/login", axum::routing::get(login_page).post(login))
+        .route("/ui/mfa", axum::routing::get(mfa_page).post(mfa))
+        .route("/ui/social", axum::routing::get(social_page).post(social))
+        .route("/ui/signup", axum::routing::get(signup_page).post(signup))
+        .route("/ui/logout", axum::routing::get(logout_page).post(logout))
+        .route("/ui/forgot", axum::routing::get(forgot_page).post(forgot))
+}
+
+/// A provider button.
+#[derive(Serialize)]
+pub(super) struct ProviderButton {
+    pub(super) href: String,
+    pub(super) label: String,
+}
+
+/// A button per configured provider. The provider login comes back to `/ui/social`, which
+/// signs this browser in and then goes on to `redirect_to`.
+fn providers(state: &AppState, request: &PageRequest, redirect_to: &str) -> Vec<ProviderButton> {
+    let mut landing = vec![("lang", request.locale.as_str())];
+    if !redirect_to.is_empty() {
+        landing.push(("next", redirect_to));
+    }
+    let landing = format!(
+        "{}/ui/social?{}",
+        state.site.public_url.trim_end_matches('/'),
+        tessera_ui::encode_query(&landing)
+    );
+    state
+        .social
+        .provider_names()
+        .map(|name| ProviderButton {
+            href: format!(
+                "/auth/oauth/{name}/authorize?{}",
+                tessera_ui::encode_query(&[("redirect_to", landing.as_str())])
+            ),
+            label: provider_label(name),
+        })
+        .collect()
+}
+
+/// How a provider's button names it: the brand for the presets' usual names.
+pub(super) fn provider_label(name: &str) -> String {
+    match name {
+        "google" => "Google".into(),
+        "github" => "GitHub".into(),
+        "microsoft" => "Microsoft".into(),
+        "spotify" => "Spotify".into(),
+        "kakao" => "Kakao".into(),
+        "naver" => "Naver".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// The sign-in form, refilled with `email` and `error` after a refusal.
+fn login_form(
+    state: &AppState,
+    request: &PageRequest,
+    status: StatusCode,
+    redirect_to: &str,
+    email: &str,
+    error: Option<String>,
+) -> Response {
+    let context = serde_json::json!({
+        "csrf_token": request.csrf,
+        "redirect_to": redirect_to,
+        "email": email,
+        "error": error.unwrap_or_default(),
+        "providers": providers(state, request, redirect_to),
+        "signup_href": link("/ui/signup", request.locale, redirect_to),
+    });
+    render(
+        state,
+        request,
+        status,
+        "login",
+        "/ui/login",
+        &with_redirect(redirect_to),
+        context,
+    )
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+) -> Response {
+    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let redirect_to = query.redirect_to.unwrap_or_default();
+    if target(&state, &redirect_to).is_err() {
+        return refused_target(&state, &request);
+    }
+    login_form(&state, &request, StatusCode::OK, &redirect_to, "", None)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    client: ClientInfo,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, target) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
+    };
+    let outcome = state
+        .accounts
+        .login(Login {
+            email: form.email.clone(),
+            password: form.password,
+            device: client.device(None),
+        })
+        .await;
+    match outcome {
+        Ok(LoginOutcome::Granted(grant)) => signed_in(&state, &browser, &request, &grant, target),
+        Ok(LoginOutcome::SecondFactor(challenge)) => {
+            mfa_form(&state, &request, &challenge.token, &form.redirect_to, None)
+        }
+        Err(error) => refused_form(&state, &request, error, |_, text| {
+            login_form(
+                &state,
+                &request,
+                StatusCode::OK,
+                &form.redirect_to,
+                &form.email,
+                Some(text),
+            )
+        }),
+    }
+}
+
+/// The checks every form that may sign in passes first: the CSRF token and an allowed
+/// `redirect_to`; the page's request and target, or the page refusing it.
+fn accepted(
+    state: &AppState,
+    headers: &HeaderMap,
+    browser: &BrowserRequest,
+    form: &PageForm,
+) -> Result<(PageRequest, Option<String>), Box<Response>> {
+    let request = PageRequest::checked(state, headers, browser, form)?;
+    match target(state, &form.redirect_to) {
+        Ok(target) => Ok((request, target)),
+        Err(()) => Err(Box::new(refused_target(state, &request))),
+    }
+}
+
+/// The second step of a sign-in: the code for the pending login of `mfa_token`.
+pub(super) fn mfa_form(
+    state: &AppState,
+    request: &PageRequest,
+    mfa_token: &str,
+    redirect_to: &str,
+    error: Option<String>,
+) -> Response {
+    let context = serde_json::json!({
+        "csrf_token": request.csrf,
+        "mfa_token": mfa_token,
+        "redirect_to": redirect_to,
+        "error": error.unwrap_or_default(),
+        "login_href": link("/ui/login", request.locale, redirect_to),
+    });
+    render(
+        state,
+        request,
+        StatusCode::OK,
+        "mfa",
+        "/ui/login",
+        &with_redirect(redirect_to),
+        context,
+    )
+}
+
+/// The second step is reached only from a sign-in: opened on its own, it starts one.
+async fn mfa_page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
+    let locale = state.ui.locale(query.lang.as_deref(), None);
+    let redirect_to = query.redirect_to.unwrap_or_default();
+    redirect(
+        StatusCode::SEE_OTHER,
+        &link("/ui/login", locale, &redirect_to),
+    )
+}
+
+async fn mfa(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, target) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
+    };
+    match state
+        .two_factor
+        .complete(&form.mfa_token, form.code.trim())
+        .await
+    {
+        Ok(grant) => signed_in(&state, &browser, &request, &grant, target),
+        Err(error) => refused_form(&state, &request, error, |_, text| {
+            mfa_form(
+                &state,
+                &request,
+                &form.mfa_token,
+                &form.redirect_to,
+                Some(text),
+            )
+        }),
+    }
+}
+
+/// Where a provider login that began on the sign-in page comes back: the login code asks for
+/// one click before it is spent (a link of someone else's code must not sign this browser in
+/// unasked), a second step shows its form, a refusal shows the sign-in page with its reason.
+pub(super) async fn social_page(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+) -> Response {
+    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let next = query.next.unwrap_or_default();
+    if target(&state, &next).is_err() {
+        return refused_target(&state, &request);
+    }
+    if let Some(code) = query.login_code {
+        let context = serde_json::json!({
+            "heading": request.text(&state, "social_title"),
+            "lead": request.text(&state, "social_lead"),
+            "action": "/ui/social",
+            "field": "login_code",
+            "token": code,
+            "redirect_to": next,
+            "button": request.text(&state, "social_submit"),
+            "csrf_token": request.csrf,
+        });
+        return render(
+            &state,
+            &request,
+            StatusCode::OK,
+            "link",
+            "/ui/social",
+            &[],
+            context,
+        );
+    }
+    if let Some(mfa_token) = query.mfa_token {
+        return mfa_form(&state, &request, &mfa_token, &next, None);
+    }
+    let reason = match query.error.as_deref() {
+        Some("access_denied") => "error_access_denied",
+        Some("account_exists") => "error_account_exists",
+        Some("identity_taken") => "error_identity_taken",
+        Some("email_required") => "error_email_required",
+        Some("account_disabled") => "error_account_disabled",
+        Some("upstream_error") => "error_upstream",
+        Some("code_invalid") => "error_link",
+        _ => "error_unavailable",
+    };
+    let text = request.text(&state, reason);
+    login_form(&state, &request, StatusCode::OK, &next, "", Some(text))
+}
+
+/// Trades the login code of a provider login for this browser's session.
+async fn social(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, target) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
+    };
+    match state.social.exchange(&form.login_code).await {
+        Ok(grant) => signed_in(&state, &browser, &request, &grant, target),
+        Err(error) => refused_form(&state, &request, error, |_, text| {
+            login_form(
+                &state,
+                &request,
+                StatusCode::OK,
+                &form.redirect_to,
+                "",
+                Some(text),
+            )
+        }),
+    }
+}
+
+/// The sign-up form, refilled after a refusal with the fields' messages.
+fn signup_form(
+    state: &AppState,
+    request: &PageRequest,
+    form: &PageForm,
+    field_errors: serde_json::Value,
+) -> Response {
+    let context = serde_json::json!({
+        "csrf_token": request.csrf,
+        "redirect_to": form.redirect_to,
+        "email": form.email,
+        "name": form.name,
+        "error": "",
+        "field_errors": field_errors,
+        "login_href": link("/ui/login", request.locale, &form.redirect_to),
+    });
+    render(
+        state,
+        request,
+        StatusCode::OK,
+        "signup",
+        "/ui/signup",
+        &with_redirect(&form.redirect_to),
+        context,
+    )
+}
+
+async fn signup_page(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+) -> Response {
+    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let form = PageForm {
+        redirect_to: query.redirect_to.unwrap_or_default(),
+        ..PageForm::default()
+    };
+    if target(&state, &form.redirect_to).is_err() {
+        return refused_target(&state, &request);
+    }
+    signup_form(&state, &request, &form, serde_json::json!({}))
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    client: ClientInfo,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, target) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
+    };
+    let created = state
+        .accounts
+        .signup(Signup {
+            email: form.email.clone(),
+            password: form.password.clone(),
+            name: (!form.name.trim().is_empty()).then(|| form.name.clone()),
+            device: client.device(None),
+        })
+        .await;
+    match created {
+        Ok(grant) => signed_in(&state, &browser, &request, &grant, target),
+        Err(error) => {
+            // Each message next to the field it concerns; a malformed address says what one
+            // looks like.
+            let field = match &error {
+                AccountError::WeakPassword(_) => "password",
+                AccountError::Validation(errors) => errors.first().map_or("email", |e| e.field),
+                _ => "email",
+            };
+            let bad_address = matches!(error, AccountError::Validation(_)) && field == "email";
+            refused_form(&state, &request, error, |_, text| {
+                let text = if bad_address {
+                    request.text(&state, "error_email")
+                } else {
+                    text
+                };
+                signup_form(&state, &request, &form, serde_json::json!({ field: text }))
+            })
+        }
+    }
+}
+
+async fn logout_page(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+) -> Response {
+    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let context = serde_json::json!({ "csrf_token": request.csrf });
+    render(
+        &state,
+        &request,
+        StatusCode::OK,
+        "logout",
+        "/ui/logout",
+        &[],
+        context,
+    )
+}
+
+/// Ends the browser's session (if it has one) and removes its cookies.
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
+    };
+    if let Some(caller) = browser
+        .access_cookie()
+        .and_then(|token| authenticate(&state.keys, token).ok())
+        && let Err(error) = state.sessions.end_any(caller.session_id, "logout").await
+    {
+        return ApiError::from(error).into_response();
+    }
+    let lead = request.text(&state, "signed_out_lead");
+    let mut response = message(&state, &request, StatusCode::OK, "signed_out_title", lead);
+    for (name, value) in browser.cleared().0 {
+        response.headers_mut().append(name, value);
+    }
+    response
+}
+
+/// The form asking for a reset link.
+fn forgot_form(
+    state: &AppState,
+    request: &PageRequest,
+    email: &str,
+    error: Option<String>,
+) -> Response {
+    let context = serde_json::json!({
+        "csrf_token": request.csrf,
+        "email": email,
+        "error": error.unwrap_or_default(),
+        "login_href": link("/ui/login", request.locale, ""),
+    });
+    render(
+        state,
+        request,
+        StatusCode::OK,
+        "forgot",
+        "/ui/forgot",
+        &[],
+        context,
+    )
+}
+
+async fn forgot_page(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+) -> Response {
+    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    forgot_form(&state, &request, "", None)
+}
+
+/// Mails a reset link if the address has an account; the page says the same either way.
+async fn forgot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
+    };
+    match state
+        .mail
+        .forgot_password(&form.email, Some(request.locale))
+        .await
+    {
+        Ok(()) => {
+            let lead = request
+                .text(&state, "forgot_sent_lead")
+                .replace("{email}", form.email.trim());
+            message(
+                &state,
+                &request,
+                StatusCode::ACCEPTED,
+                "forgot_sent_title",
+                lead,
+            )
+        }
+        // The address is the form's only field: a malformed one says what one looks like.
+        Err(error) => refused_form(&state, &request, error, |code, text| {
+            let text = if code == Code::ValidationError {
+                request.text(&state, "error_email")
+            } else {
+                text
+            };
+            forgot_form(&state, &request, &form.email, Some(text))
+        }),
+    }
+}
