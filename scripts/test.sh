@@ -25,6 +25,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v node >/dev/null || apt_install nodejs npm
 # The browser tests drive Debian's Chromium through playwright-core (its own download cannot work).
 [ -x /usr/bin/chromium ] || apt_install chromium
+# The hosted pages' screenshots and tests render Korean: a CJK font for Chromium.
+fc-list 2>/dev/null | grep -i nanum >/dev/null || apt_install fonts-nanum
 
 log "PostgreSQL on 127.0.0.1:5432"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -75,3 +77,7 @@ npm run test:clients
 log "Browser tests: examples/movies-web in headless Chromium against tessera and movies"
 # cargo test built both binaries (target/debug); the tests start them, and the built web app.
 npm run test:web
+
+log "Browser tests: the hosted pages (/ui/*) in headless Chromium against tessera"
+# Accessibility (axe-core, English and Korean, light and dark), weight and headers, JavaScript off.
+npm run test:pages

@@ -1,0 +1,189 @@
+// Every hosted page the browser tests check (axe, weight and headers) and the screenshots show.
+// A new page is one more entry here.
+import { createHmac } from "node:crypto";
+import type { BrowserContext, Page, Response } from "playwright-core";
+
+import { linkIn, password, signUp, submit, uniqueEmail, type Tessera } from "./harness";
+
+/** What an entry's hooks get: the server, the browser context and page, a fresh address. */
+export type VisitContext = {
+  server: Tessera;
+  context: BrowserContext;
+  page: Page;
+  /** An address nobody uses yet, for this visit (`needsSession` signs it up). */
+  email: string;
+  password: string;
+};
+
+export type HostedPage = {
+  name: string;
+  /** The route the page belongs to: the URL opened, unless `prepare` (a link) or `submit` (the answer to a form) lead there. */
+  path: string;
+  /** Signed in (through /ui/signup, as `email`) before the page is opened. */
+  needsSession?: boolean;
+  /** Makes what the page needs (an account, a mailed link) and returns the URL to open; else `path`. */
+  prepare?: (ctx: VisitContext) => Promise<string>;
+  /**
+   * For a page that is the answer to a form rather than a URL: what to do on the opened page
+   * (it must submit a form); the page under test is where that lands.
+   */
+  submit?: (ctx: VisitContext) => Promise<void>;
+  /** A selector only this page matches: proof that the visit reached it. */
+  shows: string;
+};
+
+export const pages: HostedPage[] = [
+  { name: "login", path: "/ui/login", shows: 'form[action="/ui/login"] input[name=password]' },
+  { name: "signup", path: "/ui/signup", shows: 'form[action="/ui/signup"] input[name=password]' },
+  { name: "forgot", path: "/ui/forgot", shows: 'form[action="/ui/forgot"] input[name=email]' },
+  { name: "logout", path: "/ui/logout", needsSession: true, shows: 'form[action="/ui/logout"] button' },
+  {
+    // The link in the verification mail, which a signed-in user asks for.
+    name: "verify",
+    path: "/ui/verify",
+    shows: 'form[action="/ui/verify"] input[name=token]',
+    prepare: async ({ server, email, password }) => {
+      const token = await server.apiSignUp(email, password);
+      await server.postJson("/auth/email/verify/request", {}, 202, token);
+      return linkIn(await server.mailTo(email, (mail) => mail.text.includes("/ui/verify?")), "/ui/verify");
+    },
+  },
+  {
+    // The link in the mail that /ui/forgot sends.
+    name: "reset",
+    path: "/ui/reset",
+    shows: 'form[action="/ui/reset"] input[name=new_password]',
+    prepare: async ({ server, page, email, password }) => {
+      await server.apiSignUp(email, password);
+      await page.goto(`${server.url}/ui/forgot`);
+      await page.fill("input[name=email]", email);
+      const response = await submit(page);
+      if (response.status() !== 202) throw new Error(`/ui/forgot answered ${response.status()}`);
+      return linkIn(await server.mailTo(email, (mail) => mail.text.includes("/ui/reset?")), "/ui/reset");
+    },
+  },
+  {
+    // The sign-in link `POST /auth/magic-link` mails.
+    name: "magic",
+    path: "/ui/magic",
+    shows: 'form[action="/ui/magic"] input[name=token]',
+    prepare: async ({ server, email, password }) => {
+      await server.apiSignUp(email, password);
+      await server.postJson("/auth/magic-link", { email }, 202);
+      return linkIn(await server.mailTo(email, (mail) => mail.text.includes("/ui/magic?")), "/ui/magic");
+    },
+  },
+  {
+    // The link mailed to the new address of an email change.
+    name: "email-change",
+    path: "/ui/email-change",
+    shows: 'form[action="/ui/email-change"] input[name=token]',
+    prepare: async ({ server, email, password }) => {
+      const token = await server.apiSignUp(email, password);
+      const newEmail = email.replace("@", ".new@");
+      await server.postJson("/users/me/email", { new_email: newEmail, password }, 202, token);
+      return linkIn(await server.mailTo(newEmail, (mail) => mail.text.includes("/ui/email-change?")), "/ui/email-change");
+    },
+  },
+  {
+    // Signing in without `redirect_to` lands here.
+    name: "account",
+    path: "/ui/account",
+    shows: 'form[action^="/ui/account/"]',
+    needsSession: true,
+  },
+  {
+    // The second step: what /ui/login answers the password of an account with two-factor on.
+    name: "mfa",
+    path: "/ui/mfa",
+    shows: 'form[action="/ui/mfa"] input[name=code]',
+    prepare: async ({ server, email, password }) => {
+      const token = await server.apiSignUp(email, password);
+      const { secret } = (await server.postJson("/users/me/mfa/totp/setup", {}, 200, token)) as { secret: string };
+      await server.postJson("/users/me/mfa/totp/confirm", { code: totp(secret) }, 200, token);
+      return `${server.url}/ui/login`;
+    },
+    submit: async ({ page, email, password }) => {
+      await page.fill("input[name=email]", email);
+      await page.fill("input[name=password]", password);
+      await page.click("main form button[type=submit]");
+    },
+  },
+  {
+    // The message page, as /ui/logout answers its button.
+    name: "signed-out",
+    path: "/ui/logout",
+    shows: "main [role=status]",
+    needsSession: true,
+    submit: async ({ page }) => {
+      await page.click("main form button[type=submit]");
+    },
+  },
+];
+
+/** `url` with `?lang=` set. */
+export function withLang(url: string, lang?: string): string {
+  if (!lang) return url;
+  const parsed = new URL(url);
+  parsed.searchParams.set("lang", lang);
+  return parsed.toString();
+}
+
+/** A context for one visit of `entry` on `page`. */
+export function visitContext(server: Tessera, page: Page, entry: HostedPage): VisitContext {
+  return { server, context: page.context(), page, email: uniqueEmail(entry.name), password };
+}
+
+/**
+ * Opens `entry` in `page` (in `lang`): signs in if it needs a session, prepares it, then makes
+ * the last navigation, calling `beforeLast` just before it (to measure only the page itself).
+ * The response of that navigation, checked to be the page and not an error.
+ */
+export async function openPage(
+  server: Tessera,
+  page: Page,
+  entry: HostedPage,
+  lang?: string,
+  beforeLast?: () => Promise<void>,
+): Promise<Response> {
+  const ctx = visitContext(server, page, entry);
+  if (entry.needsSession) await signUp(page, ctx.email, ctx.password, server.url);
+  const url = withLang(entry.prepare ? await entry.prepare(ctx) : `${server.url}${entry.path}`, lang);
+  if (!entry.submit && !new URL(url).pathname.startsWith(entry.path)) throw new Error(`${entry.name}: prepared ${url}, not ${entry.path}`);
+  let response: Response | null;
+  if (entry.submit) {
+    await page.goto(url);
+    await beforeLast?.();
+    const navigation = page.waitForNavigation({ waitUntil: "load" });
+    await entry.submit(ctx);
+    response = await navigation;
+  } else {
+    await beforeLast?.();
+    response = await page.goto(url);
+  }
+  if (!response) throw new Error(`${entry.name}: no response for ${url}`);
+  if (response.status() !== 200) {
+    throw new Error(`${entry.name}: ${response.request().method()} ${response.url()} answered ${response.status()}:\n${await page.locator("body").innerText()}`);
+  }
+  if ((await page.locator(entry.shows).count()) === 0) {
+    throw new Error(`${entry.name}: ${page.url()} has no ${entry.shows}:\n${await page.locator("body").innerText()}`);
+  }
+  return response;
+}
+
+/** The current RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 `secret`. */
+export function totp(secret: string, at = Date.now()): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const char of secret.replace(/=+$/, "").toUpperCase()) {
+    const value = alphabet.indexOf(char);
+    if (value < 0) throw new Error(`not base32: ${secret}`);
+    bits += value.toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
