@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account_pages;
 mod accounts;
 mod admin;
 mod browser;

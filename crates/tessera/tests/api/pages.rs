@@ -10,9 +10,9 @@ use serde_json::json;
 use crate::browser::{APP, Browser};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
-async fn app() -> TestApp {
+pub async fn app() -> TestApp {
     spawn_app_with(Backend::Sqlite, |settings| {
         settings.cookies.dev_insecure = true;
         settings.public_url = APP.into();
@@ -24,14 +24,14 @@ async fn app() -> TestApp {
 }
 
 /// The CSRF token the pages gave `browser` (its cookie, which the forms carry).
-fn csrf_of(browser: &Browser) -> String {
+pub fn csrf_of(browser: &Browser) -> String {
     browser
         .cookie("tessera_csrf")
         .expect("a CSRF cookie")
         .to_owned()
 }
 
-async fn signed_up(app: &TestApp, email: &str) {
+pub async fn signed_up(app: &TestApp, email: &str) {
     let response = app
         .post_signup(&json!({"email": email, "password": PASSWORD}))
         .await;
