@@ -496,7 +496,7 @@ async fn the_magic_link_page_signs_in_with_cookies_after_a_click(backend: Backen
         .post_form("/ui/magic", &[("csrf_token", &csrf), ("token", &code)])
         .await;
     let account = browser
-        .get(&clicked.headers()["location"].to_str().unwrap().to_owned())
+        .get(clicked.headers()["location"].to_str().unwrap())
         .await;
 
     // Assert
