@@ -9,6 +9,7 @@ mod stylesheet;
 mod templates;
 
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use minijinja::Value;
 use minijinja::value::Serde;
@@ -79,7 +80,17 @@ pub struct Ui {
     messages: messages::Messages,
     stylesheet: Stylesheet,
     settings: UiSettings,
+    /// Pages whose only per-request part is the CSRF token: rendered once per language, cut
+    /// where the token goes.
+    prerendered: RwLock<Vec<Prerendered>>,
 }
+
+/// A page (by template name) in a language, cut where the CSRF token goes.
+type Prerendered = (&'static str, Locale, Arc<[String]>);
+
+/// What stands for the CSRF token in a page rendered once: letters only, so no escaping
+/// changes it, and nothing else on a page reads like it.
+const TOKEN_SLOT: &str = "TesseraCsrfTokenSlotQx7Kp2";
 
 impl Ui {
     /// Checks the settings, themes the stylesheet and compiles every template (overrides
@@ -96,6 +107,7 @@ impl Ui {
             messages: messages::Messages::load(),
             stylesheet: Stylesheet::themed(&settings.accent_color),
             settings,
+            prerendered: RwLock::new(Vec::new()),
         })
     }
 
@@ -161,6 +173,40 @@ impl Ui {
         template
             .render(minijinja::context! { ..page_context, ..common })
             .map_err(|source| UiError::Template { name, source })
+    }
+
+    /// [`render`](Self::render) for a page whose context, apart from the CSRF token, is the
+    /// same for every request in a language (the sign-in page without `redirect_to`): the
+    /// template runs once per language with a placeholder for the token, later requests only
+    /// put their token in. `context` gets the token to render with.
+    pub fn render_with_token<C: Serialize>(
+        &self,
+        page: &'static str,
+        locale: Locale,
+        path: &str,
+        context: impl FnOnce(&str) -> C,
+        token: &str,
+    ) -> Result<String, UiError> {
+        let cached = self
+            .prerendered
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|(name, language, _)| *name == page && *language == locale)
+            .map(|(_, _, parts)| Arc::clone(parts));
+        let parts = match cached {
+            Some(parts) => parts,
+            None => {
+                let html = self.render(page, locale, path, &[], context(TOKEN_SLOT))?;
+                let parts: Arc<[String]> = html.split(TOKEN_SLOT).map(str::to_owned).collect();
+                self.prerendered
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((page, locale, Arc::clone(&parts)));
+                parts
+            }
+        };
+        Ok(parts.join(token))
     }
 
     fn languages(&self, current: Locale, path: &str, query: &[(&str, &str)]) -> Vec<LanguageLink> {
@@ -243,6 +289,32 @@ mod tests {
                 assert!(html.contains(ui.stylesheet().path()), "{page}");
             }
         }
+    }
+
+    #[test]
+    fn a_page_rendered_once_carries_each_requests_token() {
+        let ui = Ui::load(settings()).unwrap();
+        let context = |token: &str| {
+            serde_json::json!({
+                "csrf_token": token, "redirect_to": "", "email": "", "error": "",
+                "providers": [], "signup_href": "/ui/signup",
+            })
+        };
+        let first = ui
+            .render_with_token("login", Locale::En, "/ui/login", context, "tokenA")
+            .unwrap();
+        let second = ui
+            .render_with_token("login", Locale::En, "/ui/login", context, "tokenB")
+            .unwrap();
+        let korean = ui
+            .render_with_token("login", Locale::Ko, "/ui/login", context, "tokenC")
+            .unwrap();
+        let fresh = ui
+            .render("login", Locale::En, "/ui/login", &[], context("tokenB"))
+            .unwrap();
+        assert!(first.contains("value=\"tokenA\"") && !first.contains(TOKEN_SLOT));
+        assert_eq!(second, fresh, "the same page as a full render");
+        assert!(korean.contains("<html lang=\"ko\">") && korean.contains("value=\"tokenC\""));
     }
 
     #[test]

@@ -152,7 +152,18 @@ fn render(
     query: &[(&str, &str)],
     context: serde_json::Value,
 ) -> Response {
-    let html = match state.ui.render(name, request.locale, path, query, context) {
+    let html = state.ui.render(name, request.locale, path, query, context);
+    respond(state, request, status, html)
+}
+
+/// A rendered page with the headers every page carries and the CSRF cookie made for it.
+fn respond(
+    state: &AppState,
+    request: &PageRequest,
+    status: StatusCode,
+    html: Result<String, tessera_ui::UiError>,
+) -> Response {
+    let html = match html {
         Ok(html) => html,
         Err(error) => return ApiError::internal(error).into_response(),
     };

@@ -83,14 +83,7 @@ fn login_form(
     email: &str,
     error: Option<String>,
 ) -> Response {
-    let context = serde_json::json!({
-        "csrf_token": request.csrf,
-        "redirect_to": redirect_to,
-        "email": email,
-        "error": error.unwrap_or_default(),
-        "providers": providers(state, request, redirect_to),
-        "signup_href": link("/ui/signup", request.locale, redirect_to),
-    });
+    let context = login_context(state, request, &request.csrf, redirect_to, email, error);
     render(
         state,
         request,
@@ -100,6 +93,24 @@ fn login_form(
         &with_redirect(redirect_to),
         context,
     )
+}
+
+fn login_context(
+    state: &AppState,
+    request: &PageRequest,
+    csrf_token: &str,
+    redirect_to: &str,
+    email: &str,
+    error: Option<String>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "csrf_token": csrf_token,
+        "redirect_to": redirect_to,
+        "email": email,
+        "error": error.unwrap_or_default(),
+        "providers": providers(state, request, redirect_to),
+        "signup_href": link("/ui/signup", request.locale, redirect_to),
+    })
 }
 
 async fn login_page(
@@ -113,7 +124,18 @@ async fn login_page(
     if target(&state, &redirect_to).is_err() {
         return refused_target(&state, &request);
     }
-    login_form(&state, &request, StatusCode::OK, &redirect_to, "", None)
+    if !redirect_to.is_empty() {
+        return login_form(&state, &request, StatusCode::OK, &redirect_to, "", None);
+    }
+    // The page most often asked for, the same for everyone but the token: rendered once.
+    let html = state.ui.render_with_token(
+        "login",
+        request.locale,
+        "/ui/login",
+        |token| login_context(&state, &request, token, "", "", None),
+        &request.csrf,
+    );
+    super::respond(&state, &request, StatusCode::OK, html)
 }
 
 async fn login(
