@@ -12,6 +12,7 @@ use tessera_testkit::totp::totp;
 
 use crate::browser::{APP, Browser};
 use crate::helpers::TestApp;
+use crate::mail::{link_code, wait_for_mails};
 use crate::mfa::now;
 use crate::pages::{PASSWORD, app, csrf_of, signed_up};
 
@@ -362,4 +363,76 @@ async fn account_forms_show_refusals_next_to_their_fields_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(me["name"], "Di Ng");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosted_sign_up_mails_the_verification_and_sign_in_offers_a_magic_link() {
+    // Arrange
+    let app = app().await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/signup").await;
+    let csrf = csrf_of(&browser);
+
+    // Act: sign up, follow the verification link; then ask for a sign-in link.
+    let created = browser
+        .post_form(
+            "/ui/signup",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "eve@example.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let verification = wait_for_mails(&app, 1).await.remove(0);
+    let code = link_code(&verification, "verify");
+    browser.get(&format!("/ui/verify?token={code}")).await;
+    let csrf = csrf_of(&browser);
+    let confirmed = browser
+        .post_form("/ui/verify", &[("csrf_token", &csrf), ("token", &code)])
+        .await;
+    let confirmed_html = confirmed.text().await.unwrap();
+    let account = browser.get("/ui/account").await.text().await.unwrap();
+    let mut stranger = Browser::new(&app);
+    stranger.get("/ui/login").await;
+    let csrf = csrf_of(&stranger);
+    let asked = stranger
+        .post_form(
+            "/ui/magic-link",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "eve@example.test"),
+                ("password", ""),
+            ],
+        )
+        .await;
+    let asked_status = asked.status();
+    let asked_html = asked.text().await.unwrap();
+    let malformed = stranger
+        .post_form("/ui/magic-link", &[("csrf_token", &csrf), ("email", "eve")])
+        .await;
+    let magic = wait_for_mails(&app, 2).await.remove(1);
+
+    // Assert
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    assert!(
+        confirmed_html.contains("eve@example.test is confirmed."),
+        "{confirmed_html}"
+    );
+    assert!(account.contains(">verified<"), "{account}");
+    assert!(!account.contains("Send a verification link"));
+    assert_eq!(asked_status, StatusCode::ACCEPTED);
+    assert!(
+        asked_html.contains("a sign-in link is on its way"),
+        "{asked_html}"
+    );
+    assert_eq!(malformed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        malformed
+            .text()
+            .await
+            .unwrap()
+            .contains("like name@example.com")
+    );
+    assert!(magic.contains("/ui/magic?token="), "{magic}");
 }

@@ -33,6 +33,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .route("/ui/account/profile", post(profile))
         .route("/ui/account/email", post(email))
         .route("/ui/account/password", post(password))
+        .route("/ui/account/verify", post(verification))
         .route("/ui/account/sessions/end", post(end_session))
         .route("/ui/account/totp/setup", post(totp_setup))
         .route("/ui/account/totp/confirm", post(totp_confirm))
@@ -331,6 +332,7 @@ async fn account_page(
         shown.notice = match query.done.as_deref() {
             Some("profile") => Some(request.text(&state, "notice_profile")),
             Some("email") => Some(request.text(&state, "notice_email_sent")),
+            Some("verify") => Some(request.text(&state, "notice_verify_sent")),
             Some("password") => Some(request.text(&state, "notice_password")),
             Some("session") => Some(request.text(&state, "notice_session_ended")),
             Some("mfa_off") => Some(request.text(&state, "notice_mfa_off")),
@@ -453,6 +455,24 @@ async fn email(
             };
             refused(&state, &request, &caller, error, field, &form.new_email).await
         }
+    }
+}
+
+/// Mails a verification link to the account's address.
+async fn verification(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, caller) = account_form!(state, headers, browser, form);
+    match state
+        .mail
+        .request_verification(caller.user_id, Some(request.locale))
+        .await
+    {
+        Ok(()) => done(&request, "verify", &[]),
+        Err(error) => refused(&state, &request, &caller, error, |_| "verify", "").await,
     }
 }
 

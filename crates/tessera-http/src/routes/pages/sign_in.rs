@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::account::{AccountError, Login, Signup};
 use tessera_core::grant::LoginOutcome;
+use tessera_core::mail::MailError;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::{
@@ -23,6 +24,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .route("/ui/login", axum::routing::get(login_page).post(login))
         .route("/ui/mfa", axum::routing::get(mfa_page).post(mfa))
+        .route("/ui/magic-link", axum::routing::post(magic_link))
         .route("/ui/social", axum::routing::get(social_page).post(social))
         .route("/ui/signup", axum::routing::get(signup_page).post(signup))
         .route("/ui/logout", axum::routing::get(logout_page).post(logout))
@@ -332,6 +334,35 @@ async fn social(
     }
 }
 
+/// Mails a sign-in link if the address has an account (the sign-in form's second button);
+/// the page says the same either way.
+async fn magic_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, _) = match accepted(&state, &headers, &browser, &form) {
+        Ok(accepted) => accepted,
+        Err(refused) => return *refused,
+    };
+    let queued = state
+        .mail
+        .request_magic_link(&form.email, Some(request.locale))
+        .await;
+    let sent = ("magic_sent_title", "magic_sent_lead");
+    mailed(&state, &request, queued, sent, &form.email, |text| {
+        login_form(
+            &state,
+            &request,
+            StatusCode::OK,
+            &form.redirect_to,
+            &form.email,
+            Some(text),
+        )
+    })
+}
+
 /// The sign-up form, refilled after a refusal with the fields' messages.
 fn signup_form(
     state: &AppState,
@@ -397,7 +428,19 @@ async fn signup(
         })
         .await;
     match created {
-        Ok(grant) => signed_in(&state, &browser, &request, &grant, target),
+        Ok(grant) => {
+            // Someone signing up on these pages expects the mail that proves the address.
+            // The account exists either way: a mail that cannot be queued now can be asked
+            // for again from the account page.
+            if let Err(error) = state
+                .mail
+                .request_verification(grant.user.id, Some(request.locale))
+                .await
+            {
+                tracing::warn!(%error, "the verification mail of a new account was not queued");
+            }
+            signed_in(&state, &browser, &request, &grant, target)
+        }
         Err(error) => {
             // Each message next to the field it concerns; a malformed address says what one
             // looks like.
@@ -509,31 +552,39 @@ async fn forgot(
         Ok(request) => request,
         Err(refused) => return *refused,
     };
-    match state
+    let queued = state
         .mail
         .forgot_password(&form.email, Some(request.locale))
-        .await
-    {
+        .await;
+    let sent = ("forgot_sent_title", "forgot_sent_lead");
+    mailed(&state, &request, queued, sent, &form.email, |text| {
+        forgot_form(&state, &request, &form.email, Some(text))
+    })
+}
+
+/// The answer to a form that mails a link to an address if it has an account: the page
+/// saying so (`sent`: its title and lead), the same whether or not it has one, or the form
+/// again (`again`) with the refusal; a malformed address says what one looks like.
+fn mailed(
+    state: &AppState,
+    request: &PageRequest,
+    queued: Result<(), MailError>,
+    sent: (&str, &str),
+    email: &str,
+    again: impl FnOnce(String) -> Response,
+) -> Response {
+    match queued {
         Ok(()) => {
-            let lead = request
-                .text(&state, "forgot_sent_lead")
-                .replace("{email}", form.email.trim());
-            message(
-                &state,
-                &request,
-                StatusCode::ACCEPTED,
-                "forgot_sent_title",
-                lead,
-            )
+            let lead = request.text(state, sent.1).replace("{email}", email.trim());
+            message(state, request, StatusCode::ACCEPTED, sent.0, lead)
         }
-        // The address is the form's only field: a malformed one says what one looks like.
-        Err(error) => refused_form(&state, &request, error, |code, text| {
+        Err(error) => refused_form(state, request, error, |code, text| {
             let text = if code == Code::ValidationError {
-                request.text(&state, "error_email")
+                request.text(state, "error_email")
             } else {
                 text
             };
-            forgot_form(&state, &request, &form.email, Some(text))
+            again(text)
         }),
     }
 }
