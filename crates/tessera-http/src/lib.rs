@@ -32,7 +32,7 @@ pub use state::{AppState, ServiceKeys, Services, Site};
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi_document());
-    let api = api_router().split_for_parts().0;
+    let api = api_router(state.hosted_pages).split_for_parts().0;
     let cors = state.browser.cors();
     let https = state.site.public_url.starts_with("https://");
     let routes = layered(api.merge(docs)).with_state(state);
@@ -82,13 +82,14 @@ fn layered<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
 
 /// The OpenAPI document, for tools that want it without a server.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut document = api_router().split_for_parts().1;
+    let mut document = api_router(true).split_for_parts().1;
     openapi::add_common_problems(&mut document);
     document
 }
 
-fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+/// Every route; the hosted pages when `pages`.
+fn api_router(pages: bool) -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::sessions::router())
         .merge(routes::users::router())
@@ -97,12 +98,16 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::admin::router())
         .merge(routes::oauth::router())
         .merge(routes::social::router())
-        .merge(routes::pages::router())
         .merge(routes::introspection::router())
         .merge(routes::revocations::router())
         .merge(routes::tickets::router())
         .merge(routes::well_known::router())
-        .merge(routes::ops::router())
+        .merge(routes::ops::router());
+    if pages {
+        api.merge(routes::pages::router())
+    } else {
+        api
+    }
 }
 
 async fn not_found(_: Request<Body>) -> ApiError {

@@ -98,6 +98,8 @@ pub struct Services {
     pub vault: Arc<Vault>,
     /// The hosted pages' renderer.
     pub ui: Arc<tessera_ui::Ui>,
+    /// Whether the hosted pages (`/ui/*`) are served (`ui.enabled`).
+    pub hosted_pages: bool,
     /// The revocation feed, for resource servers.
     pub feed: Arc<dyn RevocationStore>,
     /// Revocations as this instance learns them, for the SSE stream.

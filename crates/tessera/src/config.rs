@@ -152,6 +152,9 @@ impl Default for MailConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UiConfig {
+    /// Serve the hosted pages (`/ui/*`). Off, the mail links still point there: a team that
+    /// turns the pages off serves those paths itself.
+    pub enabled: bool,
     /// The name mails and pages speak of.
     pub product_name: String,
     /// A logo the pages show instead of the name: an https URL or a path on this server.
@@ -167,6 +170,7 @@ pub struct UiConfig {
 impl Default for UiConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             product_name: "Tessera".into(),
             logo_url: String::new(),
             accent_color: "#4f46e5".into(),

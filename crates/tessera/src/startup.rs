@@ -346,6 +346,7 @@ impl Application {
             social: Arc::new(social),
             vault: Arc::new(vault),
             ui: Arc::new(ui),
+            hosted_pages: settings.ui.enabled,
             feed: core.stores.revocations,
             live_revocations,
             service_keys: Arc::new(service_keys(settings)),

@@ -453,3 +453,19 @@ async fn a_form_posted_as_chromium_posts_it_under_no_referrer_is_accepted() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
     assert!(browser.cookie("tessera_at").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ui_enabled_off_no_page_is_served_and_the_api_still_is() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| settings.ui.enabled = false).await;
+
+    let login = app.get("/ui/login").await;
+    let account = app.get("/ui/account").await;
+    let signup = app
+        .post_signup(&json!({"email": "una@example.test", "password": PASSWORD}))
+        .await;
+
+    assert_eq!(login.status(), StatusCode::NOT_FOUND);
+    assert_eq!(login.headers()["content-type"], "application/problem+json");
+    assert_eq!(account.status(), StatusCode::NOT_FOUND);
+    assert_eq!(signup.status(), StatusCode::CREATED);
+}
