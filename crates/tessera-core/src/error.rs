@@ -24,6 +24,8 @@ pub enum Conflict {
     /// The upstream identity is linked already (to this user or another), or the user has an
     /// identity of that provider already.
     Identity,
+    /// The passkey's credential id is registered already (to this user or another).
+    Passkey,
 }
 
 impl StoreError {

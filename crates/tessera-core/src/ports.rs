@@ -424,7 +424,7 @@ pub struct StoredIdentity {
 pub enum Unlinked {
     /// It was removed; here it is as it was.
     Removed(StoredIdentity),
-    /// It is the user's last way to log in (no password, no other identity).
+    /// It is the user's last way to log in (no password, no other identity, no passkey).
     LastMethod,
     /// The user has no identity of that provider.
     NotFound,
@@ -461,8 +461,8 @@ pub trait IdentityStore: Send + Sync {
         user: &NewUser,
         identity: &StoredIdentity,
     ) -> Result<User, StoreError>;
-    /// Removes the user's identity of `provider` unless it is their last way to log in,
-    /// checked and removed in one statement.
+    /// Removes the user's identity of `provider` unless it is their last way to log in (no
+    /// password, no other identity, no passkey), checked and removed in one statement.
     async fn unlink_identity(&self, user: UserId, provider: &str) -> Result<Unlinked, StoreError>;
     /// Removes the user's identities linked while their address was unproven; those removed.
     async fn unlink_unproven(&self, user: UserId) -> Result<Vec<StoredIdentity>, StoreError>;
@@ -493,4 +493,73 @@ pub trait IdentityStore: Send + Sync {
         sealed_tokens: Option<&[u8]>,
         needs_login: bool,
     ) -> Result<bool, StoreError>;
+}
+
+/// A user's passkey (a WebAuthn credential), as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    /// Row id: how the API names it.
+    pub id: uuid::Uuid,
+    /// The user it signs in.
+    pub user: UserId,
+    /// The id the authenticator names the credential by (raw bytes); unique across users.
+    pub credential_id: Vec<u8>,
+    /// The credential as the WebAuthn library keeps it (JSON: public key, algorithm, signature
+    /// counter, backup flags). Public data: nothing in it signs anything.
+    pub credential: String,
+    /// The name the user gave it.
+    pub name: String,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// When it last signed in, if it has.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// What removing a passkey did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasskeyRemoved {
+    /// It was removed; here it is as it was.
+    Removed(StoredPasskey),
+    /// It is the user's last way to log in (no password, no identity, no other passkey).
+    LastMethod,
+    /// The user has no passkey with that id.
+    NotFound,
+}
+
+/// Passkeys. A login stores the credential's new signature counter only over the one it read,
+/// so of two logins that raced with the same counter, one loses.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Adds `passkey`; [`crate::Conflict::Passkey`] when its credential id is registered
+    /// already, and nothing is written.
+    async fn add_passkey(&self, passkey: &StoredPasskey) -> Result<(), StoreError>;
+    /// The user's passkeys, oldest first.
+    async fn user_passkeys(&self, user: UserId) -> Result<Vec<StoredPasskey>, StoreError>;
+    /// The passkey whose credential id is `credential_id`.
+    async fn find_passkey(&self, credential_id: &[u8])
+    -> Result<Option<StoredPasskey>, StoreError>;
+    /// After a login: replaces passkey `id`'s credential with `credential` and sets its
+    /// `last_used_at`, only if its credential is still `previous`; whether it did.
+    async fn record_passkey_use(
+        &self,
+        id: uuid::Uuid,
+        previous: &str,
+        credential: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Renames the user's passkey `id`; the passkey, or `None` if the user has none with it.
+    async fn rename_passkey(
+        &self,
+        user: UserId,
+        id: uuid::Uuid,
+        name: &str,
+    ) -> Result<Option<StoredPasskey>, StoreError>;
+    /// Removes the user's passkey `id` unless it is their last way to log in, checked and
+    /// removed in one statement (as [`IdentityStore::unlink_identity`], which counts passkeys
+    /// as a way in too).
+    async fn remove_passkey(
+        &self,
+        user: UserId,
+        id: uuid::Uuid,
+    ) -> Result<PasskeyRemoved, StoreError>;
 }
