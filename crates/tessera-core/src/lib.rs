@@ -15,6 +15,7 @@ mod kept;
 pub mod limits;
 pub mod mail;
 pub mod mfa;
+pub mod passkey;
 pub mod ports;
 pub mod secret;
 pub mod session;
