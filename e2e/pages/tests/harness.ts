@@ -1,13 +1,14 @@
 // The hosted pages' harness: the real tessera binary on a free port with a data directory of
 // its own (its output kept for failure messages), Debian's Chromium, the mail it writes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { chromium, type Browser, type Page, type Response } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page, type Response } from "playwright-core";
 
 /** e2e/pages, and the repository root two levels up. */
 export const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -38,8 +39,12 @@ export type Mail = {
   html: string;
 };
 
+/** A child process of the tests whose output a failure shows. */
+type Logged = { label: string; logs(): string };
+
 /** One running `tessera serve`, on its own port and data directory. */
 export class Tessera {
+  readonly label = "tessera";
   readonly output: string[] = [];
   readonly dataDir = mkdtempSync(path.join(tmpdir(), "hosted-pages-"));
   readonly url: string;
@@ -62,12 +67,15 @@ export class Tessera {
     };
   }
 
-  /** Starts the server (`env` added to the environment) and waits for `/healthz`. */
-  static async start(env: Record<string, string> = {}): Promise<Tessera> {
+  /**
+   * Starts the server (`env` added to the environment) and waits for `/healthz`; on `port` when
+   * its URL must be known before (a provider's redirect URI), else on a free one.
+   */
+  static async start(env: Record<string, string> = {}, port?: number): Promise<Tessera> {
     if (!existsSync(tesseraBin)) {
       throw new Error(`${tesseraBin} is missing: run \`cargo build -p tessera\` (or set TESSERA_BIN)`);
     }
-    const server = new Tessera(await freePort(), env);
+    const server = new Tessera(port ?? (await freePort()), env);
     running.push(server);
     try {
       server.spawn();
@@ -187,12 +195,12 @@ export class Tessera {
   }
 }
 
-const running: Tessera[] = [];
+const running: Logged[] = [];
 
 // When a test fails, show what the servers said.
 afterEach((context) => {
   if (context.task.result?.state === "fail") {
-    for (const server of running) console.error(`---- tessera output ----\n${server.logs()}\n------------------------`);
+    for (const child of running) console.error(`---- ${child.label} output ----\n${child.logs()}\n------------------------`);
   }
 });
 
@@ -244,6 +252,208 @@ export async function signUp(page: Page, email: string, password: string, base?:
     throw new Error(`signup of ${email} through the form: ${response.status()}\n${await page.locator("main").innerText()}`);
   }
   return response;
+}
+
+/**
+ * Signs in through /ui/login on `base` (with `redirect_to`, if given): fills the form and
+ * submits it. The response of the navigation: the target, the account page, the second step
+ * (the same URL, answering the POST) or the form again with its refusal.
+ */
+export async function signIn(page: Page, base: string, email: string, secret: string, redirectTo?: string): Promise<Response> {
+  const query = redirectTo ? `?redirect_to=${encodeURIComponent(redirectTo)}` : "";
+  await page.goto(`${base}/ui/login${query}`);
+  await page.fill("input[name=email]", email);
+  await page.fill("input[name=password]", secret);
+  return submit(page);
+}
+
+/** Signs out through /ui/logout's button; throws unless the signed-out message shows. */
+export async function signOut(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/ui/logout`);
+  const response = await submit(page);
+  const shown = await page.locator("main [role=status]").count();
+  if (response.status() !== 200 || shown === 0) {
+    throw new Error(`signing out answered ${response.status()}:\n${await page.locator("main").innerText()}`);
+  }
+}
+
+/** The cookie names of plain-http development (TESSERA_COOKIES__DEV_INSECURE): no __Host- / __Secure- prefixes. */
+export const cookieNames = { access: "tessera_at", refresh: "tessera_rt", csrf: "tessera_csrf" } as const;
+
+/**
+ * Asks for the verification mail of the account `context` is signed in to, as a script of the
+ * server's origin would (its cookies, and `X-CSRF-Token` set to the CSRF cookie: the account
+ * page has no button for it); the `/ui/verify` link of the mail that comes to `email`.
+ */
+export async function requestVerificationMail(context: BrowserContext, server: Tessera, email: string): Promise<string> {
+  const csrf = (await context.cookies(server.url)).find((cookie) => cookie.name === cookieNames.csrf);
+  if (!csrf) throw new Error(`no ${cookieNames.csrf} cookie for ${server.url}: is the browser signed in?`);
+  const asked = await context.request.post(`${server.url}/auth/email/verify/request`, {
+    headers: { "x-csrf-token": csrf.value },
+  });
+  if (asked.status() !== 202) {
+    throw new Error(`POST /auth/email/verify/request: ${asked.status()}, expected 202: ${await asked.text()}`);
+  }
+  return linkIn(await server.mailTo(email, (mail) => mail.text.includes("/ui/verify?")), "/ui/verify");
+}
+
+/** Where the screenshots of failed steps go. */
+export const failureDir = process.env.PAGES_FAILURE_DIR ?? path.join(tmpdir(), "tessera-pages-failures");
+
+/**
+ * Runs `body`; when it throws, takes a full-page screenshot of each page `pages()` gives that
+ * is still open, and adds the files to the error's message.
+ */
+export async function screenshotOnFailure(label: string, pages: () => (Page | undefined)[], body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    mkdirSync(failureDir, { recursive: true });
+    const shots: string[] = [];
+    const stem = `${label.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60)}-${Date.now()}`;
+    for (const [index, page] of pages().entries()) {
+      if (!page || page.isClosed()) continue;
+      const file = path.join(failureDir, `${stem}-${index}.png`);
+      try {
+        await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
+        shots.push(`${file} (${page.url()})`);
+      } catch (shotError) {
+        shots.push(`no screenshot of ${page.url()}: ${String(shotError)}`);
+      }
+    }
+    const note = `\nscreenshots:\n  ${shots.join("\n  ") || "(no open page)"}`;
+    if (error instanceof Error) {
+      error.message += note;
+      throw error;
+    }
+    throw new Error(`${String(error)}${note}`);
+  }
+}
+
+/** The RFC 6238 code (HMAC-SHA-1, 6 digits, 30 s steps) of a base32 `secret` at `unixSeconds` (now by default). */
+export function totp(secret: string, unixSeconds = Date.now() / 1000): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const char of secret.replace(/[\s=]+/g, "").toUpperCase()) {
+    const value = alphabet.indexOf(char);
+    if (value < 0) throw new Error(`not base32: ${secret}`);
+    bits += value.toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+/**
+ * An authenticator app holding `secret`: it shows the code of the current 30-s step. The
+ * server accepts each step once, so a code of a step given out before waits for the next step.
+ */
+export class Authenticator {
+  private lastStep = -1;
+
+  constructor(readonly secret: string) {}
+
+  /** The code of the current step, after waiting for a step not given out yet. */
+  async code(): Promise<string> {
+    let now = Date.now() / 1000;
+    if (Math.floor(now / 30) <= this.lastStep) {
+      await sleep(((this.lastStep + 1) * 30 - now) * 1000 + 100);
+      now = Date.now() / 1000;
+    }
+    this.lastStep = Math.floor(now / 30);
+    return totp(this.secret, now);
+  }
+
+  /** The code last given out, as someone replaying it would type it. */
+  lastCode(): string {
+    if (this.lastStep < 0) throw new Error("no code given out yet");
+    return totp(this.secret, this.lastStep * 30);
+  }
+}
+
+/** The OpenID provider of the social-login tests: crates/tessera-testkit/oidc-provider (panva's oidc-provider). */
+export const oidcProviderDir = path.join(repoRoot, "crates/tessera-testkit/oidc-provider");
+
+/**
+ * One running `node provider.mjs` on a free port, with one confidential client that may
+ * redirect to `redirectUris`. Its development login page signs in any login name (the password
+ * is ignored): with an `@` the name is the email, without one it is `NAME@example.test`; names
+ * starting with `unverified` have `email_verified: false`. Its pages have a "[ Cancel ]" link that
+ * ends the request with `access_denied`.
+ */
+export class OidcProvider {
+  readonly label = "oidc-provider";
+  readonly output: string[] = [];
+  readonly issuer: string;
+  private exitCode: number | null | undefined = undefined;
+  private exited: Promise<void>;
+
+  private constructor(readonly port: number, private readonly child: ChildProcess) {
+    this.issuer = `http://127.0.0.1:${port}`;
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n")) if (line) this.output.push(`[oidc-provider] ${line}`);
+      if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    this.exited = new Promise((resolve) => child.on("exit", (code) => ((this.exitCode = code), resolve())));
+  }
+
+  static async start(client: { clientId: string; clientSecret: string; redirectUris: string[] }): Promise<OidcProvider> {
+    if (!existsSync(path.join(oidcProviderDir, "node_modules/oidc-provider"))) {
+      throw new Error(`oidc-provider is not installed: run \`npm ci\` in ${oidcProviderDir}`);
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await freePort();
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PORT: String(port),
+        CLIENT_ID: client.clientId,
+        CLIENT_SECRET: client.clientSecret,
+        REDIRECT_URIS: client.redirectUris.join(","),
+      };
+      // Development mode: production mode refuses some of what a loopback test needs.
+      delete env.NODE_ENV;
+      const child = spawn(process.execPath, ["provider.mjs"], { cwd: oidcProviderDir, env, stdio: ["ignore", "pipe", "pipe"] });
+      const provider = new OidcProvider(port, child);
+      running.push(provider);
+      if (await provider.waitReady()) return provider;
+      await provider.stop();
+      if (!provider.logs().includes("cannot listen")) throw new Error(`oidc-provider did not start:\n${provider.logs()}`);
+    }
+    throw new Error("oidc-provider: no free port after 5 attempts");
+  }
+
+  /** Whether the discovery document answers before the process exits or 30 s pass. */
+  private async waitReady(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && this.exitCode === undefined) {
+      try {
+        const response = await fetch(`${this.issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2000) });
+        if (response.ok) return true;
+      } catch { /* not yet */ }
+      await sleep(50);
+    }
+    return false;
+  }
+
+  logs(): string {
+    return this.output.join("\n");
+  }
+
+  async stop(): Promise<void> {
+    if (this.exitCode === undefined) {
+      this.child.kill("SIGTERM");
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    const index = running.indexOf(this);
+    if (index >= 0) running.splice(index, 1);
+  }
 }
 
 let counter = 0;

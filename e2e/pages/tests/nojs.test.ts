@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 
-import { linkIn, password, submit, uniqueEmail, useServer } from "./harness";
+import { cookieNames, linkIn, password, requestVerificationMail, submit, uniqueEmail, useServer } from "./harness";
 
 const system = useServer();
 const email = uniqueEmail("nojs");
@@ -11,8 +11,8 @@ const newPassword = "another long passphrase";
 let context: BrowserContext;
 let page: Page;
 
-// The cookie names of plain-http development (TESSERA_COOKIES__DEV_INSECURE): no __Host- / __Secure- prefixes.
-const names = { access: "tessera_at", refresh: "tessera_rt", csrf: "tessera_csrf" };
+// The cookie names of plain-http development (TESSERA_COOKIES__DEV_INSECURE).
+const names = cookieNames;
 
 async function cookies(): Promise<Map<string, { value: string; path: string; httpOnly: boolean }>> {
   // Every cookie of the server, whatever its path (the refresh cookie lives under /auth).
@@ -67,13 +67,9 @@ describe("with JavaScript off", () => {
     expect(signedUp.status).toBe(200);
     expect(signedUp.body).toMatchObject({ email, email_verified: false });
 
-    // Signing up mails nothing; the signed-in browser asks for the verification mail with its
-    // cookies (and the CSRF token), as an app of this origin would.
-    const asked = await context.request.post(`${system.server.url}/auth/email/verify/request`, {
-      headers: { "x-csrf-token": jar.get(names.csrf)!.value },
-    });
-    expect(asked.status(), await asked.text()).toBe(202);
-    const link = linkIn(await system.server.mailTo(email, (mail) => mail.text.includes("/ui/verify?")), "/ui/verify");
+    // The signed-in browser asks for a verification mail with its cookies (and the CSRF token),
+    // as an app of this origin would; the newest mail's link is the one followed.
+    const link = await requestVerificationMail(context, system.server, email);
     expect(link.startsWith(`${system.server.url}/ui/verify?token=`), link).toBe(true);
 
     await page.goto(link);

@@ -1,9 +1,8 @@
 // Every hosted page the browser tests check (axe, weight and headers) and the screenshots show.
 // A new page is one more entry here.
-import { createHmac } from "node:crypto";
 import type { BrowserContext, Page, Response } from "playwright-core";
 
-import { linkIn, password, signUp, submit, uniqueEmail, type Tessera } from "./harness";
+import { linkIn, password, signUp, submit, totp, uniqueEmail, type Tessera } from "./harness";
 
 /** What an entry's hooks get: the server, the browser context and page, a fresh address. */
 export type VisitContext = {
@@ -169,21 +168,4 @@ export async function openPage(
     throw new Error(`${entry.name}: ${page.url()} has no ${entry.shows}:\n${await page.locator("body").innerText()}`);
   }
   return response;
-}
-
-/** The current RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 `secret`. */
-export function totp(secret: string, at = Date.now()): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const char of secret.replace(/=+$/, "").toUpperCase()) {
-    const value = alphabet.indexOf(char);
-    if (value < 0) throw new Error(`not base32: ${secret}`);
-    bits += value.toString(2).padStart(5, "0");
-  }
-  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((byte) => parseInt(byte, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1]! & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
