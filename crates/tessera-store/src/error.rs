@@ -18,6 +18,11 @@ const IDENTITY_CONSTRAINTS: [&str; 2] = ["identities_subject_key", "identities_u
 /// SQLite names both rules' columns, `identities.provider` among them, but not the primary
 /// key's, whose violation stays an id conflict.
 const IDENTITY_COLUMN: &str = "identities.provider";
+/// PostgreSQL names the passkeys' uniqueness rule explicitly: an authenticator's credential id.
+const PASSKEY_CONSTRAINTS: [&str; 1] = ["passkeys_credential_id_key"];
+/// SQLite reports "UNIQUE constraint failed: passkeys.credential_id"; the primary key's
+/// violation names `passkeys.id` and stays an id conflict.
+const PASSKEY_COLUMN: &str = "passkeys.credential_id";
 
 /// PostgreSQL SQLSTATEs for damaged storage: data_corrupted, index_corrupted.
 const CORRUPT_SQLSTATES: [&str; 2] = ["XX001", "XX002"];
@@ -69,6 +74,8 @@ fn conflict_of(db: &dyn DatabaseError) -> Conflict {
         Conflict::Email
     } else if broke(&IDENTITY_CONSTRAINTS, IDENTITY_COLUMN) {
         Conflict::Identity
+    } else if broke(&PASSKEY_CONSTRAINTS, PASSKEY_COLUMN) {
+        Conflict::Passkey
     } else {
         Conflict::Id
     }

@@ -47,6 +47,13 @@ macro_rules! identity_columns {
     };
 }
 
+/// The `passkeys` columns every backend reads into a `StoredPasskey`.
+macro_rules! passkey_columns {
+    () => {
+        "id, user_id, credential_id, credential, name, created_at, last_used_at"
+    };
+}
+
 /// Where a row keeps a `User`'s fields: the names of `user_columns!()` or of
 /// `joined_user_columns!()`.
 pub(crate) struct UserColumns {
@@ -101,8 +108,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::ports::{
-    AuditStore, Health, IdentityStore, KeyStore, MailStore, MfaStore, RevocationStore,
-    SessionStore, UserStore,
+    AuditStore, Health, IdentityStore, KeyStore, MailStore, MfaStore, PasskeyStore,
+    RevocationStore, SessionStore, UserStore,
 };
 
 pub use location::{Engine, PASSWORD_MASK, mask_url_password};
@@ -134,6 +141,8 @@ pub struct Stores {
     pub mail: Arc<dyn MailStore>,
     /// Upstream identities and their sealed provider tokens.
     pub identities: Arc<dyn IdentityStore>,
+    /// Passkeys (WebAuthn credentials).
+    pub passkeys: Arc<dyn PasskeyStore>,
     /// Database liveness.
     pub health: Arc<dyn Health>,
 }
@@ -150,6 +159,7 @@ impl Stores {
             + MfaStore
             + MailStore
             + IdentityStore
+            + PasskeyStore
             + Health
             + 'static,
     {
@@ -163,6 +173,7 @@ impl Stores {
             mfa: store.clone(),
             mail: store.clone(),
             identities: store.clone(),
+            passkeys: store.clone(),
             health: store,
         }
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use databases::TestDatabase;
 use tessera_core::account::{Email, NewUser, Role, User};
 use tessera_core::clock::unix_millis;
-use tessera_core::ports::{StoredIdentity, StoredKey, Unlinked};
+use tessera_core::ports::{PasskeyRemoved, StoredIdentity, StoredKey, StoredPasskey, Unlinked};
 use tessera_core::session::{Amr, Method, RefreshState, Revocation, RevocationTarget, Session};
 use tessera_core::{Conflict, SessionId, StoreError, UserId};
 use tessera_store::Stores;
@@ -107,6 +107,20 @@ contract!(
     storing_login_tokens_clears_needs_login_counts_a_version_and_ends_the_lease,
     deleting_a_user_deletes_their_identities,
     unlinking_unproven_identities_removes_those_of_that_user_only,
+    added_passkeys_are_listed_oldest_first_and_found_by_credential_id_with_every_field,
+    adding_a_passkey_with_a_registered_credential_id_is_a_passkey_conflict_and_writes_nothing,
+    adding_a_passkey_with_a_taken_id_is_an_id_conflict,
+    a_passkey_use_is_recorded_only_over_the_credential_it_read,
+    renaming_a_passkey_returns_it_and_leaves_another_users_passkey_alone,
+    removing_a_passkey_of_a_user_with_a_password_removes_it,
+    removing_the_last_way_to_log_in_is_refused_and_keeps_the_passkey,
+    removing_a_passkey_of_a_user_with_another_removes_it_and_keeps_the_last,
+    removing_a_passkey_the_user_does_not_have_finds_nothing,
+    removing_a_passkey_leaves_an_identity_that_is_then_the_last_way_in,
+    unlinking_an_identity_leaves_a_passkey_that_is_then_the_last_way_in,
+    of_two_concurrent_removals_of_a_users_last_two_passkeys_exactly_one_succeeds,
+    of_a_concurrent_passkey_removal_and_unlink_of_a_users_last_two_ways_in_exactly_one_succeeds,
+    deleting_a_user_deletes_their_passkeys,
     ping_succeeds_on_an_open_database,
     reopening_a_database_keeps_its_data,
     several_processes_opening_a_new_database_at_once_all_succeed,
@@ -2288,6 +2302,382 @@ async fn deleting_a_user_deletes_their_identities(db: &TestDatabase) {
         .create_user_with_identity(&again, &relinked)
         .await
         .unwrap();
+}
+
+/// `user`'s passkey with `credential_id`, registered at `created_at` and used a minute later,
+/// so that a round trip shows every field is kept.
+fn passkey_of(user: UserId, credential_id: &[u8], created_at: OffsetDateTime) -> StoredPasskey {
+    StoredPasskey {
+        id: Uuid::new_v4(),
+        user,
+        credential_id: credential_id.to_vec(),
+        credential: counted_credential(credential_id, 1),
+        name: "Ada's security key".to_owned(),
+        created_at,
+        last_used_at: Some(created_at + Duration::minutes(1)),
+    }
+}
+
+/// A stand-in for the WebAuthn library's JSON after `counter` signatures: the store only
+/// compares and keeps it.
+fn counted_credential(credential_id: &[u8], counter: u32) -> String {
+    format!(r#"{{"cred_id":{credential_id:?},"counter":{counter}}}"#)
+}
+
+/// A user without a password whose only way in is `identity`'s provider.
+async fn user_with_identity(stores: &Stores, address: &str) -> (NewUser, StoredIdentity) {
+    let user = passwordless_user(stores, address).await;
+    let identity = identity_of(user.id, "github", &format!("gh-{address}"), at(0));
+    stores.identities.link_identity(&identity).await.unwrap();
+    (user, identity)
+}
+
+async fn added_passkeys_are_listed_oldest_first_and_found_by_credential_id_with_every_field(
+    db: &TestDatabase,
+) {
+    // Arrange: the newer passkey is added first, so the listing's order is the store's doing.
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let newer = passkey_of(ada.id, &[0, 1, 2, 254, 255], at(20));
+    let older = StoredPasskey {
+        last_used_at: None,
+        ..passkey_of(ada.id, b"older", at(10))
+    };
+
+    // Act
+    stores.passkeys.add_passkey(&newer).await.unwrap();
+    stores.passkeys.add_passkey(&older).await.unwrap();
+
+    // Assert
+    let listed = stores.passkeys.user_passkeys(ada.id).await.unwrap();
+    assert_eq!(listed, [older.clone(), newer.clone()]);
+    let found = stores.passkeys.find_passkey(&[0, 1, 2, 254, 255]).await;
+    assert_eq!(found.unwrap(), Some(newer));
+    let found = stores.passkeys.find_passkey(b"older").await;
+    assert_eq!(found.unwrap(), Some(older));
+    let unknown = stores.passkeys.find_passkey(&[0, 1, 2]).await;
+    assert_eq!(unknown.unwrap(), None);
+    let nobody = stores.passkeys.user_passkeys(UserId::new()).await;
+    assert_eq!(nobody.unwrap(), []);
+}
+
+async fn adding_a_passkey_with_a_registered_credential_id_is_a_passkey_conflict_and_writes_nothing(
+    db: &TestDatabase,
+) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let bob = passwordless_user(&stores, "bob@example.test").await;
+    let first = passkey_of(ada.id, b"shared", at(10));
+    stores.passkeys.add_passkey(&first).await.unwrap();
+
+    let second = stores
+        .passkeys
+        .add_passkey(&passkey_of(bob.id, b"shared", at(20)))
+        .await;
+
+    assert!(is_conflict(&second, Conflict::Passkey), "{second:?}");
+    let found = stores.passkeys.find_passkey(b"shared").await;
+    assert_eq!(found.unwrap(), Some(first));
+    let bobs = stores.passkeys.user_passkeys(bob.id).await.unwrap();
+    assert_eq!(bobs, []);
+}
+
+async fn adding_a_passkey_with_a_taken_id_is_an_id_conflict(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let first = passkey_of(ada.id, b"first", at(10));
+    stores.passkeys.add_passkey(&first).await.unwrap();
+
+    let second = stores
+        .passkeys
+        .add_passkey(&StoredPasskey {
+            id: first.id,
+            ..passkey_of(ada.id, b"second", at(20))
+        })
+        .await;
+
+    assert!(is_conflict(&second, Conflict::Id), "{second:?}");
+    let adas = stores.passkeys.user_passkeys(ada.id).await.unwrap();
+    assert_eq!(adas, [first]);
+}
+
+async fn a_passkey_use_is_recorded_only_over_the_credential_it_read(db: &TestDatabase) {
+    // Arrange
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let passkey = StoredPasskey {
+        last_used_at: None,
+        ..passkey_of(ada.id, b"key", at(0))
+    };
+    stores.passkeys.add_passkey(&passkey).await.unwrap();
+    let read = passkey.credential.clone();
+    let (second, third) = (counted_credential(b"key", 2), counted_credential(b"key", 3));
+
+    // Act: two logins read the same credential; the second to store loses.
+    let first_login = stores
+        .passkeys
+        .record_passkey_use(passkey.id, &read, &second, at(10))
+        .await;
+    let stale_login = stores
+        .passkeys
+        .record_passkey_use(passkey.id, &read, &third, at(20))
+        .await;
+    let unknown = stores
+        .passkeys
+        .record_passkey_use(Uuid::new_v4(), &second, &third, at(20))
+        .await;
+
+    // Assert
+    assert!(first_login.unwrap());
+    assert!(!stale_login.unwrap());
+    assert!(!unknown.unwrap());
+    let found = stores.passkeys.find_passkey(b"key").await.unwrap();
+    let recorded = StoredPasskey {
+        credential: second,
+        last_used_at: Some(at(10)),
+        ..passkey
+    };
+    assert_eq!(found, Some(recorded));
+}
+
+async fn renaming_a_passkey_returns_it_and_leaves_another_users_passkey_alone(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let bob = passwordless_user(&stores, "bob@example.test").await;
+    let adas = passkey_of(ada.id, b"ada-key", at(0));
+    stores.passkeys.add_passkey(&adas).await.unwrap();
+
+    let renamed = stores
+        .passkeys
+        .rename_passkey(ada.id, adas.id, "Work laptop")
+        .await;
+    let by_bob = stores
+        .passkeys
+        .rename_passkey(bob.id, adas.id, "Mine now")
+        .await;
+    let unknown = stores
+        .passkeys
+        .rename_passkey(ada.id, Uuid::new_v4(), "Nothing")
+        .await;
+
+    let expected = StoredPasskey {
+        name: "Work laptop".to_owned(),
+        ..adas
+    };
+    assert_eq!(renamed.unwrap(), Some(expected.clone()));
+    assert_eq!(by_bob.unwrap(), None);
+    assert_eq!(unknown.unwrap(), None);
+    let found = stores.passkeys.find_passkey(b"ada-key").await;
+    assert_eq!(found.unwrap(), Some(expected));
+}
+
+async fn removing_a_passkey_of_a_user_with_a_password_removes_it(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = new_user("ada@example.test");
+    stores
+        .users
+        .create_user(&ada, Some(ARGON2_HASH))
+        .await
+        .unwrap();
+    let passkey = passkey_of(ada.id, b"key", at(10));
+    stores.passkeys.add_passkey(&passkey).await.unwrap();
+
+    let removed = stores.passkeys.remove_passkey(ada.id, passkey.id).await;
+
+    assert_eq!(removed.unwrap(), PasskeyRemoved::Removed(passkey));
+    let left = stores.passkeys.user_passkeys(ada.id).await.unwrap();
+    assert_eq!(left, []);
+    let found = stores.passkeys.find_passkey(b"key").await;
+    assert_eq!(found.unwrap(), None);
+}
+
+async fn removing_the_last_way_to_log_in_is_refused_and_keeps_the_passkey(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let only = passkey_of(ada.id, b"only", at(10));
+    stores.passkeys.add_passkey(&only).await.unwrap();
+
+    let removed = stores.passkeys.remove_passkey(ada.id, only.id).await;
+
+    assert_eq!(removed.unwrap(), PasskeyRemoved::LastMethod);
+    let kept = stores.passkeys.user_passkeys(ada.id).await.unwrap();
+    assert_eq!(kept, [only]);
+}
+
+async fn removing_a_passkey_of_a_user_with_another_removes_it_and_keeps_the_last(
+    db: &TestDatabase,
+) {
+    let stores = db.open().await;
+    let ada = passwordless_user(&stores, "ada@example.test").await;
+    let laptop = passkey_of(ada.id, b"laptop", at(10));
+    let phone = passkey_of(ada.id, b"phone", at(20));
+    stores.passkeys.add_passkey(&laptop).await.unwrap();
+    stores.passkeys.add_passkey(&phone).await.unwrap();
+
+    let first = stores.passkeys.remove_passkey(ada.id, laptop.id).await;
+    let second = stores.passkeys.remove_passkey(ada.id, phone.id).await;
+
+    assert_eq!(first.unwrap(), PasskeyRemoved::Removed(laptop));
+    assert_eq!(second.unwrap(), PasskeyRemoved::LastMethod);
+    let left = stores.passkeys.user_passkeys(ada.id).await.unwrap();
+    assert_eq!(left, [phone]);
+}
+
+async fn removing_a_passkey_the_user_does_not_have_finds_nothing(db: &TestDatabase) {
+    let stores = db.open().await;
+    let ada = new_user("ada@example.test");
+    stores
+        .users
+        .create_user(&ada, Some(ARGON2_HASH))
+        .await
+        .unwrap();
+    let bob = new_user("bob@example.test");
+    stores
+        .users
+        .create_user(&bob, Some(ARGON2_HASH))
+        .await
+        .unwrap();
+    let bobs = passkey_of(bob.id, b"bob-key", at(10));
+    stores.passkeys.add_passkey(&bobs).await.unwrap();
+
+    let unknown_id = stores.passkeys.remove_passkey(ada.id, Uuid::new_v4()).await;
+    let another_users = stores.passkeys.remove_passkey(ada.id, bobs.id).await;
+    let unknown_user = stores.passkeys.remove_passkey(UserId::new(), bobs.id).await;
+
+    assert_eq!(unknown_id.unwrap(), PasskeyRemoved::NotFound);
+    assert_eq!(another_users.unwrap(), PasskeyRemoved::NotFound);
+    assert_eq!(unknown_user.unwrap(), PasskeyRemoved::NotFound);
+    let kept = stores.passkeys.find_passkey(b"bob-key").await;
+    assert_eq!(kept.unwrap(), Some(bobs));
+}
+
+async fn removing_a_passkey_leaves_an_identity_that_is_then_the_last_way_in(db: &TestDatabase) {
+    let stores = db.open().await;
+    let (ada, identity) = user_with_identity(&stores, "ada@example.test").await;
+    let passkey = passkey_of(ada.id, b"key", at(10));
+    stores.passkeys.add_passkey(&passkey).await.unwrap();
+
+    let removed = stores.passkeys.remove_passkey(ada.id, passkey.id).await;
+    let unlinked = stores.identities.unlink_identity(ada.id, "github").await;
+
+    assert_eq!(removed.unwrap(), PasskeyRemoved::Removed(passkey));
+    assert_eq!(unlinked.unwrap(), Unlinked::LastMethod);
+    let identities = stores.identities.user_identities(ada.id).await.unwrap();
+    assert_eq!(identities, [identity]);
+}
+
+async fn unlinking_an_identity_leaves_a_passkey_that_is_then_the_last_way_in(db: &TestDatabase) {
+    let stores = db.open().await;
+    let (ada, identity) = user_with_identity(&stores, "ada@example.test").await;
+    let passkey = passkey_of(ada.id, b"key", at(10));
+    stores.passkeys.add_passkey(&passkey).await.unwrap();
+
+    let unlinked = stores.identities.unlink_identity(ada.id, "github").await;
+    let removed = stores.passkeys.remove_passkey(ada.id, passkey.id).await;
+
+    assert_eq!(unlinked.unwrap(), Unlinked::Removed(identity));
+    assert_eq!(removed.unwrap(), PasskeyRemoved::LastMethod);
+    let passkeys = stores.passkeys.user_passkeys(ada.id).await.unwrap();
+    assert_eq!(passkeys, [passkey]);
+}
+
+async fn of_two_concurrent_removals_of_a_users_last_two_passkeys_exactly_one_succeeds(
+    db: &TestDatabase,
+) {
+    // Arrange: several password-less users with two passkeys each, so the race is run
+    // several times; each removal runs on its own pooled connection.
+    let stores = db.open().await;
+    let mut users = Vec::new();
+    for n in 0..10 {
+        let user = passwordless_user(&stores, &format!("race{n}@example.test")).await;
+        let laptop = passkey_of(user.id, format!("laptop-{n}").as_bytes(), at(n));
+        let phone = passkey_of(user.id, format!("phone-{n}").as_bytes(), at(n));
+        for passkey in [&laptop, &phone] {
+            stores.passkeys.add_passkey(passkey).await.unwrap();
+        }
+        users.push((user, laptop, phone));
+    }
+
+    for (user, laptop, phone) in users {
+        // Act
+        let (laptop, phone) = tokio::join!(
+            stores.passkeys.remove_passkey(user.id, laptop.id),
+            stores.passkeys.remove_passkey(user.id, phone.id),
+        );
+
+        // Assert
+        let outcomes = [laptop.unwrap(), phone.unwrap()];
+        let removed = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, PasskeyRemoved::Removed(_)))
+            .count();
+        let refused = outcomes
+            .iter()
+            .filter(|outcome| **outcome == PasskeyRemoved::LastMethod)
+            .count();
+        assert_eq!((removed, refused), (1, 1), "{outcomes:?}");
+        let left = stores.passkeys.user_passkeys(user.id).await.unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
+}
+
+async fn of_a_concurrent_passkey_removal_and_unlink_of_a_users_last_two_ways_in_exactly_one_succeeds(
+    db: &TestDatabase,
+) {
+    // Arrange: several password-less users with an identity and a passkey each.
+    let stores = db.open().await;
+    let mut users = Vec::new();
+    for n in 0..10 {
+        let (user, _) = user_with_identity(&stores, &format!("race{n}@example.test")).await;
+        let passkey = passkey_of(user.id, format!("key-{n}").as_bytes(), at(n));
+        stores.passkeys.add_passkey(&passkey).await.unwrap();
+        users.push((user, passkey));
+    }
+
+    for (user, passkey) in users {
+        // Act
+        let (removed, unlinked) = tokio::join!(
+            stores.passkeys.remove_passkey(user.id, passkey.id),
+            stores.identities.unlink_identity(user.id, "github"),
+        );
+
+        // Assert
+        let outcomes = (removed.unwrap(), unlinked.unwrap());
+        let one_removed_one_refused = matches!(
+            outcomes,
+            (PasskeyRemoved::Removed(_), Unlinked::LastMethod)
+                | (PasskeyRemoved::LastMethod, Unlinked::Removed(_))
+        );
+        assert!(one_removed_one_refused, "{outcomes:?}");
+        let passkeys = stores.passkeys.user_passkeys(user.id).await.unwrap();
+        let identities = stores.identities.user_identities(user.id).await.unwrap();
+        assert_eq!(passkeys.len() + identities.len(), 1);
+    }
+}
+
+async fn deleting_a_user_deletes_their_passkeys(db: &TestDatabase) {
+    let stores = db.open().await;
+    let doomed = passwordless_user(&stores, "doomed@example.test").await;
+    let other = passwordless_user(&stores, "other@example.test").await;
+    for name in ["laptop", "phone"] {
+        let passkey = passkey_of(doomed.id, format!("{name}-doomed").as_bytes(), at(0));
+        stores.passkeys.add_passkey(&passkey).await.unwrap();
+    }
+    let kept = passkey_of(other.id, b"laptop-other", at(0));
+    stores.passkeys.add_passkey(&kept).await.unwrap();
+
+    assert!(stores.users.delete_user(doomed.id).await.unwrap());
+
+    let left = stores.passkeys.user_passkeys(doomed.id).await.unwrap();
+    assert_eq!(left, []);
+    let gone = stores.passkeys.find_passkey(b"laptop-doomed").await;
+    assert_eq!(gone.unwrap(), None);
+    let others = stores.passkeys.user_passkeys(other.id).await.unwrap();
+    assert_eq!(others, [kept]);
+    // The credential id is free again for a new account.
+    let again = passwordless_user(&stores, "doomed@example.test").await;
+    let registered = passkey_of(again.id, b"laptop-doomed", at(10));
+    stores.passkeys.add_passkey(&registered).await.unwrap();
 }
 
 async fn ping_succeeds_on_an_open_database(db: &TestDatabase) {

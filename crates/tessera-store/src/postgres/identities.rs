@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use super::columns::get;
-use super::users::insert_user;
+use super::users::{insert_user, lock_ways_in};
 use crate::error::store_error;
 
 #[async_trait]
@@ -98,20 +98,15 @@ impl IdentityStore for PgStore {
 
     async fn unlink_identity(&self, user: UserId, provider: &str) -> Result<Unlinked, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        // Two unlinks of a user's last two identities would each see the other's identity in
-        // their snapshot and both delete. Locking the user row makes them take turns, and the
-        // second one's delete, a new statement, sees the first one's. NO KEY UPDATE: rows
-        // referencing the user (new sessions) are not held up by it.
-        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        // The same lock as removing a passkey: of an unlink and a removal racing for the
+        // user's last two ways in, one waits and then sees the other's delete.
+        lock_ways_in(&mut tx, user).await?;
         let removed = sqlx::query(concat!(
             "DELETE FROM identities WHERE user_id = $1 AND provider = $2 \
              AND (EXISTS (SELECT 1 FROM password_credentials WHERE user_id = $1) \
                   OR EXISTS (SELECT 1 FROM identities AS other \
-                             WHERE other.user_id = $1 AND other.provider <> $2)) \
+                             WHERE other.user_id = $1 AND other.provider <> $2) \
+                  OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)) \
              RETURNING ",
             identity_columns!()
         ))

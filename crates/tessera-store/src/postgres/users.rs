@@ -168,7 +168,7 @@ impl UserStore for PgStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-        // Sessions, credentials and identities go with the user: ON DELETE CASCADE.
+        // Sessions, credentials, identities and passkeys go with the user: ON DELETE CASCADE.
         let result = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.0)
             .execute(&self.pool)
@@ -236,6 +236,22 @@ pub(super) async fn insert_user(
         .map_err(store_error)?;
     }
     Ok(created)
+}
+
+/// Makes the caller's transaction the only one removing a way for `user` to log in (an
+/// identity, a passkey) until it ends.
+///
+/// Two removals of a user's last two ways in would each see the other's in their snapshot
+/// and both delete. Locking the user row makes them take turns, and the second one's delete,
+/// a new statement, sees the first one's. NO KEY UPDATE: rows referencing the user (new
+/// sessions, passkeys) are not held up by it.
+pub(super) async fn lock_ways_in(tx: &mut PgConnection, user: UserId) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(user.0)
+        .execute(tx)
+        .await
+        .map_err(store_error)?;
+    Ok(())
 }
 
 pub(super) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {

@@ -103,7 +103,8 @@ impl IdentityStore for SqliteStore {
     async fn unlink_identity(&self, user: UserId, provider: &str) -> Result<Unlinked, StoreError> {
         let id = id_text(user.0);
         // The file's one writer runs this transaction alone, so no other unlink of the user's
-        // identities can remove their other way to log in between the check and the delete.
+        // identities, nor a removal of their passkeys, can remove their other way to log in
+        // between the check and the delete.
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
@@ -113,7 +114,8 @@ impl IdentityStore for SqliteStore {
             "DELETE FROM identities WHERE user_id = ?1 AND provider = ?2 \
              AND (EXISTS (SELECT 1 FROM password_credentials WHERE user_id = ?1) \
                   OR EXISTS (SELECT 1 FROM identities AS other \
-                             WHERE other.user_id = ?1 AND other.provider <> ?2)) \
+                             WHERE other.user_id = ?1 AND other.provider <> ?2) \
+                  OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?1)) \
              RETURNING ",
             identity_columns!()
         ))

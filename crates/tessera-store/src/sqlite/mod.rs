@@ -7,6 +7,7 @@ mod identities;
 mod keys;
 mod mail;
 mod mfa;
+mod passkeys;
 mod revocations;
 mod sessions;
 mod users;

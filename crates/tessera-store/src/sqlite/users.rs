@@ -198,8 +198,8 @@ impl UserStore for SqliteStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-        // Sessions, credentials and identities go with the user: ON DELETE CASCADE (the
-        // connection turns foreign keys on).
+        // Sessions, credentials, identities and passkeys go with the user: ON DELETE CASCADE
+        // (the connection turns foreign keys on).
         let result = sqlx::query("DELETE FROM users WHERE id = ?1")
             .bind(id_text(id.0))
             .execute(&self.writer)
