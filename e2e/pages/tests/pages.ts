@@ -27,8 +27,12 @@ export type HostedPage = {
    * (it must submit a form); the page under test is where that lands.
    */
   submit?: (ctx: VisitContext) => Promise<void>;
+  /** Steps on the opened page before `submit`, not counted as the page's own (the forms before it). */
+  arrive?: (ctx: VisitContext) => Promise<void>;
   /** A selector only this page matches: proof that the visit reached it. */
   shows: string;
+  /** The page's status when it is not 200 (a form's "check your mail" answers 202). */
+  status?: number;
 };
 
 export const pages: HostedPage[] = [
@@ -109,6 +113,53 @@ export const pages: HostedPage[] = [
     },
   },
   {
+    // The set-up of two-step verification: the account page's button answers with it.
+    name: "totp",
+    path: "/ui/account",
+    shows: 'form[action="/ui/account/totp/confirm"] input[name=code]',
+    needsSession: true,
+    submit: async ({ page }) => {
+      await page.click('form[action="/ui/account/totp/setup"] button[type=submit]');
+    },
+  },
+  {
+    // The recovery codes, shown once when two-step verification is turned on.
+    name: "recovery",
+    path: "/ui/account",
+    shows: "ol.codes li code",
+    needsSession: true,
+    arrive: async ({ page }) => {
+      await Promise.all([
+        page.waitForNavigation({ waitUntil: "load" }),
+        page.click('form[action="/ui/account/totp/setup"] button[type=submit]'),
+      ]);
+    },
+    submit: async ({ page }) => {
+      const secret = (await page.locator(".secret code").innerText()).trim();
+      await page.fill("input[name=code]", totp(secret));
+      await page.click('form[action="/ui/account/totp/confirm"] button[type=submit]');
+    },
+  },
+  {
+    // Where a provider login that began on the sign-in page comes back: one click spends the
+    // login code (any code shows the same page; spending it is the next step).
+    name: "social",
+    path: "/ui/social",
+    shows: 'form[action="/ui/social"] input[name=login_code]',
+    prepare: async ({ server }) => `${server.url}/ui/social?login_code=example-login-code`,
+  },
+  {
+    // The sign-in form's second button: a magic link by mail.
+    name: "magic-sent",
+    path: "/ui/login",
+    shows: "main [role=status]",
+    status: 202,
+    submit: async ({ page, email }) => {
+      await page.fill("input[name=email]", email);
+      await page.click('button[formaction="/ui/magic-link"]');
+    },
+  },
+  {
     // The message page, as /ui/logout answers its button.
     name: "signed-out",
     path: "/ui/logout",
@@ -152,6 +203,7 @@ export async function openPage(
   let response: Response | null;
   if (entry.submit) {
     await page.goto(url);
+    await entry.arrive?.(ctx);
     await beforeLast?.();
     const navigation = page.waitForNavigation({ waitUntil: "load" });
     await entry.submit(ctx);
@@ -161,7 +213,7 @@ export async function openPage(
     response = await page.goto(url);
   }
   if (!response) throw new Error(`${entry.name}: no response for ${url}`);
-  if (response.status() !== 200) {
+  if (response.status() !== (entry.status ?? 200)) {
     throw new Error(`${entry.name}: ${response.request().method()} ${response.url()} answered ${response.status()}:\n${await page.locator("body").innerText()}`);
   }
   if ((await page.locator(entry.shows).count()) === 0) {
