@@ -14,6 +14,7 @@ use tessera_core::account::{AccountError, FieldError, PasswordError};
 use tessera_core::grant::IssueError;
 use tessera_core::limits::Limited;
 use tessera_core::mfa::MfaError;
+use tessera_core::passkey::PasskeyError;
 use tessera_core::session::SessionError;
 use tessera_core::social::{SocialError, UpstreamError};
 use tessera_core::{StateError, StoreError};
@@ -414,6 +415,30 @@ impl From<SocialError> for ApiError {
             SocialError::Account(error) => error.into(),
             SocialError::Store(error) => error.into(),
             SocialError::State(error) => error.into(),
+        }
+    }
+}
+
+impl From<PasskeyError> for ApiError {
+    fn from(error: PasskeyError) -> Self {
+        let invalid =
+            |field: &str, message: &str| Self::validation([(field.to_owned(), message.to_owned())]);
+        match error {
+            PasskeyError::CeremonyInvalid => Code::CodeInvalid.into(),
+            PasskeyError::Malformed => invalid("credential", "not a WebAuthn credential"),
+            PasskeyError::Refused(reason) => {
+                // Which check failed helps whoever debugs a front end; it names no secret.
+                tracing::info!(%reason, "passkey registration refused");
+                invalid("credential", "the authenticator's answer did not pass")
+            }
+            PasskeyError::Taken => invalid("credential", "this passkey is registered already"),
+            PasskeyError::Name => invalid("name", "1 to 64 characters"),
+            PasskeyError::LastMethod => Code::LastLoginMethod.into(),
+            PasskeyError::NotFound => Code::NotFound.into(),
+            PasskeyError::Settings(_) => Self::internal(error),
+            PasskeyError::Account(error) => error.into(),
+            PasskeyError::Store(error) => error.into(),
+            PasskeyError::Unavailable(error) => error.into(),
         }
     }
 }

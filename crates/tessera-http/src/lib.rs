@@ -98,6 +98,7 @@ fn api_router(pages: bool) -> OpenApiRouter<AppState> {
         .merge(routes::admin::router())
         .merge(routes::oauth::router())
         .merge(routes::social::router())
+        .merge(routes::passkeys::router())
         .merge(routes::introspection::router())
         .merge(routes::revocations::router())
         .merge(routes::tickets::router())

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "oauth", description = "RFC 6749 token and RFC 7009 revocation endpoints"),
         (name = "resource servers", description = "Introspection and the revocation feed (service key)"),
         (name = "users", description = "The caller's account"),
+        (name = "passkeys", description = "WebAuthn registration and passwordless login"),
         (name = "admin", description = "Users and their sessions, for the admin role"),
         (name = "websocket", description = "Single-use tickets for WebSocket upgrades"),
         (name = "discovery", description = "JWKS and metadata"),

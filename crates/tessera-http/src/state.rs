@@ -96,6 +96,8 @@ pub struct Services {
     pub social: Arc<SocialLogin>,
     /// Provider tokens for back ends.
     pub vault: Arc<Vault>,
+    /// Passkeys: registration and login; `None` when no relying party could be named.
+    pub passkeys: Option<Arc<tessera_core::passkey::Passkeys>>,
     /// The hosted pages' renderer.
     pub ui: Arc<tessera_ui::Ui>,
     /// Whether the hosted pages (`/ui/*`) are served (`ui.enabled`).

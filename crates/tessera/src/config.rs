@@ -62,6 +62,21 @@ pub struct Settings {
     pub ui: UiConfig,
     /// Social login: upstream providers and where their logins may return to.
     pub oauth: OauthConfig,
+    /// Passkeys: the relying party.
+    pub webauthn: WebauthnConfig,
+}
+
+/// `[webauthn]`: who passkeys are for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnConfig {
+    /// The relying party id, a domain the origins are on; empty: the host of `public_url`.
+    /// Passkeys are bound to it: changing it later leaves every registered passkey unusable.
+    pub rp_id: String,
+    /// The name authenticators show; empty: `ui.product_name`.
+    pub rp_name: String,
+    /// Origins that may run a ceremony; empty: the origin of `public_url`.
+    pub origins: Vec<String>,
 }
 
 /// `[oauth]`
@@ -311,6 +326,7 @@ impl Default for Settings {
             mail: MailConfig::default(),
             ui: UiConfig::default(),
             oauth: OauthConfig::default(),
+            webauthn: WebauthnConfig::default(),
         }
     }
 }

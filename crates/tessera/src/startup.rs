@@ -16,6 +16,7 @@ use tessera_core::grant::{Grants, LoginCodes};
 use tessera_core::limits::RateLimits;
 use tessera_core::mail::{AccountMail, Locale, MailSettings, Notices, OutboxWorker};
 use tessera_core::mfa::{MfaChallenges, TwoFactor};
+use tessera_core::passkey::{PasskeyParts, PasskeySettings, Passkeys};
 use tessera_core::ports::{SingleUseStore, TokenIssuer};
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
@@ -31,6 +32,7 @@ use tessera_ui::{Ui, UiSettings};
 use tessera_upstream::build_providers;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use url::Url;
 use zeroize::Zeroizing;
 
 use crate::config::{MailTransportKind, Secret, Settings};
@@ -325,6 +327,23 @@ impl Application {
             Arc::clone(&core.master),
             Arc::clone(&core.clock),
         );
+        let passkeys = match passkey_settings(settings, &public_url)? {
+            Some(relying_party) => Some(Arc::new(
+                Passkeys::new(PasskeyParts {
+                    settings: relying_party,
+                    passkeys: Arc::clone(&core.stores.passkeys),
+                    users: Arc::clone(&core.stores.users),
+                    accounts: Arc::clone(&core.accounts),
+                    grants: Arc::clone(&core.grants),
+                    audit: Arc::clone(&core.stores.audit),
+                    master: Arc::clone(&core.master),
+                    ceremonies: Arc::clone(&core.single_use),
+                    clock: Arc::clone(&core.clock),
+                })
+                .context("webauthn")?,
+            )),
+            None => None,
+        };
         let ui = Ui::load(UiSettings {
             product_name: settings.ui.product_name.clone(),
             logo_url: settings.ui.logo_url.clone(),
@@ -345,6 +364,7 @@ impl Application {
             tickets: core.tickets,
             social: Arc::new(social),
             vault: Arc::new(vault),
+            passkeys,
             ui: Arc::new(ui),
             hosted_pages: settings.ui.enabled,
             feed: core.stores.revocations,
@@ -561,4 +581,46 @@ fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
         MailTransportKind::File => Mailer::files(settings.data_dir.join("mail"), &mail.from)?,
         MailTransportKind::Smtp => Mailer::smtp(mail.smtp_url.expose_secret(), &mail.from)?,
     })
+}
+
+/// `[webauthn]` with its defaults: the host and origin of `public_url`, the product's name.
+/// `None` (passkeys off, with a warning) when nothing names the relying party and the public
+/// URL's host is an IP address: WebAuthn needs a domain (`localhost` is one).
+fn passkey_settings(
+    settings: &Settings,
+    public_url: &str,
+) -> anyhow::Result<Option<PasskeySettings>> {
+    let config = &settings.webauthn;
+    let public = Url::parse(public_url).context("public_url")?;
+    let rp_id = match (config.rp_id.as_str(), public.domain()) {
+        ("", Some(domain)) => domain.to_owned(),
+        ("", None) => {
+            tracing::warn!(
+                public_url,
+                "passkeys are off: WebAuthn needs a domain, and public_url's host is an IP \
+                 address (set public_url or webauthn.rp_id)"
+            );
+            return Ok(None);
+        }
+        (rp_id, _) => rp_id.to_owned(),
+    };
+    let rp_name = if config.rp_name.is_empty() {
+        settings.ui.product_name.clone()
+    } else {
+        config.rp_name.clone()
+    };
+    let origins = if config.origins.is_empty() {
+        vec![Url::parse(&public.origin().ascii_serialization()).context("public_url")?]
+    } else {
+        config
+            .origins
+            .iter()
+            .map(|origin| Url::parse(origin).with_context(|| format!("webauthn.origins: {origin}")))
+            .collect::<anyhow::Result<_>>()?
+    };
+    Ok(Some(PasskeySettings {
+        rp_id,
+        rp_name,
+        origins,
+    }))
 }

@@ -8,6 +8,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod ops;
 pub mod pages;
+pub mod passkeys;
 pub mod revocations;
 pub mod sessions;
 pub mod social;
