@@ -3,9 +3,9 @@
 //! Korean under stable ids, and the stylesheet themed with the accent colour and served under
 //! a content hash. No HTTP here: the HTTP layer's page handlers call [`Ui::render`].
 
+mod assets;
 mod messages;
 mod qr;
-mod stylesheet;
 mod templates;
 
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use minijinja::value::Serde;
 use serde::Serialize;
 use tessera_core::mail::Locale;
 
-pub use stylesheet::Stylesheet;
+pub use assets::Asset;
 
 /// What the pages are themed with (`[ui]`).
 #[derive(Debug, Clone)]
@@ -78,7 +78,8 @@ pub struct LanguageLink {
 pub struct Ui {
     templates: minijinja::Environment<'static>,
     messages: messages::Messages,
-    stylesheet: Stylesheet,
+    stylesheet: Asset,
+    script: Asset,
     settings: UiSettings,
     /// Pages whose only per-request part is the CSRF token: rendered once per language, cut
     /// where the token goes.
@@ -96,7 +97,7 @@ impl Ui {
     /// Checks the settings, themes the stylesheet and compiles every template (overrides
     /// included).
     pub fn load(settings: UiSettings) -> Result<Self, UiError> {
-        if !stylesheet::is_hex_color(&settings.accent_color) {
+        if !assets::is_hex_color(&settings.accent_color) {
             return Err(UiError::AccentColor(settings.accent_color));
         }
         if !settings.logo_url.is_empty() && !is_logo_url(&settings.logo_url) {
@@ -105,15 +106,23 @@ impl Ui {
         Ok(Self {
             templates: templates::environment(settings.templates_dir.as_deref())?,
             messages: messages::Messages::load(),
-            stylesheet: Stylesheet::themed(&settings.accent_color),
+            stylesheet: Asset::themed(&settings.accent_color),
+            script: Asset::passkey_script(),
             settings,
             prerendered: RwLock::new(Vec::new()),
         })
     }
 
     /// The themed stylesheet.
-    pub fn stylesheet(&self) -> &Stylesheet {
+    pub fn stylesheet(&self) -> &Asset {
         &self.stylesheet
+    }
+
+    /// The asset served as `file` (its hashed name), if any.
+    pub fn asset(&self, file: &str) -> Option<&Asset> {
+        [&self.stylesheet, &self.script]
+            .into_iter()
+            .find(|asset| asset.path().rsplit('/').next() == Some(file))
     }
 
     /// The language of a request: `?lang=` first, then `Accept-Language`, then the default.
@@ -128,16 +137,17 @@ impl Ui {
         self.messages.get(locale, id).to_owned()
     }
 
-    /// The Content-Security-Policy of every page: nothing but this server's stylesheet (and
-    /// the logo's origin), no script, forms posting here only, no framing.
+    /// The Content-Security-Policy of every page: nothing but this server's stylesheet and
+    /// script files (and the logo's origin), no inline script or style, requests and forms to
+    /// this server only, no framing.
     pub fn content_security_policy(&self) -> String {
         let images = match logo_origin(&self.settings.logo_url) {
             Some(origin) => format!("'self' {origin}"),
             None => "'self'".to_owned(),
         };
         format!(
-            "default-src 'none'; style-src 'self'; img-src {images}; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; \
+             img-src {images}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         )
     }
 
@@ -167,6 +177,7 @@ impl Ui {
             logo_url => self.settings.logo_url.as_str(),
             // Made here from a hash: nothing in it needs escaping.
             stylesheet => Value::from_safe_string(self.stylesheet.path().to_owned()),
+            script => Value::from_safe_string(self.script.path().to_owned()),
             t => Value::from(Serde(self.messages.all(locale))),
             languages => Value::from(Serde(self.languages(locale, path, query))),
         };
@@ -278,6 +289,9 @@ mod tests {
             "linkable": [{"href": "/auth/oauth/google/authorize", "label": "Google"}],
             "otpauth_uri": "otpauth://totp/Acme:ann?secret=JBSWY3DPEHPK3PXP", "secret": "JBSWY3DPEHPK3PXP",
             "codes": ["aaaa-bbbb", "cccc-dddd"],
+            "passkeys": true, "passkey_next": "/ui/account", "passkey_done": "/ui/account?done=p",
+            "passkey_name": "Chrome · Linux",
+            "passkey_rows": [{"id": "p1", "name": "Laptop", "detail": "Added today"}],
         });
         for page in templates::PAGES {
             for locale in [Locale::En, Locale::Ko] {
@@ -353,7 +367,7 @@ mod tests {
             "{policy}"
         );
         assert!(policy.contains("default-src 'none'"));
-        assert!(!policy.contains("script-src"));
+        assert!(policy.contains("script-src 'self';") && !policy.contains("unsafe"));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .route("/ui/account/totp/disable", post(totp_disable))
         .route("/ui/account/recovery", post(recovery_codes))
         .route("/ui/account/identities/unlink", post(unlink))
+        .route("/ui/account/passkeys/remove", post(remove_passkey))
         .route("/auth/resume", get(resume))
 }
 
@@ -117,6 +118,14 @@ struct IdentityRow {
     email: String,
 }
 
+/// A row of the passkeys.
+#[derive(Serialize)]
+struct PasskeyRow {
+    id: String,
+    name: String,
+    detail: String,
+}
+
 /// A provider that can be linked.
 #[derive(Serialize)]
 struct LinkButton {
@@ -156,10 +165,14 @@ async fn account_view(
         let user = state.accounts.profile(caller.user_id).await?;
         let sessions = state.sessions.list(caller.user_id).await?;
         let identities = state.social.identities(caller.user_id).await?;
-        Ok::<_, ApiError>((user, sessions, identities))
+        let passkeys = match &state.passkeys {
+            Some(passkeys) => passkeys.list(caller.user_id).await?,
+            None => Vec::new(),
+        };
+        Ok::<_, ApiError>((user, sessions, identities, passkeys))
     }
     .await;
-    let (user, sessions, identities) = match loaded {
+    let (user, sessions, identities, passkeys) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return super::refused_page(state, request, error),
     };
@@ -191,8 +204,34 @@ async fn account_view(
             label: provider_label(name),
         })
         .collect();
+    let passkey_rows: Vec<PasskeyRow> = passkeys
+        .iter()
+        .map(|passkey| PasskeyRow {
+            id: passkey.id.to_string(),
+            name: passkey.name.clone(),
+            detail: request
+                .text(state, "passkey_detail")
+                .replace("{created}", &when(passkey.created_at))
+                .replace(
+                    "{used}",
+                    &passkey
+                        .last_used_at
+                        .map_or_else(|| request.text(state, "passkey_never_used"), when),
+                ),
+        })
+        .collect();
+    // A new passkey is named after the browser it is made in, as the devices list names it.
+    let passkey_name = sessions
+        .iter()
+        .find(|session| session.id == caller.session_id)
+        .and_then(|session| session.user_agent.as_deref())
+        .map_or_else(|| "Passkey".to_owned(), browser_name);
     let context = serde_json::json!({
         "csrf_token": request.csrf,
+        "passkeys": state.passkeys.is_some(),
+        "passkey_rows": passkey_rows,
+        "passkey_name": passkey_name,
+        "passkey_done": format!("{ACCOUNT_PAGE}?lang={}&done=passkey_added", request.locale.as_str()),
         "user": user_view(&user),
         "notice": shown.notice.unwrap_or_default(),
         "errors": shown.errors,
@@ -336,6 +375,8 @@ async fn account_page(
             Some("password") => Some(request.text(&state, "notice_password")),
             Some("session") => Some(request.text(&state, "notice_session_ended")),
             Some("mfa_off") => Some(request.text(&state, "notice_mfa_off")),
+            Some("passkey_added") => Some(request.text(&state, "notice_passkey_added")),
+            Some("passkey_removed") => Some(request.text(&state, "notice_passkey_removed")),
             Some("unlinked") => provider(query.provider.as_deref()).map(|label| {
                 request
                     .text(&state, "notice_unlinked")
@@ -692,5 +733,25 @@ async fn unlink(
             &[("provider", form.provider.as_str())],
         ),
         Err(error) => refused(&state, &request, &caller, error, |_| "identities", "").await,
+    }
+}
+
+async fn remove_passkey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: BrowserRequest,
+    Form(form): Form<PageForm>,
+) -> Response {
+    let (request, caller) = account_form!(state, headers, browser, form);
+    let removed = match (&state.passkeys, form.passkey_id.parse()) {
+        (Some(passkeys), Ok(id)) => passkeys
+            .remove(caller.user_id, id)
+            .await
+            .map_err(ApiError::from),
+        _ => Err(ApiError::from(Code::NotFound)),
+    };
+    match removed {
+        Ok(()) => done(&request, "passkey_removed", &[]),
+        Err(error) => refused(&state, &request, &caller, error, |_| "passkeys", "").await,
     }
 }

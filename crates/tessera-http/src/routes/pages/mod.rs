@@ -98,6 +98,8 @@ struct PageForm {
     session_id: String,
     #[serde(default)]
     provider: String,
+    #[serde(default)]
+    passkey_id: String,
     lang: Option<String>,
 }
 
@@ -300,18 +302,17 @@ fn signed_in(
     delivery.with_page(grant, redirect(StatusCode::SEE_OTHER, &target))
 }
 
-/// The themed stylesheet, under its content hash: cached for a year.
+/// The stylesheet and the passkey script, under their content hashes: cached for a year.
 async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
-    let stylesheet = state.ui.stylesheet();
-    if stylesheet.path().rsplit('/').next() != Some(file.as_str()) {
+    let Some(asset) = state.ui.asset(&file) else {
         return ApiError::from(Code::NotFound).into_response();
-    }
+    };
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, asset.content_type()),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        stylesheet.body().to_owned(),
+        asset.body().to_owned(),
     )
         .into_response()
 }

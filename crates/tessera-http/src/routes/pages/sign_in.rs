@@ -105,6 +105,12 @@ fn login_context(
     email: &str,
     error: Option<String>,
 ) -> serde_json::Value {
+    // A passkey sign-in (by the page's script) goes where the form would.
+    let next = if redirect_to.is_empty() {
+        link(super::ACCOUNT_PAGE, request.locale, "")
+    } else {
+        redirect_to.to_owned()
+    };
     serde_json::json!({
         "csrf_token": csrf_token,
         "redirect_to": redirect_to,
@@ -112,6 +118,8 @@ fn login_context(
         "error": error.unwrap_or_default(),
         "providers": providers(state, request, redirect_to),
         "signup_href": link("/ui/signup", request.locale, redirect_to),
+        "passkeys": state.passkeys.is_some(),
+        "passkey_next": next,
     })
 }
 
