@@ -188,9 +188,19 @@ impl Passkeys {
         self.ceremonies
             .put_registration(&ceremony_id, &registration)
             .await?;
+        let mut options = to_json(&options)?;
+        // webauthn-rs asks for a credential kept by the server only (`residentKey:
+        // discouraged`); a passkey that autofill and the email-less login can offer must be
+        // discoverable, so the options prefer one. Verification does not depend on it.
+        if let Some(selection) = options
+            .pointer_mut("/publicKey/authenticatorSelection")
+            .and_then(Value::as_object_mut)
+        {
+            selection.insert("residentKey".into(), "preferred".into());
+        }
         Ok(Ceremony {
             ceremony_id,
-            options: serde_json::to_value(options).map_err(|_| PasskeyError::Malformed)?,
+            options,
         })
     }
 

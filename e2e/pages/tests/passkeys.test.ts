@@ -1,0 +1,134 @@
+// Passkeys in Chromium with a virtual authenticator (the DevTools protocol's WebAuthn domain):
+// add a passkey on the account page, sign out, sign in with it from the sign-in page (the
+// button, email-first), and a user-verification failure shown as an error. WebAuthn needs a
+// domain, so this server's public URL is http://localhost (a secure context, like https).
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+
+import { cookieNames, freePort, launchBrowser, password, screenshotOnFailure, signOut, signUp, Tessera, uniqueEmail } from "./harness";
+
+let server: Tessera;
+let browser: Browser;
+let base: string;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  const port = await freePort();
+  base = `http://localhost:${port}`;
+  server = await Tessera.start({ TESSERA_PUBLIC_URL: base }, port);
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A fresh browser with a platform authenticator that holds discoverable credentials. */
+async function withAuthenticator(): Promise<{ page: Page; cdp: CDPSession; authenticatorId: string }> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { page, cdp, authenticatorId };
+}
+
+async function addPasskey(page: Page): Promise<void> {
+  await page.goto(`${base}/ui/account`);
+  const add = page.locator("[data-passkey-action]");
+  await add.waitFor({ state: "visible" });
+  await Promise.all([page.waitForURL(/done=passkey_added/), add.click()]);
+}
+
+test("a passkey added on the account page signs in from the sign-in page", async () => {
+  const { page, cdp, authenticatorId } = await withAuthenticator();
+  await screenshotOnFailure("passkey sign-in", () => [page], async () => {
+    const email = uniqueEmail("passkey");
+    await signUp(page, email, password, base);
+    expect(new URL(page.url()).pathname).toBe("/ui/account");
+
+    // The button appears only with the script; it makes a credential on the authenticator.
+    await addPasskey(page);
+    await expect(page.locator("[role=status]").innerText()).resolves.toContain("Passkey added");
+    const rows = page.locator('section[data-passkeys="account"] .rows li');
+    await expect(rows.count()).resolves.toBe(1);
+    const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    expect(credentials).toHaveLength(1);
+    expect(credentials[0].isResidentCredential).toBe(true);
+
+    // Signed out, then in with the passkey's button, email-first: no password typed. (The
+    // page's autofill request is turned off here so that it does not answer first.)
+    await signOut(page, base);
+    const cookies = async () => (await page.context().cookies()).map((c) => c.name);
+    expect(await cookies()).not.toContain(cookieNames.access);
+    await page.addInitScript(() => {
+      Object.defineProperty(PublicKeyCredential, "isConditionalMediationAvailable", { value: async () => false });
+    });
+    await page.goto(`${base}/ui/login`);
+    await page.fill("#email", email);
+    await Promise.all([page.waitForURL(`${base}/ui/account?lang=en`), page.click("[data-passkey-action]")]);
+    expect(await cookies()).toContain(cookieNames.access);
+    await expect(page.locator("main .lead").first().innerText()).resolves.toContain(email);
+    // The sign-in is recorded on the passkey.
+    await expect(rows.first().innerText()).resolves.not.toContain("last used never");
+  });
+});
+
+test("autofill: the sign-in page's conditional request signs in with a discoverable passkey", async () => {
+  const { page } = await withAuthenticator();
+  await screenshotOnFailure("passkey autofill", () => [page], async () => {
+    const email = uniqueEmail("passkey-autofill");
+    await signUp(page, email, password, base);
+    await addPasskey(page);
+    await signOut(page, base);
+
+    // The virtual authenticator answers the conditional request at once, as a person picking
+    // the passkey from the email field's suggestions would.
+    await page.goto(`${base}/ui/login`);
+    await page.waitForURL(`${base}/ui/account?lang=en`);
+    await expect(page.locator("main .lead").first().innerText()).resolves.toContain(email);
+  });
+});
+
+test("a passkey refused by the authenticator's user verification shows an error and signs nobody in", async () => {
+  const { page, cdp, authenticatorId } = await withAuthenticator();
+  await screenshotOnFailure("passkey user verification", () => [page], async () => {
+    const email = uniqueEmail("passkey-uv");
+    await signUp(page, email, password, base);
+    await addPasskey(page);
+    await signOut(page, base);
+
+    await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: false });
+    await page.addInitScript(() => {
+      Object.defineProperty(PublicKeyCredential, "isConditionalMediationAvailable", { value: async () => false });
+    });
+    await page.goto(`${base}/ui/login`);
+    await page.fill("#email", email);
+    await page.click("[data-passkey-action]");
+    const alert = page.locator("[data-passkey-error]");
+    await alert.waitFor({ state: "visible" });
+    expect(await alert.innerText()).toMatch(/did not sign you in|was not used/);
+    expect(new URL(page.url()).pathname).toBe("/ui/login");
+    expect((await page.context().cookies()).map((c) => c.name)).not.toContain(cookieNames.access);
+  });
+});
+
+test("with JavaScript off the sign-in page shows no passkey button but keeps the autofill hint", async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(`${base}/ui/login`);
+  await expect(page.locator("[data-passkey-action]").isHidden()).resolves.toBe(true);
+  await expect(page.locator("#email").getAttribute("autocomplete")).resolves.toBe("username webauthn");
+});
