@@ -10,6 +10,7 @@
 //! (PostgreSQL, `redis-server`, `node` and the provider's npm packages) fails the test that
 //! needs it; nothing is skipped silently.
 
+pub mod authenticator;
 mod command;
 mod environment;
 mod fake_github;
