@@ -19,6 +19,7 @@ mod mfa;
 mod oauth;
 mod ops;
 mod pages;
+mod passkeys;
 mod sessions;
 mod social;
 mod tickets;

@@ -75,7 +75,10 @@ async fn the_login_page_is_a_plain_form_under_a_strict_policy() {
     }
     // One script, a file of this server (passkeys; the form works without it), nothing inline.
     assert_eq!(html.matches("<script").count(), 1, "{html}");
-    assert!(html.contains("<script src=\"/ui/assets/passkeys."), "{html}");
+    assert!(
+        html.contains("<script src=\"/ui/assets/passkeys."),
+        "{html}"
+    );
     assert!(html.contains("autocomplete=\"username webauthn\""));
 }
 

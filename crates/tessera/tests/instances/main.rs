@@ -10,6 +10,7 @@ mod limits;
 mod logs;
 mod mail;
 mod mfa;
+mod passkeys;
 mod refresh;
 mod restart;
 mod revocation;
