@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "vitest";
 
-import { launchBrowser, repoRoot, Tessera } from "./tests/harness";
+import { freePort, launchBrowser, repoRoot, Tessera } from "./tests/harness";
 import { openPage, pages } from "./tests/pages";
 
 const outDir = path.join(repoRoot, "docs/ui");
@@ -15,7 +15,9 @@ const schemes = ["light", "dark"] as const;
 
 test("screenshots of every hosted page", async () => {
   mkdirSync(outDir, { recursive: true });
-  const server = await Tessera.start();
+  // On localhost, a domain, so the pages offer passkeys as a deployment's would.
+  const port = await freePort();
+  const server = await Tessera.start({ TESSERA_PUBLIC_URL: `http://localhost:${port}` }, port);
   const browser = await launchBrowser();
   try {
     for (const entry of pages) {

@@ -54,7 +54,8 @@ export class Tessera {
   private exited: Promise<void> = Promise.resolve();
 
   private constructor(readonly port: number, extraEnv: Record<string, string>) {
-    this.url = `http://127.0.0.1:${port}`;
+    // The pages' address: the public URL when one is given (http://localhost for passkeys).
+    this.url = extraEnv.TESSERA_PUBLIC_URL ?? `http://127.0.0.1:${port}`;
     this.env = {
       ...cleanEnv(),
       TESSERA_LISTEN: `127.0.0.1:${port}`,
@@ -217,11 +218,16 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.CHROMIUM_BIN ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
 }
 
-/** For one test file: a server (with `env`) and a browser, started before its tests, stopped after. */
+/**
+ * For one test file: a server (with `env`) and a browser, started before its tests, stopped
+ * after. The pages are on http://localhost, a domain, so they offer passkeys as a deployment's
+ * pages would (WebAuthn refuses an IP address).
+ */
 export function useServer(env: Record<string, string> = {}): { server: Tessera; browser: Browser } {
   const started = {} as { server: Tessera; browser: Browser };
   beforeAll(async () => {
-    started.server = await Tessera.start(env);
+    const port = await freePort();
+    started.server = await Tessera.start({ TESSERA_PUBLIC_URL: `http://localhost:${port}`, ...env }, port);
     started.browser = await launchBrowser();
   });
   afterAll(async () => {

@@ -76,7 +76,7 @@ async function enterCode(p: Page, code: string) {
 
 /** The refusal shown on the page: one visible role=alert with text. */
 async function expectAlert(p: Page, text: string | RegExp) {
-  const alert = p.locator("main [role=alert]");
+  const alert = p.locator("main [role=alert]:visible");
   expect(await alert.count(), `an alert on ${p.url()}:\n${await main(p)}`).toBe(1);
   expect(await alert.isVisible()).toBe(true);
   const shown = (await alert.innerText()).trim();

@@ -99,7 +99,7 @@ describe("with JavaScript off", () => {
     expect(response.status()).toBe(401);
     expect(new URL(page.url()).pathname).toBe("/ui/login");
 
-    const alert = page.locator("main [role=alert]");
+    const alert = page.locator("main [role=alert]:visible");
     expect(await alert.count()).toBe(1);
     expect(await alert.isVisible()).toBe(true);
     expect((await alert.innerText()).trim()).not.toBe("");

@@ -148,7 +148,7 @@ describe.sequential(`social login through a real OpenID provider ("${name}")`, (
     expect(pathOf(p)).toBe("/ui/social");
     expect(new URL(p.url()).searchParams.get("error")).toBe("access_denied");
     expect(await p.locator("h1").innerText()).toBe("Sign in");
-    const alert = p.locator("main [role=alert]");
+    const alert = p.locator("main [role=alert]:visible");
     expect(await alert.count(), await main(p)).toBe(1);
     expect(await alert.isVisible()).toBe(true);
     expect(await alert.innerText()).toBe("Signing in with the provider was cancelled.");
