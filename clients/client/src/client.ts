@@ -1,10 +1,13 @@
 import { TesseraError, problemCode, toError } from "./error";
 import { withLock } from "./lock";
+import { browserError, credentialJSON, parseOptions } from "./passkey";
 import type {
   AuthEvent,
   AuthListener,
   ClientOptions,
   MfaRequired,
+  Passkey,
+  PasskeyLoginInput,
   Session,
   TokenStorage,
   Tokens,
@@ -34,6 +37,13 @@ interface GrantBody {
   mfa_required?: boolean;
   mfa_token?: string;
   methods?: string[];
+}
+
+/** The first half of a passkey ceremony (`…/options`). */
+interface Ceremony {
+  ceremony_id: string;
+  publicKey: object;
+  mediation?: CredentialMediationRequirement;
 }
 
 /**
@@ -84,6 +94,7 @@ export function createClient(options: ClientOptions) {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let channel: BroadcastChannel | undefined;
   let watching = false;
+  let ceremony: AbortController | undefined;
 
   const doc = () => (typeof document == "undefined" ? undefined : document);
 
@@ -159,19 +170,20 @@ export function createClient(options: ClientOptions) {
     return (response.status == 204 ? undefined : await response.json()) as T;
   }
 
-  /** Signup, login, the MFA step and the exchange: a grant, in cookies or into `storage`. */
-  async function grant(path: string, body: object): Promise<{ user: User } | MfaRequired> {
+  /** A POST to an endpoint that needs no session (so no CSRF header), as login's. */
+  async function post<T>(path: string, body: object): Promise<T> {
     const response = await send(
       base + path,
-      {
-        method: "POST",
-        headers: JSON_TYPE,
-        body: JSON.stringify(cookieMode ? { ...body, cookie: true } : body),
-      },
+      { method: "POST", headers: JSON_TYPE, body: JSON.stringify(body) },
       false,
     );
     if (!response.ok) throw await toError(response);
-    const data: GrantBody = await response.json();
+    return response.json();
+  }
+
+  /** Signup, login, the MFA step, the exchange and passkeys: a grant, in cookies or `storage`. */
+  async function grant(path: string, body: object): Promise<{ user: User } | MfaRequired> {
+    const data = await post<GrantBody>(path, cookieMode ? { ...body, cookie: true } : body);
     if (data.mfa_required)
       return { mfaRequired: true, mfaToken: data.mfa_token!, methods: data.methods ?? [] };
     await accept(data, "signed_in");
@@ -304,6 +316,46 @@ export function createClient(options: ClientOptions) {
       refresh().catch(() => {});
   }
 
+  /**
+   * A passkey ceremony: the server's options, the browser's dialog, the server's verdict. One at
+   * a time: a new one aborts the one pending, since browsers take one WebAuthn request at a time
+   * and autofill's waits as long as the page is open.
+   */
+  async function passkey<T>(
+    create: boolean,
+    start: () => Promise<Ceremony>,
+    finish: (ceremony_id: string, credential: unknown) => Promise<T>,
+    input: PasskeyLoginInput = {},
+  ): Promise<T> {
+    if (typeof PublicKeyCredential == "undefined" || !navigator.credentials)
+      throw new TesseraError(0, "passkey_unsupported", "no WebAuthn here");
+    ceremony?.abort();
+    const controller = (ceremony = new AbortController());
+    const { signal } = input;
+    const stop = () => controller.abort(signal!.reason);
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop);
+    try {
+      const options = await start();
+      let credential;
+      try {
+        credential = credentialJSON(
+          (await navigator.credentials[create ? "create" : "get"]({
+            publicKey: parseOptions(create, options.publicKey),
+            mediation: input.mediation ?? options.mediation,
+            signal: controller.signal,
+          })) as PublicKeyCredential,
+        );
+      } catch (error) {
+        throw browserError(error, controller.signal.aborted);
+      }
+      return await finish(options.ceremony_id, credential);
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      if (ceremony == controller) ceremony = undefined;
+    }
+  }
+
   async function end(path: string) {
     try {
       await call(path, "POST");
@@ -359,10 +411,40 @@ export function createClient(options: ClientOptions) {
     fetch: authFetch,
     refresh: () => refresh(),
     wsTicket: async () => (await call<{ ticket: string }>("/auth/ws-ticket", "POST")).ticket,
-    /** Passkeys come with the server's WebAuthn endpoints; until then they reject. */
+    /**
+     * Passkeys (WebAuthn), in a browser. Its dialog's failures are `TesseraError`s of status 0:
+     * `passkey_cancelled` (dismissed, timed out, not verified, or no passkey of this site on the
+     * device: browsers do not tell these apart), `passkey_aborted` (the `signal`, or a newer
+     * passkey call), `passkey_exists` (this authenticator already holds one of the user's
+     * passkeys), `passkey_unsupported` (no WebAuthn), `passkey_failed` (anything else).
+     */
     passkeys: {
-      register: (_name?: string): Promise<never> => Promise.reject(notYet()),
-      login: (_input?: { email?: string }): Promise<never> => Promise.reject(notYet()),
+      /** Adds a passkey to the signed-in user's account. */
+      register: (name?: string) =>
+        passkey(
+          true,
+          () => call<Ceremony>("/users/me/passkeys/register/options", "POST"),
+          (ceremony_id, credential) =>
+            call<Passkey>("/users/me/passkeys/register", "POST", { ceremony_id, credential, name }),
+        ),
+      /** Logs in with a passkey: as `login`, without a password and without a second step. */
+      login: (input: PasskeyLoginInput = {}) =>
+        passkey(
+          false,
+          () => post<Ceremony>("/auth/passkey/options", { email: input.email }),
+          (ceremony_id, credential) =>
+            grant("/auth/passkey/login", {
+              ceremony_id,
+              credential,
+              device_name: input.deviceName,
+            }),
+          input,
+        ),
+      list: () => call<Passkey[]>("/users/me/passkeys"),
+      rename: (id: string, name: string) =>
+        call<Passkey>(`/users/me/passkeys/${encodeURIComponent(id)}`, "PATCH", { name }),
+      /** Refused with 409 `last_login_method` when it is the account's only way in. */
+      remove: (id: string) => call<void>(`/users/me/passkeys/${encodeURIComponent(id)}`, "DELETE"),
     },
     onAuthChange(listener: AuthListener) {
       bus();
@@ -408,8 +490,4 @@ export function createClient(options: ClientOptions) {
       watching = false;
     },
   };
-}
-
-function notYet() {
-  return new TesseraError(501, "not_supported", "passkeys are not available on this server yet");
 }

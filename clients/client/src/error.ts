@@ -1,4 +1,8 @@
-/** A problem+json answer of Tessera (or a failure to reach it: `network_error`). */
+/**
+ * A problem+json answer of Tessera, or a failure that has none (status 0): the server could not
+ * be reached (`network_error`), or the browser's passkey dialog failed (`passkey_*`, with the
+ * browser's `DOMException` as `cause`).
+ */
 export class TesseraError extends Error {
   constructor(
     readonly status: number,

@@ -6,6 +6,8 @@ export type {
   AuthListener,
   ClientOptions,
   MfaRequired,
+  Passkey,
+  PasskeyLoginInput,
   Session,
   TokenStorage,
   Tokens,

@@ -23,6 +23,29 @@ export interface Session {
   current?: boolean;
 }
 
+/** One of the user's passkeys (`GET /users/me/passkeys`). */
+export interface Passkey {
+  id: string;
+  name: string;
+  created_at: string;
+  /** `null` until it is first used to log in. */
+  last_used_at: string | null;
+}
+
+/** What `passkeys.login` takes; every field is optional. */
+export interface PasskeyLoginInput {
+  /** Email-first: that account's passkeys. Without it, any passkey of this site (autofill). */
+  email?: string;
+  deviceName?: string;
+  /** Cancels the browser's pending request (`passkey_aborted`), e.g. autofill's. */
+  signal?: AbortSignal;
+  /**
+   * How the browser asks; by default as the server says: `"conditional"` (autofill) without an
+   * email, its dialog with one. `"optional"` opens the dialog without an email (a button).
+   */
+  mediation?: CredentialMediationRequirement;
+}
+
 /** What bearer mode keeps between requests. */
 export interface Tokens {
   accessToken: string;
