@@ -391,9 +391,9 @@ export function createClient(options: ClientOptions) {
       grant("/auth/login/mfa", { mfa_token: input.mfaToken, code: input.code }) as Promise<{
         user: User;
       }>,
-    /** After the social-login redirect: the one-time code of its `?code=`. */
+    /** After the social-login redirect: the one-time code of its `?login_code=`. */
     exchangeLoginCode: (code: string) =>
-      grant("/auth/oauth/exchange", { code }) as Promise<{ user: User }>,
+      grant("/auth/oauth/exchange", { login_code: code }) as Promise<{ user: User }>,
     socialLoginUrl: (provider: string, redirectTo: string) =>
       `${base}/auth/oauth/${encodeURIComponent(provider)}/authorize?redirect_to=${encodeURIComponent(redirectTo)}`,
     /** Ends this session, here and in every tab (even if the server cannot be told). */

@@ -66,6 +66,17 @@ describe("cookie mode", () => {
     expect(auth.user?.email).toBe("ada@example.com");
   });
 
+  it("trades a social login's login_code for the session", async () => {
+    const fake = new FakeTessera();
+    const auth = tab(fake);
+
+    const result = await auth.exchangeLoginCode("code-1");
+
+    expect(fake.calls[0]).toMatchObject({ path: "/auth/oauth/exchange", body: { login_code: "code-1", cookie: true } });
+    expect(result).toEqual({ user: expect.objectContaining({ email: "ada@example.com" }) });
+    await expect(auth.exchangeLoginCode("spent")).rejects.toMatchObject({ code: "code_invalid" });
+  });
+
   it("sends X-CSRF-Token on unsafe methods only, and never in bearer mode", async () => {
     const fake = new FakeTessera();
     const auth = tab(fake);

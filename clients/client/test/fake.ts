@@ -117,6 +117,14 @@ export class FakeTessera {
       this.expired = false;
       return this.grant(body.cookie, body.email, route.endsWith("signup") ? 201 : 200);
     }
+    if (route == "POST /auth/oauth/exchange") {
+      // The server's body: `login_code` (single-use); anything else is a 422.
+      if (typeof body?.login_code != "string") return problem(422, "validation_error");
+      if (body.login_code != "code-1") return problem(400, "code_invalid");
+      this.generation++;
+      this.expired = false;
+      return this.grant(body.cookie, "ada@example.com", 200);
+    }
     if (route == "POST /auth/refresh") {
       this.refreshes++;
       await this.refreshGate;
