@@ -2,10 +2,12 @@
 // add a passkey on the account page, sign out, sign in with it from the sign-in page (the
 // button, email-first), and a user-verification failure shown as an error. WebAuthn needs a
 // domain, so this server's public URL is http://localhost (a secure context, like https).
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
 
-import { cookieNames, freePort, launchBrowser, password, screenshotOnFailure, signOut, signUp, Tessera, uniqueEmail } from "./harness";
+import { cookieNames, freePort, launchBrowser, password, repoRoot, screenshotOnFailure, signOut, signUp, Tessera, uniqueEmail } from "./harness";
 
 let server: Tessera;
 let browser: Browser;
@@ -131,4 +133,45 @@ test("with JavaScript off the sign-in page shows no passkey button but keeps the
   await page.goto(`${base}/ui/login`);
   await expect(page.locator("[data-passkey-action]").isHidden()).resolves.toBe(true);
   await expect(page.locator("#email").getAttribute("autocomplete")).resolves.toBe("username webauthn");
+});
+
+test("@tessera/client: passkeys.register() and passkeys.login() in the browser, cookie mode", async () => {
+  const context = await browser.newContext({ bypassCSP: true });
+  contexts.push(context);
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  // The client as an app bundles it (npm run build), served on the pages' origin.
+  const bundle = path.join(repoRoot, "clients/client/dist/index.js");
+  await page.route(`${base}/__client/index.js`, (route) =>
+    route.fulfill({ contentType: "text/javascript", body: readFileSync(bundle, "utf8") }),
+  );
+  await screenshotOnFailure("client passkeys", () => [page], async () => {
+    const email = uniqueEmail("client-passkey");
+    await page.goto(`${base}/ui/forgot`);
+    // A string, so the test runner's module transform leaves the page's import() alone.
+    const outcome = await page.evaluate(`(async () => {
+      const { createClient } = await import("/__client/index.js");
+      const auth = createClient({ baseUrl: "" });
+      await auth.signup({ email: ${JSON.stringify(email)}, password: ${JSON.stringify(password)} });
+      const added = await auth.passkeys.register("Client key");
+      await auth.logout();
+      const signedOut = auth.user;
+      const signedIn = await auth.passkeys.login({ email: ${JSON.stringify(email)}, mediation: "optional" });
+      const listed = await auth.passkeys.list();
+      const me = await (await auth.fetch("/users/me")).json();
+      return { added, signedOut, signedIn, listed, me };
+    })()`);
+    expect(outcome.added.name).toBe("Client key");
+    expect(outcome.signedOut).toBeNull();
+    expect(outcome.signedIn.user.email).toBe(email);
+    expect(outcome.listed).toHaveLength(1);
+    expect(outcome.listed[0].last_used_at).not.toBeNull();
+    expect(outcome.me.email).toBe(email);
+    const cookies = (await context.cookies()).map((c) => c.name);
+    expect(cookies).toContain(cookieNames.access);
+  });
 });
