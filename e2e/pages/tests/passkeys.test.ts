@@ -67,7 +67,7 @@ test("a passkey added on the account page signs in from the sign-in page", async
     await expect(rows.count()).resolves.toBe(1);
     const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
     expect(credentials).toHaveLength(1);
-    expect(credentials[0].isResidentCredential).toBe(true);
+    expect(credentials[0]?.isResidentCredential).toBe(true);
 
     // Signed out, then in with the passkey's button, email-first: no password typed. (The
     // page's autofill request is turned off here so that it does not answer first.)
@@ -153,7 +153,14 @@ test("@tessera/client: passkeys.register() and passkeys.login() in the browser, 
     const email = uniqueEmail("client-passkey");
     await page.goto(`${base}/ui/forgot`);
     // A string, so the test runner's module transform leaves the page's import() alone.
-    const outcome = await page.evaluate(`(async () => {
+    type Outcome = {
+      added: { name: string };
+      signedOut: unknown;
+      signedIn: { user: { email: string } };
+      listed: { last_used_at: string | null }[];
+      me: { email: string };
+    };
+    const outcome: Outcome = await page.evaluate(`(async () => {
       const { createClient } = await import("/__client/index.js");
       const auth = createClient({ baseUrl: "" });
       await auth.signup({ email: ${JSON.stringify(email)}, password: ${JSON.stringify(password)} });
@@ -169,7 +176,7 @@ test("@tessera/client: passkeys.register() and passkeys.login() in the browser, 
     expect(outcome.signedOut).toBeNull();
     expect(outcome.signedIn.user.email).toBe(email);
     expect(outcome.listed).toHaveLength(1);
-    expect(outcome.listed[0].last_used_at).not.toBeNull();
+    expect(outcome.listed[0]?.last_used_at).not.toBeNull();
     expect(outcome.me.email).toBe(email);
     const cookies = (await context.cookies()).map((c) => c.name);
     expect(cookies).toContain(cookieNames.access);
