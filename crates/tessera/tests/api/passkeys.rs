@@ -11,6 +11,7 @@ use crate::helpers::{
     Backend, TestApp, TestUser, assert_problem, jwt_claims, spawn_app_with, text,
 };
 use crate::mfa::user_with_totp;
+use crate::social::{PUBLIC_URL, app_with_provider, sign_in_through_provider, unlink};
 
 /// The pages' origin: the relying party is its host.
 const ORIGIN: &str = "https://app.example.com";
@@ -39,10 +40,20 @@ async fn register(
     authenticator: &mut SoftAuthenticator,
     name: &str,
 ) -> Value {
+    register_with(app, &user.access_token, authenticator, name).await
+}
+
+/// Registers a passkey for the holder of `token`; the passkey's view.
+async fn register_with(
+    app: &TestApp,
+    token: &str,
+    authenticator: &mut SoftAuthenticator,
+    name: &str,
+) -> Value {
     let options = post(
         app,
         "/users/me/passkeys/register/options",
-        Some(&user.access_token),
+        Some(token),
         &json!({}),
     )
     .await;
@@ -52,7 +63,7 @@ async fn register(
     let registered = post(
         app,
         "/users/me/passkeys/register",
-        Some(&user.access_token),
+        Some(token),
         &json!({ "ceremony_id": options["ceremony_id"], "credential": credential, "name": name }),
     )
     .await;
@@ -350,4 +361,32 @@ async fn a_server_on_an_ip_address_has_no_passkeys_and_says_so() {
 
     assert_problem(options, 404, "not_found").await;
     assert_problem(register, 404, "not_found").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_way_in_stays_whether_it_is_a_passkey_or_a_provider() {
+    // Arrange: an account made by a provider login has no password.
+    let (app, provider) = app_with_provider(Backend::Sqlite).await;
+    let grant = sign_in_through_provider(&app, &provider, "noor").await;
+    let token = text(&grant, "access_token").to_owned();
+    let mut authenticator = SoftAuthenticator::new(PUBLIC_URL);
+    let passkey = register_with(&app, &token, &mut authenticator, "Phone").await;
+    let id = text(&passkey, "id").to_owned();
+    let remove = |app: &TestApp| {
+        app.client
+            .delete(app.url(&format!("/users/me/passkeys/{id}")))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    // Act: the provider can go while the passkey stays; then the passkey cannot.
+    let unlinked = unlink(&app, &token, "op").await;
+    let refused = remove(&app).await.unwrap();
+    let (ceremony, credential) = assertion(&app, None, &mut authenticator).await;
+    let still_signs_in = login(&app, &ceremony, &credential).await;
+
+    // Assert
+    assert_eq!(unlinked.status(), StatusCode::NO_CONTENT);
+    assert_problem(refused, 409, "last_login_method").await;
+    assert_eq!(still_signs_in.status(), StatusCode::OK);
 }

@@ -29,7 +29,7 @@ both_backends!(
     a_provider_login_of_a_user_with_two_factor_asks_for_the_second_factor,
 );
 
-const PUBLIC_URL: &str = "http://tessera.test";
+pub const PUBLIC_URL: &str = "http://tessera.test";
 const CLIENT_ID: &str = "tessera-tests";
 const CLIENT_SECRET: &str = "a client secret of the tests";
 pub const SERVICE_KEY: &str = "a service key of the social tests";
@@ -163,7 +163,11 @@ pub async fn exchange(app: &TestApp, login_code: &str) -> reqwest::Response {
         .await
 }
 
-async fn sign_in_through_provider(app: &TestApp, provider: &OidcProvider, login: &str) -> Value {
+pub async fn sign_in_through_provider(
+    app: &TestApp,
+    provider: &OidcProvider,
+    login: &str,
+) -> Value {
     let back = provider_login(app, provider, login).await;
     let code = param(&back, "login_code").unwrap_or_else(|| panic!("a login code: {back}"));
     let response = exchange(app, &code).await;
