@@ -7,7 +7,7 @@
 //! `GET /auth/resume` (under `/auth`, where the refresh cookie is sent) to renew it, and on to
 //! the sign-in page when the session is over.
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
@@ -19,10 +19,10 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::sign_in::{provider_label, social_page};
-use super::{ACCOUNT_PAGE, PageForm, PageQuery, PageRequest, link, message_id, render};
+use super::{ACCOUNT_PAGE, PagePost, PageQuery, PageRequest, link, message_id, render};
 use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code};
-use crate::extract::{Caller, ClientInfo, Form, Query, authenticate};
+use crate::extract::{Caller, Query, authenticate};
 use crate::state::AppState;
 use crate::views::redirect;
 
@@ -388,21 +388,25 @@ async fn account_page(
     account_view(&state, &request, &caller, StatusCode::OK, shown).await
 }
 
-/// A form of the account page: its request and caller after the CSRF check, or the answer
-/// that refuses it (a form of a session that is over goes to the page, which renews it).
-fn account_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    browser: &BrowserRequest,
-    form: &PageForm,
-) -> Result<(PageRequest, Caller), Box<Response>> {
-    let request = PageRequest::checked(state, headers, browser, form)?;
-    match signed_in_caller(state, browser) {
-        Some(caller) => Ok((request, caller)),
-        None => Err(Box::new(redirect(
-            StatusCode::SEE_OTHER,
-            &link(ACCOUNT_PAGE, request.locale, ""),
-        ))),
+/// A form of the account page: the page form's post and the signed-in caller. A form of a
+/// session that is over goes to the page, which renews it.
+struct AccountPost {
+    post: PagePost,
+    caller: Caller,
+}
+
+impl FromRequest<AppState> for AccountPost {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let post = PagePost::from_request(request, state).await?;
+        match signed_in_caller(state, &post.browser) {
+            Some(caller) => Ok(Self { post, caller }),
+            None => Err(redirect(
+                StatusCode::SEE_OTHER,
+                &link(ACCOUNT_PAGE, post.request.locale, ""),
+            )),
+        }
     }
 }
 
@@ -442,22 +446,11 @@ async fn refused(
     response
 }
 
-macro_rules! account_form {
-    ($state:expr, $headers:expr, $browser:expr, $form:expr) => {
-        match account_form(&$state, &$headers, &$browser, &$form) {
-            Ok(accepted) => accepted,
-            Err(refused) => return *refused,
-        }
-    };
-}
-
-async fn profile(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn profile(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, form, .. },
+        caller,
+    } = account;
     let name = form.name.trim();
     match state
         .accounts
@@ -469,14 +462,17 @@ async fn profile(
     }
 }
 
-async fn email(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    client: ClientInfo,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn email(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post:
+            PagePost {
+                client,
+                request,
+                form,
+                ..
+            },
+        caller,
+    } = account;
     let requested = state
         .mail
         .request_email_change(
@@ -500,13 +496,11 @@ async fn email(
 }
 
 /// Mails a verification link to the account's address.
-async fn verification(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn verification(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, .. },
+        caller,
+    } = account;
     match state
         .mail
         .request_verification(caller.user_id, Some(request.locale))
@@ -517,14 +511,17 @@ async fn verification(
     }
 }
 
-async fn password(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    client: ClientInfo,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn password(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post:
+            PagePost {
+                client,
+                request,
+                form,
+                ..
+            },
+        caller,
+    } = account;
     let changed = state
         .accounts
         .change_password(
@@ -548,13 +545,17 @@ async fn password(
 }
 
 /// Signs out one device; signing out this one leaves the page for the sign-in page.
-async fn end_session(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn end_session(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post:
+            PagePost {
+                browser,
+                request,
+                form,
+                ..
+            },
+        caller,
+    } = account;
     let Ok(id) = form.session_id.parse::<SessionId>() else {
         let error = ApiError::from(Code::NotFound);
         return refused(&state, &request, &caller, error, |_| "sessions", "").await;
@@ -597,13 +598,11 @@ fn totp_page(
     render(state, request, status, "totp", ACCOUNT_PAGE, &[], context)
 }
 
-async fn totp_setup(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn totp_setup(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, .. },
+        caller,
+    } = account;
     match state.two_factor.setup(caller.user_id).await {
         Ok(setup) => totp_page(&state, &request, StatusCode::OK, &setup.otpauth_uri, None),
         Err(error) => refused(&state, &request, &caller, error, |_| "page", "").await,
@@ -611,13 +610,11 @@ async fn totp_setup(
 }
 
 /// Turns two-step verification on with a code from the app, and shows the recovery codes.
-async fn totp_confirm(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn totp_confirm(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, form, .. },
+        caller,
+    } = account;
     match state
         .two_factor
         .confirm(caller.user_id, form.code.trim())
@@ -663,14 +660,17 @@ fn recovery_page(
     )
 }
 
-async fn totp_disable(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    client: ClientInfo,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn totp_disable(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post:
+            PagePost {
+                client,
+                request,
+                form,
+                ..
+            },
+        caller,
+    } = account;
     match state
         .two_factor
         .disable(caller.user_id, &form.password, client.ip.as_deref())
@@ -691,14 +691,17 @@ async fn totp_disable(
     }
 }
 
-async fn recovery_codes(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    client: ClientInfo,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn recovery_codes(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post:
+            PagePost {
+                client,
+                request,
+                form,
+                ..
+            },
+        caller,
+    } = account;
     match state
         .two_factor
         .renew_recovery_codes(caller.user_id, &form.password, client.ip.as_deref())
@@ -719,13 +722,11 @@ async fn recovery_codes(
     }
 }
 
-async fn unlink(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn unlink(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, form, .. },
+        caller,
+    } = account;
     match state.social.unlink(caller.user_id, &form.provider).await {
         Ok(()) => done(
             &request,
@@ -736,13 +737,11 @@ async fn unlink(
     }
 }
 
-async fn remove_passkey(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, caller) = account_form!(state, headers, browser, form);
+async fn remove_passkey(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, form, .. },
+        caller,
+    } = account;
     let removed = match (&state.passkeys, form.passkey_id.parse()) {
         (Some(passkeys), Ok(id)) => passkeys
             .remove(caller.user_id, id)

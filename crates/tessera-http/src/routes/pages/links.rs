@@ -11,9 +11,9 @@ use tessera_core::mail::MailError;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::sign_in::mfa_form;
-use super::{PageForm, PageQuery, PageRequest, message, refused_form, render, signed_in};
+use super::{PagePost, PageQuery, PageRequest, message, refused_form, render, signed_in};
 use crate::browser::BrowserRequest;
-use crate::extract::{ClientInfo, Form, Query};
+use crate::extract::Query;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -122,16 +122,8 @@ async fn verify_page(
     opened(&state, &headers, &browser, &query, &VERIFY)
 }
 
-async fn verify(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn verify(State(state): State<AppState>, post: PagePost) -> Response {
+    let PagePost { request, form, .. } = post;
     match state.mail.confirm_verification(&form.token).await {
         Ok(user) => {
             let lead = request
@@ -178,16 +170,13 @@ async fn reset_page(
 
 /// Sets the new password; every session of the user ends. A password the policy refuses
 /// leaves the code unspent, so the form asks again.
-async fn reset(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn reset(State(state): State<AppState>, post: PagePost) -> Response {
+    let PagePost {
+        browser,
+        request,
+        form,
+        ..
+    } = post;
     match state
         .mail
         .reset_password(&form.token, &form.new_password)
@@ -231,17 +220,13 @@ async fn magic_page(
 
 /// The link's sign-in, in cookie mode: this server's pages and the apps under its origin
 /// share the session.
-async fn magic(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    client: ClientInfo,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn magic(State(state): State<AppState>, post: PagePost) -> Response {
+    let PagePost {
+        browser,
+        client,
+        request,
+        form,
+    } = post;
     match state
         .mail
         .sign_in_with_link(&form.token, client.device(None))
@@ -264,16 +249,8 @@ async fn email_change_page(
     opened(&state, &headers, &browser, &query, &EMAIL_CHANGE)
 }
 
-async fn email_change(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn email_change(State(state): State<AppState>, post: PagePost) -> Response {
+    let PagePost { request, form, .. } = post;
     match state.mail.confirm_email_change(&form.token).await {
         Ok(user) => {
             let lead = request

@@ -13,7 +13,7 @@ mod account;
 mod links;
 mod sign_in;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -24,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code};
+use crate::extract::{ClientInfo, Form};
 use crate::state::AppState;
 use crate::views::{html_page, redirect};
 
@@ -140,6 +141,45 @@ impl PageRequest {
 
     fn text(&self, state: &AppState, id: &str) -> String {
         state.ui.message(self.locale, id)
+    }
+}
+
+/// A page form's post: its fields and its request, once its CSRF token passed (the page
+/// refusing it otherwise); and the browser and client it came from.
+struct PagePost {
+    browser: BrowserRequest,
+    client: ClientInfo,
+    request: PageRequest,
+    form: PageForm,
+}
+
+impl FromRequest<AppState> for PagePost {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(browser) = BrowserRequest::from_request_parts(&mut parts, state).await;
+        let Ok(client) = ClientInfo::from_request_parts(&mut parts, state).await;
+        let headers = parts.headers.clone();
+        let Form(form) = Form::<PageForm>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let request =
+            PageRequest::checked(state, &headers, &browser, &form).map_err(|page| *page)?;
+        Ok(Self {
+            browser,
+            client,
+            request,
+            form,
+        })
+    }
+}
+
+impl PagePost {
+    /// The allowed target of the form's `redirect_to`, or the page refusing it.
+    fn target(&self, state: &AppState) -> Result<Option<String>, Box<Response>> {
+        target(state, &self.form.redirect_to)
+            .map_err(|()| Box::new(refused_target(state, &self.request)))
     }
 }
 

@@ -11,12 +11,12 @@ use tessera_core::mail::MailError;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::{
-    PageForm, PageQuery, PageRequest, link, message, refused_form, refused_target, render,
-    signed_in, target, with_redirect,
+    PageForm, PagePost, PageQuery, PageRequest, link, message, refused_form, refused_target,
+    render, signed_in, target, with_redirect,
 };
 use crate::browser::BrowserRequest;
 use crate::error::{ApiError, Code};
-use crate::extract::{ClientInfo, Form, Query, authenticate};
+use crate::extract::{Query, authenticate};
 use crate::state::AppState;
 use crate::views::redirect;
 
@@ -148,17 +148,17 @@ async fn login_page(
     super::respond(&state, &request, StatusCode::OK, html)
 }
 
-async fn login(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    client: ClientInfo,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, target) = match accepted(&state, &headers, &browser, &form) {
-        Ok(accepted) => accepted,
+async fn login(State(state): State<AppState>, post: PagePost) -> Response {
+    let target = match post.target(&state) {
+        Ok(target) => target,
         Err(refused) => return *refused,
     };
+    let PagePost {
+        browser,
+        client,
+        request,
+        form,
+    } = post;
     let outcome = state
         .accounts
         .login(Login {
@@ -182,21 +182,6 @@ async fn login(
                 Some(text),
             )
         }),
-    }
-}
-
-/// The checks every form that may sign in passes first: the CSRF token and an allowed
-/// `redirect_to`; the page's request and target, or the page refusing it.
-fn accepted(
-    state: &AppState,
-    headers: &HeaderMap,
-    browser: &BrowserRequest,
-    form: &PageForm,
-) -> Result<(PageRequest, Option<String>), Box<Response>> {
-    let request = PageRequest::checked(state, headers, browser, form)?;
-    match target(state, &form.redirect_to) {
-        Ok(target) => Ok((request, target)),
-        Err(()) => Err(Box::new(refused_target(state, &request))),
     }
 }
 
@@ -236,16 +221,17 @@ async fn mfa_page(State(state): State<AppState>, Query(query): Query<PageQuery>)
     )
 }
 
-async fn mfa(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, target) = match accepted(&state, &headers, &browser, &form) {
-        Ok(accepted) => accepted,
+async fn mfa(State(state): State<AppState>, post: PagePost) -> Response {
+    let target = match post.target(&state) {
+        Ok(target) => target,
         Err(refused) => return *refused,
     };
+    let PagePost {
+        browser,
+        request,
+        form,
+        ..
+    } = post;
     match state
         .two_factor
         .complete(&form.mfa_token, form.code.trim())
@@ -317,16 +303,17 @@ pub(super) async fn social_page(
 }
 
 /// Trades the login code of a provider login for this browser's session.
-async fn social(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, target) = match accepted(&state, &headers, &browser, &form) {
-        Ok(accepted) => accepted,
+async fn social(State(state): State<AppState>, post: PagePost) -> Response {
+    let target = match post.target(&state) {
+        Ok(target) => target,
         Err(refused) => return *refused,
     };
+    let PagePost {
+        browser,
+        request,
+        form,
+        ..
+    } = post;
     match state.social.exchange(&form.login_code).await {
         Ok(grant) => signed_in(&state, &browser, &request, &grant, target),
         Err(error) => refused_form(&state, &request, error, |_, text| {
@@ -344,16 +331,11 @@ async fn social(
 
 /// Mails a sign-in link if the address has an account (the sign-in form's second button);
 /// the page says the same either way.
-async fn magic_link(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, _) = match accepted(&state, &headers, &browser, &form) {
-        Ok(accepted) => accepted,
-        Err(refused) => return *refused,
-    };
+async fn magic_link(State(state): State<AppState>, post: PagePost) -> Response {
+    if let Err(refused) = post.target(&state) {
+        return *refused;
+    }
+    let PagePost { request, form, .. } = post;
     let queued = state
         .mail
         .request_magic_link(&form.email, Some(request.locale))
@@ -415,17 +397,17 @@ async fn signup_page(
     signup_form(&state, &request, &form, serde_json::json!({}))
 }
 
-async fn signup(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    client: ClientInfo,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let (request, target) = match accepted(&state, &headers, &browser, &form) {
-        Ok(accepted) => accepted,
+async fn signup(State(state): State<AppState>, post: PagePost) -> Response {
+    let target = match post.target(&state) {
+        Ok(target) => target,
         Err(refused) => return *refused,
     };
+    let PagePost {
+        browser,
+        client,
+        request,
+        form,
+    } = post;
     let created = state
         .accounts
         .signup(Signup {
@@ -490,16 +472,10 @@ async fn logout_page(
 }
 
 /// Ends the browser's session (if it has one) and removes its cookies.
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn logout(State(state): State<AppState>, post: PagePost) -> Response {
+    let PagePost {
+        browser, request, ..
+    } = post;
     if let Some(caller) = browser
         .access_cookie()
         .and_then(|token| authenticate(&state.keys, token).ok())
@@ -550,16 +526,8 @@ async fn forgot_page(
 }
 
 /// Mails a reset link if the address has an account; the page says the same either way.
-async fn forgot(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    browser: BrowserRequest,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let request = match PageRequest::checked(&state, &headers, &browser, &form) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+async fn forgot(State(state): State<AppState>, post: PagePost) -> Response {
+    let PagePost { request, form, .. } = post;
     let queued = state
         .mail
         .forgot_password(&form.email, Some(request.locale))
