@@ -3,7 +3,8 @@
 //! as its `Content-Length`. The reqwest driver of the scenarios costs about as much CPU per
 //! request as a bare hyper endpoint, so against fast endpoints it measures itself; this one
 //! costs a fraction of that, and reports the server's CPU time per request beside each rate
-//! (from `/proc`), which stays comparable on a noisy machine.
+//! (from `/proc`), which stays comparable on a noisy machine. The pages drill (`pages.rs`)
+//! drives its endpoints with it too.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -45,17 +46,7 @@ pub struct HammerArgs {
 
 /// Logs in for the tokens, then drives `GET /users/me` from one thread for `seconds`.
 pub async fn run(args: HammerArgs) -> anyhow::Result<Value> {
-    let base = reqwest::Url::parse(&args.url)?;
-    anyhow::ensure!(
-        base.scheme() == "http",
-        "the driver speaks plain HTTP/1.1 only"
-    );
-    let address = base
-        .socket_addrs(|| None)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{} resolves to no address", args.url))?;
-    let host = base.host_str().unwrap_or("localhost").to_owned();
+    let (address, host) = plain_http_address(&args.url)?;
     let tokens = if args.no_auth {
         vec![vec![String::new()]; args.connections]
     } else {
@@ -73,10 +64,64 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<Value> {
         .collect();
 
     let server = args.server_pid.map(|pid| pid.to_string());
-    let server_before = server.as_deref().map(cpu_seconds).transpose()?;
+    let measured = measure(address, requests, args.seconds, server.as_deref())?;
+    let mut extra = measured.cpu_report();
+    if let Value::Object(extra) = &mut extra {
+        extra.insert("connections".into(), json!(args.connections));
+        extra.insert("distinct".into(), json!(args.distinct));
+    }
+    Ok(measured.tally.report("hammer", extra))
+}
+
+/// The socket address and host name of a plain-HTTP base URL, for the driver.
+pub(crate) fn plain_http_address(url: &str) -> anyhow::Result<(SocketAddr, String)> {
+    let base = reqwest::Url::parse(url)?;
+    anyhow::ensure!(
+        base.scheme() == "http",
+        "the driver speaks plain HTTP/1.1 only"
+    );
+    let address = base
+        .socket_addrs(|| None)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{url} resolves to no address"))?;
+    let host = base.host_str().unwrap_or("localhost").to_owned();
+    Ok((address, host))
+}
+
+/// One run of the driver and the CPU time spent over it.
+pub(crate) struct Measured {
+    pub(crate) tally: Tally,
+    /// CPU seconds of this process (the driver) over the run.
+    driver_cpu: f64,
+    /// CPU seconds of the server over the run, given its pid.
+    server_cpu: Option<f64>,
+}
+
+impl Measured {
+    /// The CPU figures of a report: cores the driver and the server kept busy, and the
+    /// server's CPU time per answer.
+    pub(crate) fn cpu_report(&self) -> Value {
+        let answered = self.tally.answered() as f64;
+        let wall = self.tally.elapsed();
+        json!({
+            "driver_cores": self.driver_cpu / wall,
+            "server_cores": self.server_cpu.map(|cpu| cpu / wall),
+            "server_cpu_us_per_request": self.server_cpu.map(|cpu| cpu * 1e6 / answered.max(1.0)),
+        })
+    }
+}
+
+/// [`drive`] for `seconds` on a thread and runtime of its own (whatever the runtime of `main`
+/// has), reading the CPU time of this process and of the `server` pid around it.
+pub(crate) fn measure(
+    address: SocketAddr,
+    requests: Vec<Vec<Box<[u8]>>>,
+    seconds: u64,
+    server: Option<&str>,
+) -> anyhow::Result<Measured> {
+    let server_before = server.map(cpu_seconds).transpose()?;
     let driver_before = cpu_seconds("self")?;
-    let seconds = args.seconds;
-    // One thread of its own, whatever the runtime of `main` has.
     let tally = std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -86,24 +131,19 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<Value> {
     .join()
     .map_err(|_| anyhow::anyhow!("the driver thread panicked"))??;
     let driver_cpu = cpu_seconds("self")? - driver_before;
-    let server_cpu = match (server.as_deref(), server_before) {
+    let server_cpu = match (server, server_before) {
         (Some(pid), Some(before)) => Some(cpu_seconds(pid)? - before),
         _ => None,
     };
-
-    let answered = tally.answered() as f64;
-    let wall = tally.elapsed();
-    let extra = json!({
-        "connections": args.connections,
-        "distinct": args.distinct,
-        "driver_cores": driver_cpu / wall,
-        "server_cores": server_cpu.map(|cpu| cpu / wall),
-        "server_cpu_us_per_request": server_cpu.map(|cpu| cpu * 1e6 / answered.max(1.0)),
-    });
-    Ok(tally.report("hammer", extra))
+    Ok(Measured {
+        tally,
+        driver_cpu,
+        server_cpu,
+    })
 }
 
-/// Every connection sends its requests in turn until the time is up.
+/// Every connection sends its requests in turn until the time is up (`requests`: one list of
+/// prepared requests per connection); the answers' bytes are counted too.
 async fn drive(address: SocketAddr, requests: Vec<Vec<Box<[u8]>>>, seconds: u64) -> Tally {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
@@ -140,7 +180,10 @@ async fn connection(address: SocketAddr, requests: Vec<Box<[u8]>>, deadline: Ins
             Err(error) => Err(error),
         };
         match answer {
-            Ok(status) => tally.record(status, sent.elapsed()),
+            Ok((status, bytes)) => {
+                tally.record(status, sent.elapsed());
+                tally.add_bytes(bytes);
+            }
             Err(_) => {
                 tally.record(0, sent.elapsed());
                 break;
@@ -161,8 +204,12 @@ fn request_bytes(host: &str, token: &str) -> Box<[u8]> {
         .into_boxed_slice()
 }
 
-/// Reads one answer (no pipelining: nothing follows it) and returns its status.
-async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<u16> {
+/// Reads one answer (no pipelining: nothing follows it) and returns its status and size (head
+/// and body).
+async fn read_answer(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<(u16, usize)> {
     buffer.clear();
     let head_end = loop {
         if let Some(end) = find(buffer, b"\r\n\r\n") {
@@ -179,7 +226,7 @@ async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::R
     while buffer.len() < head_end + length {
         read_more(stream, buffer).await?;
     }
-    Ok(status)
+    Ok((status, head_end + length))
 }
 
 async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<()> {

@@ -9,6 +9,7 @@ mod failover;
 mod hammer;
 mod hash_rate;
 mod mixed;
+mod pages;
 mod propagation;
 mod runner;
 mod scenarios;
@@ -67,6 +68,9 @@ enum Command {
     Propagation(propagation::PropagationArgs),
     /// Sign-ins through a provider this process serves, then the vault's hit path.
     Social(social::SocialArgs),
+    /// `GET /ui/login` (a first visit and a returning browser) against `GET /healthz`, with
+    /// the efficient driver, round by round.
+    Pages(pages::PagesArgs),
 }
 
 #[tokio::main]
@@ -81,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Abuse(args) => abuse::abuse(args).await?,
         Command::Startup(args) => startup::run(args).await?,
         Command::Social(args) => social::run(args).await?,
+        Command::Pages(args) => pages::run(args).await?,
         Command::Login(args) => scenarios::login(args).await?,
         Command::Refresh(args) => scenarios::refresh(args).await?,
         Command::Verify(args) => scenarios::verify(args).await?,

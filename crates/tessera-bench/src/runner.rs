@@ -36,6 +36,8 @@ pub struct Tally {
     /// Answers by HTTP status (0: no answer).
     statuses: BTreeMap<u16, u64>,
     latencies_us: Vec<u32>,
+    /// Bytes of the answers, head and body, where the driver counts them (0: not counted).
+    bytes: u64,
     elapsed: f64,
 }
 
@@ -52,8 +54,14 @@ impl Tally {
             .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
     }
 
+    /// Counts `bytes` more bytes of answers.
+    pub fn add_bytes(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
+    }
+
     pub fn merge(&mut self, other: Tally) {
         self.ok += other.ok;
+        self.bytes += other.bytes;
         self.shed += other.shed;
         self.failed += other.failed;
         for (status, count) in other.statuses {
@@ -107,6 +115,12 @@ impl Tally {
             "p99_ms": percentile(0.99),
             "max_ms": percentile(1.0),
         });
+        if let Value::Object(report) = &mut report
+            && self.bytes > 0
+        {
+            let per_answer = self.bytes as f64 / self.answered().max(1) as f64;
+            report.insert("bytes_per_response".into(), json!(per_answer));
+        }
         if let (Value::Object(report), Value::Object(extra)) = (&mut report, extra) {
             report.extend(extra);
         }

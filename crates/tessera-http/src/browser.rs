@@ -303,6 +303,13 @@ impl BrowserRequest {
         )?)
     }
 
+    /// The request's `Accept-Language`, if it has a readable one.
+    pub fn accept_language(&self) -> Option<&str> {
+        self.headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+    }
+
     /// The access cookie's token, if the browser has one.
     pub fn access_cookie(&self) -> Option<&str> {
         self.cookie(self.browser.policy.names().access)

@@ -102,6 +102,8 @@ pub struct Services {
     pub ui: Arc<tessera_ui::Ui>,
     /// Whether the hosted pages (`/ui/*`) are served (`ui.enabled`).
     pub hosted_pages: bool,
+    /// The pages' Content-Security-Policy (`ui`'s), as a header made once.
+    pub page_policy: axum::http::HeaderValue,
     /// The revocation feed, for resource servers.
     pub feed: Arc<dyn RevocationStore>,
     /// Revocations as this instance learns them, for the SSE stream.

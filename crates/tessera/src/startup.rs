@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::http::HeaderValue;
 use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::account::{
@@ -353,6 +354,8 @@ impl Application {
                 .then(|| settings.ui.templates_dir.clone().into()),
         })
         .context("[ui]")?;
+        let page_policy = HeaderValue::from_str(&ui.content_security_policy())
+            .context("ui: the content security policy")?;
         let state = AppState::new(Services {
             accounts: core.accounts,
             two_factor: core.two_factor,
@@ -367,6 +370,7 @@ impl Application {
             passkeys,
             ui: Arc::new(ui),
             hosted_pages: settings.ui.enabled,
+            page_policy,
             feed: core.stores.revocations,
             live_revocations,
             service_keys: Arc::new(service_keys(settings)),

@@ -8,7 +8,7 @@
 //! the sign-in page when the session is over.
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 use tessera_core::SessionId;
@@ -333,14 +333,13 @@ fn when(at: OffsetDateTime) -> String {
 async fn account_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
     // A provider login begun without `redirect_to` comes back here (API.md §3).
     if query.login_code.is_some() || query.mfa_token.is_some() {
-        return social_page(State(state), Query(query), headers, browser).await;
+        return social_page(State(state), Query(query), browser).await;
     }
-    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, &browser, query.lang.as_deref());
     let Some(caller) = signed_in_caller(&state, &browser) else {
         return if query.resumed.is_some() {
             sign_in_first(&state, request.locale)

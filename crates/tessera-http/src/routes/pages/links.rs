@@ -3,7 +3,7 @@
 //! is spent, so a mail scanner that fetches links never consumes them.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_core::account::AccountError;
 use tessera_core::grant::LoginOutcome;
@@ -92,12 +92,11 @@ fn one_click(
 /// A page of `link`, before its click.
 fn opened(
     state: &AppState,
-    headers: &HeaderMap,
     browser: &BrowserRequest,
     query: &PageQuery,
     link: &OneClick,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, browser, headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, browser, query.lang.as_deref());
     one_click(state, &request, link, &query.token, None)
 }
 
@@ -116,10 +115,9 @@ fn link_failed(
 async fn verify_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    opened(&state, &headers, &browser, &query, &VERIFY)
+    opened(&state, &browser, &query, &VERIFY)
 }
 
 async fn verify(State(state): State<AppState>, post: PagePost) -> Response {
@@ -161,10 +159,9 @@ fn reset_form(
 async fn reset_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, &browser, query.lang.as_deref());
     reset_form(&state, &request, &query.token, None)
 }
 
@@ -212,10 +209,9 @@ async fn reset(State(state): State<AppState>, post: PagePost) -> Response {
 async fn magic_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    opened(&state, &headers, &browser, &query, &MAGIC)
+    opened(&state, &browser, &query, &MAGIC)
 }
 
 /// The link's sign-in, in cookie mode: this server's pages and the apps under its origin
@@ -243,10 +239,9 @@ async fn magic(State(state): State<AppState>, post: PagePost) -> Response {
 async fn email_change_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    opened(&state, &headers, &browser, &query, &EMAIL_CHANGE)
+    opened(&state, &browser, &query, &EMAIL_CHANGE)
 }
 
 async fn email_change(State(state): State<AppState>, post: PagePost) -> Response {

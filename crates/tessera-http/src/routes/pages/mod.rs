@@ -14,7 +14,7 @@ mod links;
 mod sign_in;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tessera_core::grant::Grant;
@@ -113,13 +113,10 @@ struct PageRequest {
 }
 
 impl PageRequest {
-    fn new(ui: &Ui, browser: &BrowserRequest, headers: &HeaderMap, lang: Option<&str>) -> Self {
-        let accept = headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|value| value.to_str().ok());
+    fn new(ui: &Ui, browser: &BrowserRequest, lang: Option<&str>) -> Self {
         let (csrf, new_csrf) = browser.page_csrf();
         Self {
-            locale: ui.locale(lang, accept),
+            locale: ui.locale(lang, browser.accept_language()),
             csrf,
             new_csrf,
         }
@@ -128,11 +125,10 @@ impl PageRequest {
     /// The form's request after its CSRF check, or the page refusing it.
     fn checked(
         state: &AppState,
-        headers: &HeaderMap,
         browser: &BrowserRequest,
         form: &PageForm,
     ) -> Result<Self, Box<Response>> {
-        let request = Self::new(&state.ui, browser, headers, form.lang.as_deref());
+        let request = Self::new(&state.ui, browser, form.lang.as_deref());
         match browser.check_page_form(&form.csrf_token) {
             Ok(()) => Ok(request),
             Err(error) => Err(Box::new(csrf_refused(state, &request, &error))),
@@ -160,12 +156,10 @@ impl FromRequest<AppState> for PagePost {
         let (mut parts, body) = request.into_parts();
         let Ok(browser) = BrowserRequest::from_request_parts(&mut parts, state).await;
         let Ok(client) = ClientInfo::from_request_parts(&mut parts, state).await;
-        let headers = parts.headers.clone();
         let Form(form) = Form::<PageForm>::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let request =
-            PageRequest::checked(state, &headers, &browser, &form).map_err(|page| *page)?;
+        let request = PageRequest::checked(state, &browser, &form).map_err(|page| *page)?;
         Ok(Self {
             browser,
             client,
@@ -209,9 +203,7 @@ fn respond(
         Ok(html) => html,
         Err(error) => return ApiError::internal(error).into_response(),
     };
-    let policy = HeaderValue::from_str(&state.ui.content_security_policy())
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-    let mut response = html_page(status, html, policy);
+    let mut response = html_page(status, html, state.page_policy.clone());
     if let Some(cookie) = request.new_csrf.clone() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

@@ -2,7 +2,7 @@
 //! landing of a provider login, sign-up, sign-out and the forgotten password.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::account::{AccountError, Login, Signup};
@@ -126,10 +126,9 @@ fn login_context(
 async fn login_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, &browser, query.lang.as_deref());
     let redirect_to = query.redirect_to.unwrap_or_default();
     if target(&state, &redirect_to).is_err() {
         return refused_target(&state, &request);
@@ -256,10 +255,9 @@ async fn mfa(State(state): State<AppState>, post: PagePost) -> Response {
 pub(super) async fn social_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, &browser, query.lang.as_deref());
     let next = query.next.unwrap_or_default();
     if target(&state, &next).is_err() {
         return refused_target(&state, &request);
@@ -383,10 +381,9 @@ fn signup_form(
 async fn signup_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, &browser, query.lang.as_deref());
     let form = PageForm {
         redirect_to: query.redirect_to.unwrap_or_default(),
         ..PageForm::default()
@@ -455,10 +452,9 @@ async fn signup(State(state): State<AppState>, post: PagePost) -> Response {
 async fn logout_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, &browser, query.lang.as_deref());
     let context = serde_json::json!({ "csrf_token": request.csrf });
     render(
         &state,
@@ -518,10 +514,9 @@ fn forgot_form(
 async fn forgot_page(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
     browser: BrowserRequest,
 ) -> Response {
-    let request = PageRequest::new(&state.ui, &browser, &headers, query.lang.as_deref());
+    let request = PageRequest::new(&state.ui, &browser, query.lang.as_deref());
     forgot_form(&state, &request, "", None)
 }
 
