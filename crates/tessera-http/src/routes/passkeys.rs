@@ -96,7 +96,11 @@ impl From<StoredPasskey> for PasskeyView {
 /// Begins registering a passkey: the options for `navigator.credentials.create`, valid five
 /// minutes, the caller's other passkeys excluded.
 #[utoipa::path(post, path = "/users/me/passkeys/register/options", tag = "passkeys", security(("bearer" = [])),
-    responses((status = 200, body = CeremonyView), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, body = CeremonyView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: passkeys are not configured (public_url's host is an IP address and webauthn.rp_id is unset)", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn register_options(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,6 +125,7 @@ pub struct RegisterRequest {
     responses(
         (status = 201, body = PasskeyView),
         (status = 400, description = "code_invalid: unknown, spent, expired or another user's ceremony", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: passkeys are not configured (public_url's host is an IP address and webauthn.rp_id is unset)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_error: a malformed or refused credential, or a bad name", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn register(
@@ -141,7 +146,11 @@ async fn register(
 
 /// The caller's passkeys, oldest first.
 #[utoipa::path(get, path = "/users/me/passkeys", tag = "passkeys", security(("bearer" = [])),
-    responses((status = 200, body = [PasskeyView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, body = [PasskeyView]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: passkeys are not configured (public_url's host is an IP address and webauthn.rp_id is unset)", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -165,7 +174,7 @@ fn passkey_id(id: &str) -> Result<uuid::Uuid, ApiError> {
     params(("id" = String, Path, description = "Passkey id")),
     responses(
         (status = 200, body = PasskeyView),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such passkey of the caller, or passkeys are not configured", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_error: 1 to 64 characters", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn rename(
@@ -185,7 +194,7 @@ async fn rename(
     params(("id" = String, Path, description = "Passkey id")),
     responses(
         (status = 204),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such passkey of the caller, or passkeys are not configured", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "last_login_method", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn remove(
@@ -211,6 +220,7 @@ pub struct LoginOptionsRequest {
 #[utoipa::path(post, path = "/auth/passkey/options", tag = "passkeys", request_body = LoginOptionsRequest,
     responses(
         (status = 200, body = CeremonyView),
+        (status = 404, description = "not_found: passkeys are not configured (public_url's host is an IP address and webauthn.rp_id is unset)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_error: not an email address", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login_options(
@@ -246,6 +256,8 @@ pub struct PasskeyLogin {
         (status = 400, description = "code_invalid: unknown, spent or expired ceremony", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "account_disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: passkeys are not configured (public_url's host is an IP address and webauthn.rp_id is unset)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_error: not a WebAuthn credential", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
     State(state): State<AppState>,

@@ -18,7 +18,12 @@ response_headers_conformance,response_schema_conformance";
 async fn generated_requests_to_every_operation_get_documented_answers_and_no_server_error() {
     // Arrange: rate limits off (thousands of requests come from one address), a signed-in
     // caller for the operations that need one.
-    let app = spawn_app_with(Backend::Sqlite, |s| s.rate_limits.enabled = false).await;
+    // On a domain, so the passkey operations are served (an IP address has no relying party).
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limits.enabled = false;
+        s.public_url = "http://tessera.test".into();
+    })
+    .await;
     let user = app.signup_test_user().await;
     let mut command = std::process::Command::new("schemathesis");
     command.args([
@@ -57,6 +62,7 @@ fn arbitrary_bytes_to_the_unauthenticated_endpoints_get_a_client_error() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let app = runtime.block_on(spawn_app_with(Backend::Sqlite, |s| {
         s.rate_limits.enabled = false;
+        s.public_url = "http://tessera.test".into();
     }));
     let endpoints = [
         ("/auth/signup", "application/json"),
@@ -66,6 +72,8 @@ fn arbitrary_bytes_to_the_unauthenticated_endpoints_get_a_client_error() {
         ("/auth/login/mfa", "application/json"),
         ("/auth/password/forgot", "application/json"),
         ("/auth/magic-link/verify", "application/json"),
+        ("/auth/passkey/options", "application/json"),
+        ("/auth/passkey/login", "application/json"),
         ("/oauth/token", "application/x-www-form-urlencoded"),
         ("/oauth/revoke", "application/x-www-form-urlencoded"),
         ("/auth/introspect", "application/x-www-form-urlencoded"),
