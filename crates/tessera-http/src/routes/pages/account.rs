@@ -419,6 +419,17 @@ fn done(request: &PageRequest, done: &str, extra: &[(&str, &str)]) -> Response {
     )
 }
 
+/// [`refused`] with the message next to one `field`, whatever the code.
+async fn refused_at(
+    state: &AppState,
+    request: &PageRequest,
+    caller: &Caller,
+    error: impl Into<ApiError>,
+    field: &'static str,
+) -> Response {
+    refused(state, request, caller, error, |_| field, "").await
+}
+
 /// The page again with `error`'s message next to `field` (the code picks the field when
 /// `field` is given per code), under the API's status for it.
 async fn refused(
@@ -457,7 +468,7 @@ async fn profile(State(state): State<AppState>, account: AccountPost) -> Respons
         .await
     {
         Ok(_) => done(&request, "profile", &[]),
-        Err(error) => refused(&state, &request, &caller, error, |_| "name", "").await,
+        Err(error) => refused_at(&state, &request, &caller, error, "name").await,
     }
 }
 
@@ -506,7 +517,7 @@ async fn verification(State(state): State<AppState>, account: AccountPost) -> Re
         .await
     {
         Ok(()) => done(&request, "verify", &[]),
-        Err(error) => refused(&state, &request, &caller, error, |_| "verify", "").await,
+        Err(error) => refused_at(&state, &request, &caller, error, "verify").await,
     }
 }
 
@@ -557,7 +568,7 @@ async fn end_session(State(state): State<AppState>, account: AccountPost) -> Res
     } = account;
     let Ok(id) = form.session_id.parse::<SessionId>() else {
         let error = ApiError::from(Code::NotFound);
-        return refused(&state, &request, &caller, error, |_| "sessions", "").await;
+        return refused_at(&state, &request, &caller, error, "sessions").await;
     };
     match state.sessions.end(caller.user_id, id, "logout").await {
         Ok(()) if id == caller.session_id => {
@@ -568,7 +579,7 @@ async fn end_session(State(state): State<AppState>, account: AccountPost) -> Res
             response
         }
         Ok(()) => done(&request, "session", &[]),
-        Err(error) => refused(&state, &request, &caller, error, |_| "sessions", "").await,
+        Err(error) => refused_at(&state, &request, &caller, error, "sessions").await,
     }
 }
 
@@ -604,7 +615,7 @@ async fn totp_setup(State(state): State<AppState>, account: AccountPost) -> Resp
     } = account;
     match state.two_factor.setup(caller.user_id).await {
         Ok(setup) => totp_page(&state, &request, StatusCode::OK, &setup.otpauth_uri, None),
-        Err(error) => refused(&state, &request, &caller, error, |_| "page", "").await,
+        Err(error) => refused_at(&state, &request, &caller, error, "page").await,
     }
 }
 
@@ -623,7 +634,7 @@ async fn totp_confirm(State(state): State<AppState>, account: AccountPost) -> Re
         Err(error) => {
             let error = ApiError::from(error);
             if error.code() != Code::MfaInvalid {
-                return refused(&state, &request, &caller, error, |_| "page", "").await;
+                return refused_at(&state, &request, &caller, error, "page").await;
             }
             // The key the app holds is still the pending one: show it again with the refusal.
             let text = request.text(&state, "error_totp_code");
@@ -676,17 +687,7 @@ async fn totp_disable(State(state): State<AppState>, account: AccountPost) -> Re
         .await
     {
         Ok(()) => done(&request, "mfa_off", &[]),
-        Err(error) => {
-            refused(
-                &state,
-                &request,
-                &caller,
-                error,
-                |_| "recovery_password",
-                "",
-            )
-            .await
-        }
+        Err(error) => refused_at(&state, &request, &caller, error, "recovery_password").await,
     }
 }
 
@@ -707,17 +708,7 @@ async fn recovery_codes(State(state): State<AppState>, account: AccountPost) -> 
         .await
     {
         Ok(codes) => recovery_page(&state, &request, "recovery_renewed_lead", &codes),
-        Err(error) => {
-            refused(
-                &state,
-                &request,
-                &caller,
-                error,
-                |_| "recovery_password",
-                "",
-            )
-            .await
-        }
+        Err(error) => refused_at(&state, &request, &caller, error, "recovery_password").await,
     }
 }
 
@@ -732,7 +723,7 @@ async fn unlink(State(state): State<AppState>, account: AccountPost) -> Response
             "unlinked",
             &[("provider", form.provider.as_str())],
         ),
-        Err(error) => refused(&state, &request, &caller, error, |_| "identities", "").await,
+        Err(error) => refused_at(&state, &request, &caller, error, "identities").await,
     }
 }
 
@@ -750,6 +741,6 @@ async fn remove_passkey(State(state): State<AppState>, account: AccountPost) -> 
     };
     match removed {
         Ok(()) => done(&request, "passkey_removed", &[]),
-        Err(error) => refused(&state, &request, &caller, error, |_| "passkeys", "").await,
+        Err(error) => refused_at(&state, &request, &caller, error, "passkeys").await,
     }
 }

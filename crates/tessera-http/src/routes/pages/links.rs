@@ -47,6 +47,12 @@ const MAGIC: OneClick = OneClick {
     lead: "magic_lead",
     button: "magic_submit",
 };
+const RESET: OneClick = OneClick {
+    path: "/ui/reset",
+    heading: "reset_title",
+    lead: "reset_lead",
+    button: "reset_submit",
+};
 const EMAIL_CHANGE: OneClick = OneClick {
     path: "/ui/email-change",
     heading: "email_change_title",
@@ -194,15 +200,7 @@ async fn reset(State(state): State<AppState>, post: PagePost) -> Response {
             let text = request.text(&state, "error_weak_password");
             reset_form(&state, &request, &form.token, Some(text))
         }),
-        Err(error) => {
-            let link = OneClick {
-                path: "/ui/reset",
-                heading: "reset_title",
-                lead: "reset_lead",
-                button: "reset_submit",
-            };
-            link_failed(&state, &request, &link, error)
-        }
+        Err(error) => link_failed(&state, &request, &RESET, error),
     }
 }
 
