@@ -168,7 +168,9 @@ impl Browser {
 
 /// tower-http answers a preflight from an origin it does not allow with its other CORS headers
 /// all the same; an unknown origin gets none at all, so nothing about the policy shows.
-pub(crate) async fn no_cors_for_strangers(mut response: Response) -> Response {
+pub(crate) fn no_cors_for_strangers<B>(
+    mut response: axum::http::Response<B>,
+) -> axum::http::Response<B> {
     let headers = response.headers_mut();
     if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
         for name in [

@@ -299,6 +299,11 @@ impl FailureCause {
     }
 }
 
+/// Whether the response carries a failure's cause for [`log_failure`].
+pub(crate) fn has_failure(response: &Response) -> bool {
+    response.extensions().get::<FailureCause>().is_some()
+}
+
 /// Logs the cause `response` carries, if any, with its whole chain, and takes it off the
 /// response. Called once per request, inside its span; nothing else logs errors that become
 /// responses.

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+mod observe;
 mod openapi;
 pub mod proxies;
 pub mod routes;
@@ -17,9 +18,12 @@ pub mod views;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use observe::ObserveLayer;
+use tower::ServiceBuilder;
+use tower::util::MapResponseLayer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -35,49 +39,49 @@ pub fn router(state: AppState) -> Router {
     let api = api_router(state.hosted_pages).split_for_parts().0;
     let cors = state.browser.cors();
     let https = state.site.public_url.starts_with("https://");
-    let routes = layered(api.merge(docs)).with_state(state);
-    // Outermost, so a preflight is answered before routing (which knows no OPTIONS).
-    let routes = match cors {
-        Some(cors) => routes
-            .layer(cors)
-            .layer(middleware::map_response(browser::no_cors_for_strangers)),
-        None => routes,
-    };
-    security_headers(routes, https)
+    let routes = observed(api.merge(docs)).with_state(state);
+    around(routes, cors, https)
 }
 
-/// Headers every response carries, whatever answered it: no content sniffing, and, when the
-/// public URL is https, Strict-Transport-Security (a year; subdomains are the operator's call,
-/// so they are left out).
-fn security_headers(routes: Router, https: bool) -> Router {
-    let routes = routes.layer(SetResponseHeaderLayer::overriding(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ));
-    if !https {
-        return routes;
-    }
-    routes.layer(SetResponseHeaderLayer::overriding(
-        header::STRICT_TRANSPORT_SECURITY,
-        HeaderValue::from_static("max-age=31536000"),
-    ))
-}
-
-/// What every request goes through around its handler, innermost first: the time limit, the
-/// metrics, the span with the request id (which logs a failure's cause); then the fallbacks,
-/// problem+json for bare errors and panics. The limit sits inside the span and the metrics so a
-/// timed-out request is still counted and logged, with its 503.
-fn layered<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+/// Each route observed (`observe`: span, metrics, time limit); then the fallbacks, which are
+/// not (an unknown path is not a route to count).
+fn observed<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
     routes
-        .route_layer(timeout::layer())
-        .route_layer(middleware::from_fn(metrics::track))
-        .route_layer(middleware::from_fn(trace::span))
+        .route_layer(ObserveLayer)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::map_response(problem_for_bare_errors))
+}
+
+/// What every answer goes through, whatever answered it, outermost first: the headers every
+/// response carries, CORS (a preflight is answered before routing, which knows no OPTIONS),
+/// then problem+json for panics and for bare errors.
+///
+/// Applied once around the whole router: axum's `Router::layer` would wrap every route in each
+/// layer as a boxed service, cloned again on every request.
+fn around(routes: Router, cors: Option<CorsLayer>, https: bool) -> Router {
+    let stack = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // A year; subdomains are the operator's call, so they are left out.
+        .option_layer(https.then(|| {
+            SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            )
+        }))
+        .option_layer(
+            cors.is_some()
+                .then(|| MapResponseLayer::new(browser::no_cors_for_strangers)),
+        )
+        .option_layer(cors)
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(Code::Internal).into_response()
         }))
+        .layer(MapResponseLayer::new(problem_for_bare_errors))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 /// The OpenAPI document, for tools that want it without a server.
@@ -122,7 +126,7 @@ async fn method_not_allowed() -> ApiError {
 /// Errors produced below our handlers (a timeout, a rejection we did not write) come without a
 /// body; give them the problem+json every client expects, keeping their headers (the request
 /// id among them).
-async fn problem_for_bare_errors(response: Response) -> Response {
+fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.headers().contains_key(header::CONTENT_TYPE)

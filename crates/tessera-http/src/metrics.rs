@@ -1,11 +1,11 @@
-//! Prometheus metrics (API.md §3 "operations"): the recorder, and the per-request middleware.
+//! Prometheus metrics (API.md §3 "operations"): the recorder, and what each request records.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 const DURATION: &str = "tessera_http_request_duration_seconds";
@@ -55,18 +55,48 @@ fn describe() {
     );
 }
 
-/// Counts and times each request by its route template (never the raw path, which may carry
-/// ids or secrets).
-pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!(DURATION, "route" => route).record(started.elapsed().as_secs_f64());
-    response
+/// Counts and times one answered request by its route template (never the raw path, which may
+/// carry ids or secrets), or `unmatched`.
+///
+/// The handles are looked up once per route, status and thread: building a metric's key (its
+/// labels as owned strings) and finding it in the registry cost more than the rest of a cached
+/// token check.
+pub(crate) fn record(route: Option<&str>, status: u16, elapsed: Duration) {
+    thread_local! {
+        static HANDLES: RefCell<HashMap<Box<str>, RouteHandles>> = RefCell::new(HashMap::new());
+    }
+    let route = route.unwrap_or("unmatched");
+    HANDLES.with_borrow_mut(|routes| {
+        let handles = match routes.get_mut(route) {
+            Some(handles) => handles,
+            None => routes.entry(route.into()).or_insert_with(|| RouteHandles {
+                duration: metrics::histogram!(DURATION, "route" => route.to_owned()),
+                by_status: Vec::new(),
+            }),
+        };
+        handles.count(route, status);
+        handles.duration.record(elapsed.as_secs_f64());
+    });
+}
+
+/// One route's handles: the latency histogram and a counter per status seen.
+struct RouteHandles {
+    duration: Histogram,
+    by_status: Vec<(u16, Counter)>,
+}
+
+impl RouteHandles {
+    fn count(&mut self, route: &str, status: u16) {
+        if let Some((_, counter)) = self.by_status.iter().find(|(seen, _)| *seen == status) {
+            counter.increment(1);
+            return;
+        }
+        let counter = metrics::counter!(
+            "tessera_http_requests_total",
+            "route" => route.to_owned(),
+            "status" => status.to_string()
+        );
+        counter.increment(1);
+        self.by_status.push((status, counter));
+    }
 }

@@ -1,22 +1,15 @@
 //! The time limit of a request: how long a handler may take to produce its answer. It bounds
 //! the answer's head only, so stream bodies (the revocation feed's Server-Sent Events, an
-//! upgraded WebSocket) flow on after it and are never cut.
+//! upgraded WebSocket) flow on after it and are never cut. A handler that has not answered
+//! within the limit gets a bare 503 in its place (see `observe`), which the router turns into
+//! problem+json `unavailable`.
 
 use std::time::Duration;
-
-use axum::http::StatusCode;
-use tower_http::timeout::TimeoutLayer;
 
 /// Longer than the backends' own limits (PostgreSQL pool 3 s, SQLite 6 s, Redis 2 s), so a slow
 /// backend answers first with its own cause; shorter than the 30–60 s after which clients and
 /// proxies give up, so a stuck request frees its connection with a 503 the client may retry.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Answers a bare 503 when the handler has not answered within [`REQUEST_TIMEOUT`]; the router
-/// turns it into problem+json `unavailable`.
-pub(crate) fn layer() -> TimeoutLayer {
-    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)
-}
 
 #[cfg(test)]
 mod tests {
@@ -25,7 +18,7 @@ mod tests {
     use axum::Router;
     use axum::body::{Body, to_bytes};
     use axum::extract::State;
-    use axum::http::{Request, header};
+    use axum::http::{Request, StatusCode, header};
     use axum::response::sse::{Event, Sse};
     use axum::routing::get;
     use futures_util::{Stream, StreamExt};
@@ -33,7 +26,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::layered;
+    use crate::{around, observed};
 
     fn get_request(path: &str) -> Request<Body> {
         Request::get(path)
@@ -55,7 +48,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_handler_that_never_answers_is_cut_with_503_unavailable() {
         // Arrange
-        let app = layered(Router::new().route("/slow", get(std::future::pending::<()>)));
+        let app = around(
+            observed(Router::new().route("/slow", get(std::future::pending::<()>))),
+            None,
+            false,
+        );
 
         // Act: the paused clock jumps to the limit once nothing else can run.
         let response = app.oneshot(get_request("/slow")).await.expect("infallible");
@@ -78,7 +75,11 @@ mod tests {
     async fn an_event_stream_outlives_the_limit() {
         // Arrange
         let (sender, _) = broadcast::channel(4);
-        let app = layered(Router::new().route("/stream", get(events))).with_state(sender.clone());
+        let app = around(
+            observed(Router::new().route("/stream", get(events))).with_state(sender.clone()),
+            None,
+            false,
+        );
         let response = app
             .oneshot(get_request("/stream"))
             .await

@@ -3,16 +3,16 @@
 //! codes), never credentials. The request id goes back in `x-request-id`, so a client's report
 //! can be found in the logs.
 
+use std::io::Write as _;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
 use tracing::field::Empty;
+use tracing::{Level, Span};
 
 /// The request id header, read from the client and always sent back.
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -20,38 +20,36 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest client-given id we keep; anything longer is replaced (it goes into every log line).
 const MAX_REQUEST_ID_LEN: usize = 64;
 
-/// Wraps the request in a span, records its outcome, and echoes the request id.
-pub async fn span(request: Request, next: Next) -> Response {
-    let id = given_id(&request).unwrap_or_else(new_id);
-    let span = {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("", MatchedPath::as_str);
-        tracing::info_span!(
-            "request",
-            method = %request.method(),
-            route,
-            request_id = id.to_str().unwrap_or_default(),
-            user_id = Empty,
-            session_id = Empty,
-            status = Empty,
-            latency_ms = Empty,
-        )
-    };
-    let started = Instant::now();
-    async move {
-        let mut response = next.run(request).await;
-        let current = tracing::Span::current();
-        current.record("status", response.status().as_u16());
-        current.record("latency_ms", started.elapsed().as_secs_f64() * 1_000.0);
-        crate::error::log_failure(&mut response);
+/// The request's span, current while its handler runs.
+pub(crate) fn request_span(request: &Request, route: Option<&str>, id: &HeaderValue) -> Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = route.unwrap_or_default(),
+        request_id = id.to_str().unwrap_or_default(),
+        user_id = Empty,
+        session_id = Empty,
+        status = Empty,
+        latency_ms = Empty,
+    )
+}
+
+/// The request id: the client's when it is safe to log, otherwise a new one.
+pub(crate) fn request_id(request: &Request) -> HeaderValue {
+    given_id(request).unwrap_or_else(new_id)
+}
+
+/// Records the outcome, logs a failure's cause, and echoes the request id. Called inside the
+/// span. The status and latency are recorded only when a line will show them: formatting them
+/// into the span for nothing was a measurable part of every request.
+pub(crate) fn finish(span: &Span, response: &mut Response, latency: Duration, id: HeaderValue) {
+    if crate::error::has_failure(response) || tracing::enabled!(Level::DEBUG) {
+        span.record("status", response.status().as_u16());
+        span.record("latency_ms", latency.as_secs_f64() * 1_000.0);
+        crate::error::log_failure(response);
         tracing::debug!("request finished");
-        response.headers_mut().insert(&REQUEST_ID, id);
-        response
     }
-    .instrument(span)
-    .await
+    response.headers_mut().insert(&REQUEST_ID, id);
 }
 
 /// The client's (or its proxy's) id, when it is a short token that is safe to log as is.
@@ -69,14 +67,26 @@ fn is_loggable_id(id: &[u8]) -> bool {
 
 /// `<process prefix>-<counter>`: unique across instances and restarts without a random draw
 /// per request (48 random bits per process make two processes sharing a prefix unlikely).
+/// Written on the stack: the header value is the only allocation.
 fn new_id() -> HeaderValue {
     static PREFIX: LazyLock<String> = LazyLock::new(|| {
         let random = uuid::Uuid::new_v4().as_u128() & 0xffff_ffff_ffff;
         format!("{random:012x}")
     });
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let id = format!("{}-{:x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed));
-    HeaderValue::try_from(id).expect("hex digits and a dash are a valid header value")
+    // 12 digits, a dash and at most 16 more.
+    let mut text = [0_u8; 29];
+    let mut rest = &mut text[..];
+    write!(
+        rest,
+        "{}-{:x}",
+        *PREFIX,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+    .expect("29 bytes hold the prefix, a dash and a u64 in hex");
+    let written = 29 - rest.len();
+    HeaderValue::from_bytes(&text[..written])
+        .expect("hex digits and a dash are a valid header value")
 }
 
 #[cfg(test)]

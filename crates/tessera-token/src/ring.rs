@@ -274,7 +274,7 @@ impl KeyRing {
 
     /// Verifies an access token's signature and claims, then refuses it if revoked: all in
     /// memory, with the code resource servers run (`tessera-verify`).
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, Rejection> {
+    pub fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, Rejection> {
         let keys = self.current();
         self.verifier.verify_unrevoked(
             &keys.verification,

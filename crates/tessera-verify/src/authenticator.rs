@@ -108,6 +108,7 @@ impl Authenticator {
         inner
             .verifier
             .verify_unrevoked(&keys, inner.deny.as_deref(), token, inner.clock.unix())
+            .map(Arc::unwrap_or_clone)
     }
 
     fn with_keys(keys: Keys, expect: Expectations) -> Self {

@@ -10,7 +10,7 @@
 //! [`Verifier`]: crate::Verifier
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::digest::{SHA256, digest};
 
@@ -25,7 +25,7 @@ const SHARD_CAPACITY: usize = 256;
 type Digest = [u8; 32];
 
 struct Entry {
-    claims: AccessClaims,
+    claims: Arc<AccessClaims>,
     generation: u64,
 }
 
@@ -57,16 +57,16 @@ impl VerifiedCache {
     }
 
     /// The claims `token` was verified with against `keys`, if it was.
-    pub(crate) fn get(&self, slot: &Slot, keys: &KeySet) -> Option<AccessClaims> {
+    pub(crate) fn get(&self, slot: &Slot, keys: &KeySet) -> Option<Arc<AccessClaims>> {
         let shard = self.shard(slot).read().ok()?;
         shard
             .get(&slot.digest)
             .filter(|entry| entry.generation == keys.generation())
-            .map(|entry| entry.claims.clone())
+            .map(|entry| Arc::clone(&entry.claims))
     }
 
     /// Remembers that the token of `slot` verified against `keys` with `claims`.
-    pub(crate) fn insert(&self, slot: Slot, keys: &KeySet, claims: &AccessClaims) {
+    pub(crate) fn insert(&self, slot: Slot, keys: &KeySet, claims: &Arc<AccessClaims>) {
         let Ok(mut shard) = self.shard(&slot).write() else {
             return;
         };
@@ -78,7 +78,7 @@ impl VerifiedCache {
         shard.insert(
             slot.digest,
             Entry {
-                claims: claims.clone(),
+                claims: Arc::clone(claims),
                 generation: keys.generation(),
             },
         );
@@ -106,7 +106,7 @@ mod tests {
     fn the_cache_stays_bounded() {
         let cache = VerifiedCache::default();
         let keys = KeySet::new();
-        let claims = claims(NOW);
+        let claims = Arc::new(claims(NOW));
         for token in 0..3 * SHARDS * SHARD_CAPACITY {
             cache.insert(
                 VerifiedCache::slot(&format!("token-{token}")),

@@ -92,13 +92,21 @@ impl Verifier {
     /// The key is chosen by `kid` only and must be pinned to the header's `alg`; `jku`, `x5u`,
     /// `x5c` and `jwk` headers make the token invalid, since honouring them would let the token
     /// choose its own key.
-    pub fn verify(&self, keys: &KeySet, token: &str, now: i64) -> Result<AccessClaims, Rejection> {
+    ///
+    /// The claims are shared with the cache of verified tokens: a token presented again costs
+    /// no copy of its strings.
+    pub fn verify(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<AccessClaims>, Rejection> {
         let slot = VerifiedCache::slot(token);
         if let Some(claims) = self.cache.get(&slot, keys) {
             self.check_time(&claims, now)?;
             return Ok(claims);
         }
-        let claims = self.check_signed(keys, token)?;
+        let claims = Arc::new(self.check_signed(keys, token)?);
         self.check_time(&claims, now)?;
         self.cache.insert(slot, keys, &claims);
         Ok(claims)
@@ -113,7 +121,7 @@ impl Verifier {
         deny: Option<&DenySet>,
         token: &str,
         now: i64,
-    ) -> Result<AccessClaims, Rejection> {
+    ) -> Result<Arc<AccessClaims>, Rejection> {
         let claims = self.verify(keys, token, now)?;
         if deny.is_some_and(|deny| deny.is_revoked(&claims, now)) {
             return Err(Rejection::Revoked);

@@ -23,7 +23,7 @@ const CAPACITY: usize = 65_536;
 
 /// Recently read profiles of live accounts.
 pub struct Profiles {
-    entries: RwLock<HashMap<UserId, (User, OffsetDateTime)>>,
+    entries: RwLock<HashMap<UserId, (Arc<User>, OffsetDateTime)>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -37,17 +37,17 @@ impl Profiles {
     }
 
     /// The profile of `id`, if read less than [`PROFILE_TTL`] ago.
-    pub(crate) fn get(&self, id: UserId) -> Option<User> {
+    pub(crate) fn get(&self, id: UserId) -> Option<Arc<User>> {
         let now = self.clock.now();
         let entries = self.entries.read().ok()?;
         entries
             .get(&id)
             .filter(|(_, read)| is_fresh(*read, now))
-            .map(|(user, _)| user.clone())
+            .map(|(user, _)| Arc::clone(user))
     }
 
     /// Remembers `user` as just read.
-    pub(crate) fn put(&self, user: &User) {
+    pub(crate) fn put(&self, user: &Arc<User>) {
         let now = self.clock.now();
         let Ok(mut entries) = self.entries.write() else {
             return;
@@ -58,7 +58,7 @@ impl Profiles {
                 entries.clear();
             }
         }
-        entries.insert(user.id, (user.clone(), now));
+        entries.insert(user.id, (Arc::clone(user), now));
     }
 
     /// Forgets `id`, after a change.
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn a_profile_is_served_again_until_its_ttl_has_passed() {
         let (clock, profiles) = profiles();
-        let ada = user();
+        let ada = Arc::new(user());
         profiles.put(&ada);
 
         clock.advance(PROFILE_TTL - Duration::from_millis(1));
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn a_forgotten_profile_is_read_afresh_at_once() {
         let (_, profiles) = profiles();
-        let ada = user();
+        let ada = Arc::new(user());
         profiles.put(&ada);
 
         profiles.forget(ada.id);

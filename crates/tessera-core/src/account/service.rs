@@ -319,11 +319,11 @@ impl Accounts {
     /// (see [`Profiles`]). Never use it for a decision; [`Accounts::user`] reads afresh.
     ///
     /// [`PROFILE_TTL`]: super::PROFILE_TTL
-    pub async fn profile(&self, id: UserId) -> Result<User, AccountError> {
+    pub async fn profile(&self, id: UserId) -> Result<Arc<User>, AccountError> {
         if let Some(user) = self.profiles.get(id) {
             return Ok(user);
         }
-        let user = self.user(id).await?;
+        let user = Arc::new(self.user(id).await?);
         self.profiles.put(&user);
         Ok(user)
     }

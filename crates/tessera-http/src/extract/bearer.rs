@@ -23,8 +23,8 @@ pub struct Caller {
     pub user_id: UserId,
     /// The session (`sid`).
     pub session_id: SessionId,
-    /// Every claim of the token.
-    pub claims: AccessClaims,
+    /// Every claim of the token, shared with the cache of verified tokens.
+    pub claims: Arc<AccessClaims>,
     /// Whether the token came in the access cookie (browser mode).
     pub by_cookie: bool,
 }

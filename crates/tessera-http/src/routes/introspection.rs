@@ -1,5 +1,7 @@
 //! RFC 7662 token introspection for resource servers that prefer asking to verifying.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -59,7 +61,7 @@ async fn introspect(
     Form(form): Form<IntrospectRequest>,
 ) -> Result<NoStore<Introspection>, ApiError> {
     if let Ok(caller) = authenticate(&state.keys, &form.token) {
-        let claims = caller.claims;
+        let claims = Arc::unwrap_or_clone(caller.claims);
         return Ok(NoStore(
             axum::http::StatusCode::OK,
             Introspection {

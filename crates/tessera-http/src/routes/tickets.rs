@@ -74,9 +74,9 @@ async fn issue(
         .issue(
             caller.user_id,
             caller.session_id,
-            caller.claims.jti,
+            caller.claims.jti.clone(),
             caller.claims.iat,
-            caller.claims.roles,
+            caller.claims.roles.clone(),
         )
         .await?;
     let response = TicketResponse {

@@ -48,7 +48,7 @@ async fn get_me(
     caller: Caller,
 ) -> Result<axum::Json<UserView>, ApiError> {
     let user = state.accounts.profile(caller.user_id).await?;
-    Ok(axum::Json(UserView::from(&user)))
+    Ok(axum::Json(UserView::from(&*user)))
 }
 
 /// Changes the caller's display name.

@@ -23,6 +23,10 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>) -> anyhow::Result<()> {
         _ => Strictness::Lenient,
     };
     let file = config_file(cli.config.as_deref());
+    let log_directives = env
+        .iter()
+        .find(|(name, _)| name == telemetry::LOG_ENV)
+        .map(|(_, value)| value.clone());
     let Loaded {
         mut settings,
         warnings,
@@ -32,7 +36,7 @@ pub async fn run(cli: Cli, env: Vec<(String, String)>) -> anyhow::Result<()> {
     } else {
         "warn"
     };
-    telemetry::init(cli.log_format, level);
+    telemetry::init(cli.log_format, log_directives, level);
     // `config check` prints its warnings itself, with the configuration.
     if !matches!(cli.command, Command::Config(_)) {
         for warning in &warnings {
