@@ -3,7 +3,10 @@
 # requests, 64 keep-alive connections) against a bare hyper endpoint, a hyper endpoint verifying
 # Ed25519 tokens, and Tessera (SQLite) with a reused token and with a distinct token every
 # request; the sides alternate round by round. Beside each rate, the server's CPU time per
-# request (from /proc), which stays comparable when the machine is noisy.
+# request (from /proc), which stays comparable when the machine is noisy. Then, each round, the
+# rest of the hot path's goals on the same Tessera server: refresh chains (64 clients), mixed
+# traffic (90% verify, 8% refresh, 2% login, 64 clients), logins against the raw argon2id rate,
+# and the server's resident memory (VmRSS idle, and its peak VmHWM after each scenario).
 # Writes bench/out-hotpath/RESULTS.md.
 # Usage: bench/hotpath.sh [--rounds N] [--seconds S]
 set -euo pipefail
@@ -32,6 +35,13 @@ pids+=($!); ed25519=$!
 for port in 18501 18502 18503; do
   ready_within "$port" 10 || { echo "nothing ready on $port" >&2; exit 1; }
 done
+memory() { # SCENARIO: the server's resident and peak memory now
+  awk -v scenario="$1" '/^VmRSS/ { rss = $2 } /^VmHWM/ { hwm = $2 }
+    END { printf "{\"scenario\": \"%s\", \"rss_kib\": %d, \"peak_kib\": %d}\n", scenario, rss, hwm }' \
+    "/proc/$tessera/status" >>"$out/memory.jsonl"
+}
+sleep 1
+memory idle
 "$bin/tessera-bench" seed --url http://127.0.0.1:18501 --users 64 >/dev/null
 
 hammer() { # NAME PORT PID [ARGS…]
@@ -47,6 +57,17 @@ for round in $(seq 1 "$rounds"); do
   # a signature check.
   hammer ed25519_distinct 18503 "$ed25519" --distinct 320
   hammer verify_distinct 18501 "$tessera" --distinct 320
+  memory verify
+  "$bin/tessera-bench" refresh --url http://127.0.0.1:18501 --concurrency 64 --seconds "$seconds" \
+    >>"$out/refresh.jsonl"
+  memory refresh
+  "$bin/tessera-bench" mixed --url http://127.0.0.1:18501 --users 64 --concurrency 64 \
+    --seconds "$seconds" >>"$out/mixed.jsonl"
+  memory mixed
+  "$bin/tessera-bench" hash-rate --threads 2 --seconds "$seconds" >>"$out/hash_rate.jsonl"
+  "$bin/tessera-bench" login --url http://127.0.0.1:18501 --users 64 --concurrency 16 \
+    --seconds "$seconds" >>"$out/login.jsonl"
+  memory login
 done
 
 python3 - "$out" "$rounds" "$seconds" >"$out/RESULTS.md" <<'PY'
@@ -92,5 +113,25 @@ print("|---|---|---|")
 print(f"| the driver: ≥ 120,000/s against the bare endpoint, under one core | {bare:,.0f}/s, at most {driver:.2f} cores | {'met' if bare >= 120000 and driver < 1 else '**not met**'} |")
 print(f"| verify, reused token: ≥ 75% of the bare endpoint's rate, or server CPU per request ≤ 1.35× | {reuse:.0%}; CPU {cpu:.2f}× | {'met' if reuse >= 0.75 or cpu <= 1.35 else '**not met**'} |")
 print(f"| verify, distinct tokens: ≥ 90% of the hyper + Ed25519 ceiling | {distinct:.0%} | {'met' if distinct >= 0.9 else '**not met**'} |")
+
+def lines(name):
+    return [json.loads(line) for line in open(f"{out}/{name}.jsonl") if line.strip()]
+refresh, mixed, logins, hashes = lines("refresh"), lines("mixed"), lines("login"), lines("hash_rate")
+memory = lines("memory")
+refresh_median = statistics.median(r["per_sec"] for r in refresh)
+refresh_errors = sum(r["failed"] + r["shed"] for r in refresh)
+mixed_failed = sum(r["failed"] for r in mixed)
+mixed_shed = sum(r["shed"] for r in mixed)
+login_ratio = statistics.median(l["per_sec"] / h["hashes_per_sec"] for l, h in zip(logins, hashes))
+idle = max(m["rss_kib"] for m in memory if m["scenario"] == "idle") / 1024
+peak = max(m["peak_kib"] for m in memory) / 1024
+print(f"| mixed traffic at 64 clients: no error but the documented 503 shedding of logins | {mixed_failed} errors; {mixed_shed} logins shed (503) of {sum(r['ok'] + r['shed'] + r['failed'] for r in mixed):,} requests; {spread([r['per_sec'] for r in mixed])} requests/s | {'met' if mixed_failed == 0 else '**not met**'} |")
+print(f"| RSS under every scenario ≤ 60 MiB (peak, VmHWM) | {peak:.1f} MiB | {'met' if peak <= 60 else '**not met**'} |")
+print(f"| idle RSS ≤ 20 MiB | {idle:.1f} MiB | {'met' if idle <= 20 else '**not met**'} |")
+print(f"| refresh chains ≥ 5,000/s on SQLite, median of {rounds} runs, 64 clients | {spread([r['per_sec'] for r in refresh])}, {refresh_errors} errors | {'met' if refresh_median >= 5000 and refresh_errors == 0 else '**not met**'} |")
+print(f"| login ≥ 95% of the raw argon2id rate (2 threads) | {login_ratio:.1%} ({spread([l['per_sec'] for l in logins], '{:.1f}')} logins/s; {spread([h['hashes_per_sec'] for h in hashes], '{:.1f}')} hashes/s) | {'met' if login_ratio >= 0.95 else '**not met**'} |")
+print()
+print("Resident memory (MiB) after each scenario, per round: " + "; ".join(
+    f"{m['scenario']} {m['rss_kib'] / 1024:.1f} (peak {m['peak_kib'] / 1024:.1f})" for m in memory) + ".")
 PY
 cat "$out/RESULTS.md"

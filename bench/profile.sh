@@ -18,18 +18,20 @@ ready_within 18521 10 || { echo "the server did not start" >&2; exit 1; }
 hammer() { "$bin/tessera-bench" hammer --url http://127.0.0.1:18521 --server-pid "$pid" "$@"; }
 
 hammer --seconds 8 >"$out/hammer.json" &
+driver=$!
 sleep 1
 perf record -F 2999 -p "$pid" -o "$out/perf.data" -- sleep 5 >/dev/null 2>&1
-wait
+wait "$driver"
 perf report -i "$out/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null >"$out/symbols.txt"
 
 libc=$(ldd "$server" | awk '/libc.so/ { print $3 }')
 allocations=""
 if perf probe -q -x "$libc" --add malloc 2>/dev/null && perf probe -q -x "$libc" --add realloc 2>/dev/null; then
   perf stat -e probe_libc:malloc,probe_libc:realloc -p "$pid" -o "$out/allocations.txt" -- sleep 4 &
+  counting=$!
   sleep 0.5
   hammer --seconds 3 --connections 8 >"$out/hammer-allocations.json"
-  wait
+  wait "$counting"
   perf probe -q -d 'probe_libc:*' 2>/dev/null || true
   allocations="$out/allocations.txt"
 fi
@@ -43,7 +45,7 @@ print(f"{hammer['per_sec']:,.0f} requests/s, {per_request:.1f} µs of server CPU
 parts = [
     ("kernel", None),
     ("allocator (malloc, free)", r"malloc|free|realloc|_int_|consolidate|__rust_alloc|__rdl|__rust_dealloc"),
-    ("tracing (spans, filter, formatting)", r"tracing|nu_ansi|fmt::write|Formatted|DefaultVisitor|String as core::fmt::Write"),
+    ("tracing (spans, filter, formatting)", r"tracing|nu_ansi|fmt::write|Formatted|DefaultVisitor|String as core::fmt::Write|grisu|flt2dec"),
     ("metrics", r"metrics"),
     ("hyper, httparse, http", r"hyper|httparse|http::|h1"),
     ("axum, tower (routing, layers)", r"axum|tower|matched_path"),
