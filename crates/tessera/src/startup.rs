@@ -407,6 +407,11 @@ impl Application {
         Arc::clone(self.keys.revoked().deny_set())
     }
 
+    /// The router `run_until_stopped` serves, to answer requests in-process (benchmarks).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let keys = Arc::clone(&self.keys);
