@@ -1,8 +1,8 @@
 //! The one API error: a stable `code` (API.md §1), rendered as RFC 9457 problem+json.
 //!
 //! Rendering is pure: the `source` of a server-side error never goes in the body, but rides in
-//! the response's extensions to [`log_failure`], which the request's span middleware calls, so
-//! it is logged once, inside that span.
+//! the response's extensions to [`FailureCause::log`], which the request's observing service
+//! calls, so it is logged once, inside the request's span.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -275,7 +275,7 @@ impl ApiError {
     }
 }
 
-/// Why a request failed on the server's side, carried from the response to [`log_failure`].
+/// Why a request failed on the server's side, carried from the response to [`FailureCause::log`].
 #[derive(Clone)]
 pub struct FailureCause {
     code: &'static str,
@@ -293,24 +293,21 @@ impl FailureCause {
         })
     }
 
-    /// Attaches the cause to `response`, for [`log_failure`].
+    /// Attaches the cause to `response`, for [`take_failure`].
     pub fn attach(self, response: &mut Response) {
         response.extensions_mut().insert(self);
     }
-}
 
-/// Whether the response carries a failure's cause for [`log_failure`].
-pub(crate) fn has_failure(response: &Response) -> bool {
-    response.extensions().get::<FailureCause>().is_some()
-}
-
-/// Logs the cause `response` carries, if any, with its whole chain, and takes it off the
-/// response. Called once per request, inside its span; nothing else logs errors that become
-/// responses.
-pub(crate) fn log_failure(response: &mut Response) {
-    if let Some(cause) = response.extensions_mut().remove::<FailureCause>() {
-        tracing::error!(code = cause.code, error = %error_chain(cause.source.as_ref()), "request failed");
+    /// Logs the cause with its whole chain. Called once per request, inside its span; nothing
+    /// else logs errors that become responses.
+    pub(crate) fn log(&self) {
+        tracing::error!(code = self.code, error = %error_chain(self.source.as_ref()), "request failed");
     }
+}
+
+/// Takes the cause `response` carries, if any, off it, for [`FailureCause::log`].
+pub(crate) fn take_failure(response: &mut Response) -> Option<FailureCause> {
+    response.extensions_mut().remove::<FailureCause>()
 }
 
 impl From<Code> for ApiError {

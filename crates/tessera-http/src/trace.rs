@@ -43,10 +43,13 @@ pub(crate) fn request_id(request: &Request) -> HeaderValue {
 /// span. The status and latency are recorded only when a line will show them: formatting them
 /// into the span for nothing was a measurable part of every request.
 pub(crate) fn finish(span: &Span, response: &mut Response, latency: Duration, id: HeaderValue) {
-    if crate::error::has_failure(response) || tracing::enabled!(Level::DEBUG) {
+    let failure = crate::error::take_failure(response);
+    if failure.is_some() || tracing::enabled!(Level::DEBUG) {
         span.record("status", response.status().as_u16());
         span.record("latency_ms", latency.as_secs_f64() * 1_000.0);
-        crate::error::log_failure(response);
+        if let Some(failure) = failure {
+            failure.log();
+        }
         tracing::debug!("request finished");
     }
     response.headers_mut().insert(&REQUEST_ID, id);
@@ -75,7 +78,8 @@ fn new_id() -> HeaderValue {
     });
     static NEXT: AtomicU64 = AtomicU64::new(0);
     // 12 digits, a dash and at most 16 more.
-    let mut text = [0_u8; 29];
+    const LEN: usize = 29;
+    let mut text = [0_u8; LEN];
     let mut rest = &mut text[..];
     write!(
         rest,
@@ -83,8 +87,8 @@ fn new_id() -> HeaderValue {
         *PREFIX,
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-    .expect("29 bytes hold the prefix, a dash and a u64 in hex");
-    let written = 29 - rest.len();
+    .expect("the prefix, a dash and a u64 in hex fit");
+    let written = LEN - rest.len();
     HeaderValue::from_bytes(&text[..written])
         .expect("hex digits and a dash are a valid header value")
 }
