@@ -1,37 +1,42 @@
 //! Tokens already verified, so that a client presenting the same access token again (as real
-//! clients do, request after request) costs a digest and a map lookup instead of a signature
-//! check.
+//! clients do, request after request) costs a map lookup instead of a signature check.
 //!
-//! An entry is keyed by the SHA-256 of the whole token, so a hit means the very same bytes were
-//! verified before, against the same [`KeySet`] generation and by the same [`Verifier`]
-//! (whose expectations never change). Expiry is checked on every hit; revocation is not this
-//! cache's business: callers check the deny-set after every verification, cached or not.
+//! An entry is keyed by the token's signature and holds the part it signs, which a hit must
+//! match byte for byte: so a hit means the very same token was verified before, against the
+//! same [`KeySet`] generation and by the same [`Verifier`] (whose expectations never change).
+//! Keying by a SHA-256 of the whole token was a measurable part of a cached check; the
+//! signature is as distinctive, and comparing the signed part keeps a hit exact. The
+//! comparison need not be constant-time: the signed part is the token's readable header and
+//! payload, which the cache hands out only to a caller presenting the very same bytes.
+//! Expiry is checked on every hit; revocation is not this cache's business: callers check the
+//! deny-set after every verification, cached or not.
 //!
 //! [`Verifier`]: crate::Verifier
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use aws_lc_rs::digest::{SHA256, digest};
-
 use crate::{AccessClaims, KeySet};
 
 /// Shards, each behind its own lock, so that concurrent requests rarely wait for each other.
 const SHARDS: usize = 16;
-/// Entries per shard: 16 × 256 = 4,096 tokens in all, about 4 MiB at most (an entry holds the
-/// claims, some 1 KiB with their strings).
+/// Entries per shard: 16 × 256 = 4,096 tokens in all, about 6 MiB at most (an entry holds the
+/// token, some 0.6 KiB, and its claims, some 1 KiB with their strings).
 const SHARD_CAPACITY: usize = 256;
 
-type Digest = [u8; 32];
-
 struct Entry {
+    /// The header and payload the key's signature covers.
+    signed: Box<str>,
     claims: Arc<AccessClaims>,
     generation: u64,
 }
 
-/// A bounded map from token digests to their verified claims.
+/// Entries by the signature of their token.
+type Shard = RwLock<HashMap<Box<str>, Entry>>;
+
+/// A bounded map from token signatures to their verified claims.
 pub(crate) struct VerifiedCache {
-    shards: Box<[RwLock<HashMap<Digest, Entry>>]>,
+    shards: Box<[Shard]>,
 }
 
 impl Default for VerifiedCache {
@@ -42,50 +47,53 @@ impl Default for VerifiedCache {
     }
 }
 
-/// A token's place in the cache.
-pub(crate) struct Slot {
-    digest: Digest,
+/// A token's place in the cache: the token split at its last dot.
+pub(crate) struct Slot<'t> {
+    signed: &'t str,
+    signature: &'t str,
 }
 
 impl VerifiedCache {
     /// Where `token` is (or would be) cached.
-    pub(crate) fn slot(token: &str) -> Slot {
-        let mut slot = Slot { digest: [0; 32] };
-        slot.digest
-            .copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
-        slot
+    pub(crate) fn slot(token: &str) -> Slot<'_> {
+        let (signed, signature) = token.rsplit_once('.').unwrap_or(("", token));
+        Slot { signed, signature }
     }
 
     /// The claims `token` was verified with against `keys`, if it was.
-    pub(crate) fn get(&self, slot: &Slot, keys: &KeySet) -> Option<Arc<AccessClaims>> {
+    pub(crate) fn get(&self, slot: &Slot<'_>, keys: &KeySet) -> Option<Arc<AccessClaims>> {
         let shard = self.shard(slot).read().ok()?;
         shard
-            .get(&slot.digest)
-            .filter(|entry| entry.generation == keys.generation())
+            .get(slot.signature)
+            .filter(|entry| *entry.signed == *slot.signed && entry.generation == keys.generation())
             .map(|entry| Arc::clone(&entry.claims))
     }
 
     /// Remembers that the token of `slot` verified against `keys` with `claims`.
-    pub(crate) fn insert(&self, slot: Slot, keys: &KeySet, claims: &Arc<AccessClaims>) {
-        let Ok(mut shard) = self.shard(&slot).write() else {
+    pub(crate) fn insert(&self, slot: &Slot<'_>, keys: &KeySet, claims: &Arc<AccessClaims>) {
+        let Ok(mut shard) = self.shard(slot).write() else {
             return;
         };
-        if shard.len() >= SHARD_CAPACITY && !shard.contains_key(&slot.digest) {
+        if shard.len() >= SHARD_CAPACITY && !shard.contains_key(slot.signature) {
             // Forgetting a whole shard is cheap and keeps the bound; a forgotten token is just
             // verified again on its next use.
             shard.clear();
         }
         shard.insert(
-            slot.digest,
+            slot.signature.into(),
             Entry {
+                signed: slot.signed.into(),
                 claims: Arc::clone(claims),
                 generation: keys.generation(),
             },
         );
     }
 
-    fn shard(&self, slot: &Slot) -> &RwLock<HashMap<Digest, Entry>> {
-        &self.shards[usize::from(slot.digest[0]) % SHARDS]
+    /// The shard of a signature's first character: a signature's characters are uniformly
+    /// spread over the base64url alphabet, whose size the shard count divides.
+    fn shard(&self, slot: &Slot<'_>) -> &Shard {
+        let first = slot.signature.as_bytes().first().copied().unwrap_or(0);
+        &self.shards[usize::from(first) % SHARDS]
     }
 
     #[cfg(test)]
@@ -102,21 +110,41 @@ mod tests {
     use super::*;
     use crate::testkit::{NOW, claims};
 
+    /// A token shaped like a JWT whose signature starts with any base64url character.
+    fn token(n: usize) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        format!("eyJhbGciOi.eyJzdWIi{n}.{}sig{n}", ALPHABET[n % 64] as char)
+    }
+
     #[test]
     fn the_cache_stays_bounded() {
         let cache = VerifiedCache::default();
         let keys = KeySet::new();
         let claims = Arc::new(claims(NOW));
-        for token in 0..3 * SHARDS * SHARD_CAPACITY {
-            cache.insert(
-                VerifiedCache::slot(&format!("token-{token}")),
-                &keys,
-                &claims,
-            );
+        for n in 0..3 * SHARDS * SHARD_CAPACITY {
+            cache.insert(&VerifiedCache::slot(&token(n)), &keys, &claims);
         }
         assert!(cache.len() <= SHARDS * SHARD_CAPACITY);
         assert!(cache.len() > SHARD_CAPACITY);
-        let last = VerifiedCache::slot(&format!("token-{}", 3 * SHARDS * SHARD_CAPACITY - 1));
-        assert_eq!(cache.get(&last, &keys), Some(claims));
+        let last = token(3 * SHARDS * SHARD_CAPACITY - 1);
+        assert_eq!(cache.get(&VerifiedCache::slot(&last), &keys), Some(claims));
+    }
+
+    #[test]
+    fn a_hit_needs_the_very_same_token_not_just_its_signature() {
+        let cache = VerifiedCache::default();
+        let keys = KeySet::new();
+        let claims = Arc::new(claims(NOW));
+        let verified = "eyJhbGciOi.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+        cache.insert(&VerifiedCache::slot(verified), &keys, &claims);
+
+        let altered = "eyJhbGciOi.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl";
+        assert_eq!(cache.get(&VerifiedCache::slot(altered), &keys), None);
+        let unsigned = "c2lnbmF0dXJl";
+        assert_eq!(cache.get(&VerifiedCache::slot(unsigned), &keys), None);
+        assert_eq!(
+            cache.get(&VerifiedCache::slot(verified), &keys),
+            Some(claims)
+        );
     }
 }

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::{Validation, decode, decode_header};
+use std::borrow::Cow;
+
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 
 use crate::cache::VerifiedCache;
 use crate::{ACCESS_TOKEN_TYPE, AccessClaims, DenySet, KeySet};
@@ -56,14 +58,20 @@ pub enum Rejection {
 
 /// Verifies access tokens against a [`KeySet`].
 ///
-/// A verifier remembers the last few thousand tokens it found well signed, keyed by a SHA-256
-/// of the whole token, so a client presenting its token again skips the signature check; the
+/// A verifier remembers the last few thousand tokens it found well signed, keyed by their
+/// signatures (a hit matches the whole token), so a client presenting its token again skips the signature check; the
 /// time checks run on every call. Clones share that memory.
 #[derive(Clone)]
 pub struct Verifier {
     expect: Expectations,
+    /// The checks of the algorithms a JWKS can name, made once: building one (its sets of
+    /// issuers and audiences) was a measurable part of a signature check.
+    validations: Arc<[Validation]>,
     cache: Arc<VerifiedCache>,
 }
+
+/// The algorithms whose checks a verifier makes up front: those of Tessera's keys and JWKS.
+const USUAL_ALGORITHMS: [Algorithm; 3] = [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256];
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,8 +84,13 @@ impl fmt::Debug for Verifier {
 impl Verifier {
     /// A verifier that requires `expect`.
     pub fn new(expect: Expectations) -> Self {
+        let validations = USUAL_ALGORITHMS
+            .iter()
+            .map(|&algorithm| validation(&expect, algorithm))
+            .collect();
         Self {
             expect,
+            validations,
             cache: Arc::default(),
         }
     }
@@ -108,7 +121,7 @@ impl Verifier {
         }
         let claims = Arc::new(self.check_signed(keys, token)?);
         self.check_time(&claims, now)?;
-        self.cache.insert(slot, keys, &claims);
+        self.cache.insert(&slot, keys, &claims);
         Ok(claims)
     }
 
@@ -148,13 +161,14 @@ impl Verifier {
         if header.alg != key.algorithm {
             return Err(Rejection::Invalid);
         }
-        let mut validation = Validation::new(key.algorithm);
-        // Time is checked by `check_time` against the caller's clock, not the library's.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
-        validation.set_issuer(&[&self.expect.issuer]);
-        validation.set_audience(&[&self.expect.audience]);
+        let validation = self
+            .validations
+            .iter()
+            .find(|made| made.algorithms == [key.algorithm])
+            .map_or_else(
+                || Cow::Owned(validation(&self.expect, key.algorithm)),
+                Cow::Borrowed,
+            );
         decode::<AccessClaims>(token, &key.key, &validation)
             .map(|data| data.claims)
             .map_err(|_| Rejection::Invalid)
@@ -173,6 +187,18 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// The library's checks of a token signed with `algorithm`: `iss` and `aud` as expected.
+fn validation(expect: &Expectations, algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    // Time is checked by `check_time` against the caller's clock, not the library's.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims.clear();
+    validation.set_issuer(&[&expect.issuer]);
+    validation.set_audience(&[&expect.audience]);
+    validation
 }
 
 #[cfg(test)]
