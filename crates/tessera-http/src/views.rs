@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::account::User;
 use tessera_core::grant::Grant;
+use tessera_core::ids::UserId;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -12,7 +13,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     /// User id.
-    pub id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
     /// Email, lower-case.
     pub email: String,
     /// Display name.
@@ -32,7 +34,7 @@ pub struct UserView {
 impl From<&User> for UserView {
     fn from(user: &User) -> Self {
         Self {
-            id: user.id.to_string(),
+            id: user.id,
             email: user.email.to_string(),
             name: user.name.clone(),
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
