@@ -200,6 +200,12 @@ pub trait KeyStore: Send + Sync {
 pub trait Health: Send + Sync {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Housekeeping the database needs from its client, run every few seconds: the embedded
+    /// database keeps its write-ahead log bounded. Nothing by default.
+    async fn upkeep(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Carries revocations to every instance at once (in-process, or Redis pub/sub). Delivery is

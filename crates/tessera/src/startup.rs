@@ -18,7 +18,7 @@ use tessera_core::limits::RateLimits;
 use tessera_core::mail::{AccountMail, Locale, MailSettings, Notices, OutboxWorker};
 use tessera_core::mfa::{MfaChallenges, TwoFactor};
 use tessera_core::passkey::{PasskeyParts, PasskeySettings, Passkeys};
-use tessera_core::ports::{SingleUseStore, TokenIssuer};
+use tessera_core::ports::{Health, SingleUseStore, TokenIssuer};
 use tessera_core::secret::MasterKey;
 use tessera_core::session::{RefreshKey, SessionLifetimes, SessionSettings, Sessions};
 use tessera_core::social::{Provider, RedirectPolicy, SocialLogin, SocialParts, Vault};
@@ -49,6 +49,9 @@ const KEY_RELOAD_INTERVAL: Duration = Duration::from_millis(500);
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the outbox is read for mail to send: a mail leaves within about this long.
 const MAIL_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the database's upkeep runs: SQLite's log grows by a page per refresh, some
+/// 20 MiB a second at full speed, until upkeep starts it over.
+const DATABASE_UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How often ended sessions and moot revocations are deleted, and in what batches: a table
 /// stays as large as what is live, without one long delete holding the database's writer.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(300);
@@ -260,6 +263,7 @@ pub struct Application {
     metrics: PrometheusHandle,
     outbox: Arc<OutboxWorker>,
     sessions: Arc<Sessions>,
+    database: Arc<dyn Health>,
     prune_every: Duration,
     local_addr: SocketAddr,
 }
@@ -374,7 +378,7 @@ impl Application {
             feed: core.stores.revocations,
             live_revocations,
             service_keys: Arc::new(service_keys(settings)),
-            health: core.stores.health,
+            health: Arc::clone(&core.stores.health),
             metrics: metrics.clone(),
             site: Arc::new(Site { issuer, public_url }),
             clock: core.clock,
@@ -392,6 +396,7 @@ impl Application {
             metrics,
             outbox,
             sessions,
+            database: core.stores.health,
             prune_every,
             local_addr,
         })
@@ -456,6 +461,15 @@ impl Application {
                 }
             }
         }));
+        let database = self.database;
+        let keeper = tokio::spawn(every(DATABASE_UPKEEP_INTERVAL, move || {
+            let database = Arc::clone(&database);
+            async move {
+                if let Err(error) = database.upkeep().await {
+                    tracing::warn!(%error, "database upkeep failed; trying again");
+                }
+            }
+        }));
         let follower = self.follower.spawn();
         let service = self
             .router
@@ -472,6 +486,7 @@ impl Application {
         follower.abort();
         sender.abort();
         pruner.abort();
+        keeper.abort();
         served.context("serving HTTP")
     }
 }
