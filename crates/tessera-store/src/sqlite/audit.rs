@@ -18,7 +18,7 @@ impl AuditStore for SqliteStore {
             .bind(&event.action)
             .bind(&event.target)
             .bind(event.detail.as_ref().map(serde_json::Value::to_string))
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await
             .map_err(store_error)?;
         Ok(())

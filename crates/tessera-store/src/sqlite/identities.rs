@@ -1,6 +1,7 @@
 //! Upstream identities and their sealed provider tokens in SQLite, with the refresh lease.
 
 use async_trait::async_trait;
+use sqlx::Connection as _;
 use sqlx::SqliteExecutor;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::account::{NewUser, User};
@@ -74,14 +75,14 @@ impl IdentityStore for SqliteStore {
             identity_columns!()
         ))
         .bind(id_text(user.0))
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         rows.iter().map(identity_from_row).collect()
     }
 
     async fn link_identity(&self, identity: &StoredIdentity) -> Result<(), StoreError> {
-        insert_identity(&self.writer, identity).await
+        insert_identity(&mut *self.writer.acquire().await?, identity).await
     }
 
     async fn create_user_with_identity(
@@ -89,8 +90,8 @@ impl IdentityStore for SqliteStore {
         user: &NewUser,
         identity: &StoredIdentity,
     ) -> Result<User, StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -105,8 +106,8 @@ impl IdentityStore for SqliteStore {
         // The file's one writer runs this transaction alone, so no other unlink of the user's
         // identities, nor a removal of their passkeys, can remove their other way to log in
         // between the check and the delete.
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -162,7 +163,7 @@ impl IdentityStore for SqliteStore {
         .bind(id_text(id))
         .bind(sealed_tokens)
         .bind(email)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.map(|row| get(&row, "tokens_version")).transpose()
@@ -183,7 +184,7 @@ impl IdentityStore for SqliteStore {
         .bind(id_text(holder))
         .bind(micros(now))
         .bind(micros(until))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(taken.rows_affected() == 1)
@@ -206,7 +207,7 @@ impl IdentityStore for SqliteStore {
         .bind(id_text(holder))
         .bind(sealed_tokens)
         .bind(needs_login)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(finished.rows_affected() == 1)

@@ -1,6 +1,7 @@
 //! Signing keys in SQLite.
 
 use async_trait::async_trait;
+use sqlx::Connection as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::StoreError;
@@ -26,8 +27,8 @@ impl KeyStore for SqliteStore {
 
     async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         // IMMEDIATE serialises rotations across processes: exactly one key stays unretired.
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -36,8 +37,8 @@ impl KeyStore for SqliteStore {
     }
 
     async fn add_first_signing_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -67,7 +68,7 @@ impl KeyStore for SqliteStore {
         )
         .bind(kid)
         .bind(micros(at))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
@@ -77,7 +78,7 @@ impl KeyStore for SqliteStore {
         let result =
             sqlx::query("UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL")
                 .bind(micros(at))
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await
                 .map_err(store_error)?;
         Ok(result.rows_affected())
@@ -86,7 +87,7 @@ impl KeyStore for SqliteStore {
     async fn prune_signing_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM signing_keys WHERE retired_at < ?1")
             .bind(micros(before))
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected())

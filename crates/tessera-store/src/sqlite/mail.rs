@@ -29,7 +29,7 @@ impl MailStore for SqliteStore {
         .bind(kind)
         .bind(payload)
         .bind(micros(now))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -66,7 +66,7 @@ impl MailStore for SqliteStore {
         .bind(micros(now))
         .bind(micros(lease_until))
         .bind(i64::from(limit))
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         rows.iter()
@@ -84,7 +84,7 @@ impl MailStore for SqliteStore {
     async fn finish_mail(&self, id: Uuid) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM mail_outbox WHERE id = ?1")
             .bind(id_text(id))
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await
             .map_err(store_error)?;
         Ok(())
@@ -94,7 +94,7 @@ impl MailStore for SqliteStore {
         sqlx::query("UPDATE mail_outbox SET due_at = ?2, leased_until = NULL WHERE id = ?1")
             .bind(id_text(id))
             .bind(micros(retry_at))
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await
             .map_err(store_error)?;
         Ok(())
@@ -117,7 +117,7 @@ impl MailStore for SqliteStore {
         .bind(id_text(user.0))
         .bind(detail)
         .bind(micros(expires_at))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -136,7 +136,7 @@ impl MailStore for SqliteStore {
         .bind(digest)
         .bind(purpose)
         .bind(micros(now))
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.map(|row| Ok((UserId(get_uuid(&row, "user_id")?), get(&row, "detail")?)))
@@ -151,7 +151,7 @@ impl MailStore for SqliteStore {
             user_columns!()
         ))
         .bind(id_text(user.0))
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()

@@ -1,6 +1,7 @@
 //! Two-factor credentials in SQLite.
 
 use async_trait::async_trait;
+use sqlx::Connection as _;
 use tessera_core::ports::{MfaStore, StoredTotp};
 use tessera_core::{StoreError, UserId};
 use time::OffsetDateTime;
@@ -44,7 +45,7 @@ impl MfaStore for SqliteStore {
         .bind(id_text(user.0))
         .bind(sealed_secret)
         .bind(micros(now))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(written.rows_affected() == 1)
@@ -58,8 +59,8 @@ impl MfaStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let id = id_text(user.0);
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -94,7 +95,7 @@ impl MfaStore for SqliteStore {
         )
         .bind(id_text(user.0))
         .bind(step)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(accepted.rows_affected() == 1)
@@ -104,7 +105,7 @@ impl MfaStore for SqliteStore {
         let spent = sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?1 AND digest = ?2")
             .bind(id_text(user.0))
             .bind(digest)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await
             .map_err(store_error)?;
         Ok(spent.rows_affected() == 1)
@@ -115,8 +116,8 @@ impl MfaStore for SqliteStore {
         user: UserId,
         digests: &[String],
     ) -> Result<(), StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -126,8 +127,8 @@ impl MfaStore for SqliteStore {
 
     async fn remove_totp(&self, user: UserId) -> Result<bool, StoreError> {
         let id = id_text(user.0);
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;

@@ -11,6 +11,7 @@ mod passkeys;
 mod revocations;
 mod sessions;
 mod users;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,7 +21,8 @@ use async_trait::async_trait;
 use sqlx::Connection;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use tessera_core::StoreError;
 use tessera_core::ports::Health;
@@ -28,13 +30,10 @@ use tessera_core::ports::Health;
 use crate::OpenError;
 use crate::error::store_error;
 use crate::location::mask_url_password;
+use writer::Writer;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// SQLite allows one writer at a time, so this process writes through one connection: writes
-/// queue in the pool in order instead of contending for the file lock, whose busy handler
-/// sleeps for milliseconds at a time. Other processes still meet the busy timeout.
-const WRITER_CONNECTIONS: u32 = 1;
 /// Readers run alongside the writer (WAL) and each other.
 const READER_CONNECTIONS: u32 = 4;
 /// How long a writer waits for another (including another process) to finish.
@@ -47,8 +46,9 @@ const BUSY_RETRY: Duration = Duration::from_millis(20);
 /// Users, sessions, keys and the revocation feed in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// Every statement that writes, transactions included.
-    writer: SqlitePool,
+    /// Every statement that writes, transactions included (SQLite allows one writer at a
+    /// time, so this process writes through one connection).
+    writer: Writer,
     /// Statements that only read.
     reader: SqlitePool,
 }
@@ -84,20 +84,23 @@ impl SqliteStore {
             source: Box::new(source),
         };
         // The writer first: it creates the file and switches it to WAL before readers open.
-        let writer = pool(WRITER_CONNECTIONS, options.clone())
+        let mut writer = busy_retried(|| SqliteConnection::connect_with(&options))
             .await
             .map_err(connect_error)?;
-        migrate(&writer)
+        migrate(&mut writer)
             .await
             .map_err(|source| OpenError::Migrate {
                 target: target.clone(),
                 source: Box::new(source),
             })?;
-        let reader = pool(READER_CONNECTIONS, options)
+        let reader = busy_retried(|| reader_pool(options.clone()))
             .await
             .map_err(connect_error)?;
         tracing::info!(database = %target, "sqlite database ready, migrations applied");
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer: Writer::new(writer),
+            reader,
+        })
     }
 }
 
@@ -121,12 +124,12 @@ impl Health for SqliteStore {
     async fn upkeep(&self) -> Result<(), StoreError> {
         let (_busy, frames, _copied): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&self.writer)
+                .fetch_one(&mut *self.writer.acquire().await?)
                 .await
                 .map_err(store_error)?;
         if frames > WAL_FRAME_LIMIT {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await
                 .map_err(store_error)?;
         }
@@ -138,29 +141,35 @@ impl Health for SqliteStore {
 /// SQLite's 4 KiB pages, four times what its own checkpoints aim for.
 const WAL_FRAME_LIMIT: i64 = 4096;
 
-/// Opens a pool, retrying while the file is busy. Switching a new file to WAL takes an
+/// Opens with `open`, retrying while the file is busy. Switching a new file to WAL takes an
 /// exclusive lock, and SQLite answers SQLITE_BUSY at once, without its busy handler, to a
 /// connection that holds a read lock and would otherwise deadlock with the switching one; so
 /// processes opening a new database together can fail here although nothing is wrong.
-async fn pool(connections: u32, options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+async fn busy_retried<T, Opened>(mut open: impl FnMut() -> Opened) -> Result<T, sqlx::Error>
+where
+    Opened: Future<Output = Result<T, sqlx::Error>>,
+{
     let deadline = Instant::now() + BUSY_TIMEOUT;
     loop {
-        let opened = SqlitePoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // An embedded database's connection cannot go stale, and the check sqlx makes by
-            // default is a round trip to the connection's thread before every statement: with
-            // the statement's own, it was most of a refresh's thread switches.
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await;
-        match opened {
+        match open().await {
             Err(error) if is_busy(&error) && Instant::now() < deadline => {
                 tokio::time::sleep(BUSY_RETRY).await;
             }
             opened => return opened,
         }
     }
+}
+
+async fn reader_pool(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+    SqlitePoolOptions::new()
+        .max_connections(READER_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // An embedded database's connection cannot go stale, and the check sqlx makes by
+        // default is a round trip to the connection's thread before every statement: with
+        // the statement's own, it was most of a refresh's thread switches.
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
 }
 
 /// SQLITE_BUSY, in any of its extended forms (the primary code is the low byte).
@@ -175,8 +184,7 @@ fn is_busy(error: &sqlx::Error) -> bool {
         .is_some_and(|code| code & 0xff == SQLITE_BUSY)
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
-    let mut conn = pool.acquire().await?;
+async fn migrate(conn: &mut SqliteConnection) -> Result<(), MigrateError> {
     // sqlx takes no migration lock on SQLite. Holding the write lock for the whole run makes a
     // second process wait (busy timeout), then find every migration applied. sqlx runs each
     // migration in a savepoint inside this transaction.

@@ -1,6 +1,7 @@
 //! Passkeys (WebAuthn credentials) in SQLite, with the removal that keeps a way in.
 
 use async_trait::async_trait;
+use sqlx::Connection as _;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::ports::{PasskeyRemoved, PasskeyStore, StoredPasskey};
 use tessera_core::{StoreError, UserId};
@@ -25,7 +26,7 @@ impl PasskeyStore for SqliteStore {
         .bind(&passkey.name)
         .bind(micros(passkey.created_at))
         .bind(passkey.last_used_at.map(micros))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -75,7 +76,7 @@ impl PasskeyStore for SqliteStore {
         .bind(previous)
         .bind(credential)
         .bind(micros(at))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(recorded.rows_affected() == 1)
@@ -94,7 +95,7 @@ impl PasskeyStore for SqliteStore {
         .bind(id_text(user.0))
         .bind(id_text(id))
         .bind(name)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(passkey_from_row).transpose()
@@ -105,8 +106,8 @@ impl PasskeyStore for SqliteStore {
         // The file's one writer runs this transaction alone, so no other removal of the
         // user's passkeys, nor an unlink of their identities, can remove their other way to
         // log in between the check and the delete.
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;

@@ -24,7 +24,13 @@ impl RevocationStore for SqliteStore {
         until: i64,
     ) -> Result<Revocation, StoreError> {
         let target = RevocationTarget::User(user);
-        insert_revocation(&self.writer, target, unix_millis(now), until).await
+        insert_revocation(
+            &mut *self.writer.acquire().await?,
+            target,
+            unix_millis(now),
+            until,
+        )
+        .await
     }
 
     async fn revocations_after(
@@ -62,7 +68,7 @@ impl RevocationStore for SqliteStore {
         )
         .bind(now)
         .bind(i64::from(limit))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(result.rows_affected())

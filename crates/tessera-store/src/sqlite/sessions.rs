@@ -2,6 +2,7 @@
 //! transaction.
 
 use async_trait::async_trait;
+use sqlx::Connection as _;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::account::User;
 use tessera_core::clock::unix_millis;
@@ -46,7 +47,7 @@ impl SessionStore for SqliteStore {
         .bind(session.revoke_reason.as_deref())
         .bind(session.amr.to_string())
         .bind(epoch)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
@@ -124,7 +125,7 @@ impl SessionStore for SqliteStore {
         .bind(micros(idle_expires_at))
         .bind(micros(now))
         .bind(epoch)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(session_from_row).transpose()
@@ -159,8 +160,8 @@ impl SessionStore for SqliteStore {
         until: i64,
     ) -> Result<Option<Revocation>, StoreError> {
         // IMMEDIATE takes the write lock up front, so the busy timeout applies to it.
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -197,7 +198,7 @@ impl SessionStore for SqliteStore {
         )
         .bind(micros(ended_before))
         .bind(i64::from(limit))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(result.rows_affected())
@@ -211,8 +212,8 @@ impl SessionStore for SqliteStore {
         now: OffsetDateTime,
         until: i64,
     ) -> Result<Vec<Revocation>, StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;

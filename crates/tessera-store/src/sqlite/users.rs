@@ -1,6 +1,7 @@
 //! Accounts and password credentials in SQLite.
 
 use async_trait::async_trait;
+use sqlx::Connection as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use tessera_core::account::{Email, NewUser, Role, User, fold};
@@ -33,8 +34,8 @@ impl UserStore for SqliteStore {
             .map(|phc| algorithm_of(phc).map(|algorithm| (algorithm, phc)))
             .transpose()?;
         // IMMEDIATE takes the write lock up front, so the busy timeout applies to it.
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -83,7 +84,7 @@ impl UserStore for SqliteStore {
         .bind(id_text(id.0))
         .bind(name)
         .bind(name.map(fold))
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()
@@ -96,8 +97,8 @@ impl UserStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let algorithm = algorithm_of(password_hash)?;
-        let mut tx = self
-            .writer
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
@@ -145,7 +146,7 @@ impl UserStore for SqliteStore {
         .bind(algorithm)
         .bind(password_hash)
         .bind(micros(now))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
@@ -160,7 +161,7 @@ impl UserStore for SqliteStore {
         ))
         .bind(id_text(id.0))
         .bind(roles_json(roles))
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()
@@ -175,7 +176,7 @@ impl UserStore for SqliteStore {
         ))
         .bind(id_text(id.0))
         .bind(disabled)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()
@@ -191,7 +192,7 @@ impl UserStore for SqliteStore {
         .bind(id_text(id.0))
         .bind(email.as_str())
         .bind(email.key())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.acquire().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(user_from_row).transpose()
@@ -202,7 +203,7 @@ impl UserStore for SqliteStore {
         // (the connection turns foreign keys on).
         let result = sqlx::query("DELETE FROM users WHERE id = ?1")
             .bind(id_text(id.0))
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
