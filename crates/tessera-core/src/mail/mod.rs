@@ -9,7 +9,7 @@ mod templates;
 
 pub use notices::{Notice, Notices};
 pub use outbox::{MailTransport, OutboxWorker, SendError};
-pub use service::{AccountMail, MailError, MailSettings};
+pub use service::{AccountMail, LinkSignIn, MailError, MailSettings};
 pub use templates::{Locale, Message, escape_html};
 
 /// What an outbox entry asks for; the payload is JSON.

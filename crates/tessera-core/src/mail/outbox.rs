@@ -68,6 +68,9 @@ struct ToNewAddress {
 #[derive(Deserialize)]
 struct ToAddress {
     email: String,
+    /// Where a sign-in link's sign-in goes afterwards (kept with its code).
+    #[serde(default)]
+    return_to: Option<String>,
 }
 
 impl OutboxWorker {
@@ -146,13 +149,14 @@ impl OutboxWorker {
                 let Some(user) = found.map(|f| f.user).filter(|u| !u.disabled) else {
                     return Ok(false);
                 };
-                let (link, purpose, ttl, page) = if entry.kind == kind::MAGIC_LINK {
-                    (Link::Magic, purpose::MAGIC, MAGIC_TTL, "magic")
+                let (link, purpose, ttl, page, detail) = if entry.kind == kind::MAGIC_LINK {
+                    let return_to = to.return_to.as_deref();
+                    (Link::Magic, purpose::MAGIC, MAGIC_TTL, "magic", return_to)
                 } else {
-                    (Link::Reset, purpose::RESET, RESET_TTL, "reset")
+                    (Link::Reset, purpose::RESET, RESET_TTL, "reset", None)
                 };
                 let code = self
-                    .code(user.id, purpose, None, ttl)
+                    .code(user.id, purpose, detail, ttl)
                     .await
                     .map_err(reason)?;
                 self.render(link, locale, user.email.as_str(), page, &code)

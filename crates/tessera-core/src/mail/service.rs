@@ -64,6 +64,17 @@ impl From<LimitError> for MailError {
     }
 }
 
+/// A sign-in by a mailed link: what the login ends in, and where the sign-in should go
+/// afterwards when the link was asked for on behalf of an app.
+#[derive(Debug)]
+pub struct LinkSignIn {
+    /// The session, or the second step it still needs.
+    pub outcome: LoginOutcome,
+    /// The address given when the link was asked for; still to be checked against the
+    /// allow-list, which may have changed since.
+    pub return_to: Option<String>,
+}
+
 /// Email verification and password reset.
 pub struct AccountMail {
     store: Arc<dyn MailStore>,
@@ -127,16 +138,21 @@ impl AccountMail {
         email: &str,
         locale: Option<Locale>,
     ) -> Result<(), MailError> {
-        self.to_address(kind::PASSWORD_RESET, email, locale).await
+        self.to_address(kind::PASSWORD_RESET, email, locale, None)
+            .await
     }
 
-    /// Queues a sign-in link for `email`, the same way.
+    /// Queues a sign-in link for `email`, the same way. `return_to` (an address the caller
+    /// has checked against the allow-list) goes with the link's code, so the sign-in it opens
+    /// goes back to the app that asked, in whichever browser the mail is read.
     pub async fn request_magic_link(
         &self,
         email: &str,
         locale: Option<Locale>,
+        return_to: Option<&str>,
     ) -> Result<(), MailError> {
-        self.to_address(kind::MAGIC_LINK, email, locale).await
+        self.to_address(kind::MAGIC_LINK, email, locale, return_to)
+            .await
     }
 
     /// Signs in with a link's code from `device`: through the grant path, so a user with
@@ -145,11 +161,12 @@ impl AccountMail {
         &self,
         code: &str,
         device: Device,
-    ) -> Result<LoginOutcome, MailError> {
-        let id = self.take(code, purpose::MAGIC).await?;
+    ) -> Result<LinkSignIn, MailError> {
+        let (id, return_to) = self.take_with_detail(code, purpose::MAGIC).await?;
         self.end_unproven_links(id).await?;
         let user = self.accounts.user(id).await;
-        Ok(self.grants.login(user, device, Method::Email).await?)
+        let outcome = self.grants.login(user, device, Method::Email).await?;
+        Ok(LinkSignIn { outcome, return_to })
     }
 
     /// The address's owner has just proven it: provider identities linked while nobody had
@@ -176,13 +193,14 @@ impl AccountMail {
         kind: &str,
         email: &str,
         locale: Option<Locale>,
+        return_to: Option<&str>,
     ) -> Result<(), MailError> {
         let email = parse_email(email, "email")?;
         self.limits
             .spend(Rule::MailPerEmail, Subject::Account(&email))
             .await?;
-        self.enqueue(kind, json!({ "email": email.as_str() }), locale)
-            .await
+        let payload = json!({ "email": email.as_str(), "return_to": return_to });
+        self.enqueue(kind, payload, locale).await
     }
 
     /// Sets a new password with a reset code and ends every session of the user. A password

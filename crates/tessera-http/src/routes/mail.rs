@@ -210,7 +210,10 @@ async fn request_magic_link(
     Language(locale): Language,
     Json(body): Json<MagicLinkRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.mail.request_magic_link(&body.email, locale).await?;
+    state
+        .mail
+        .request_magic_link(&body.email, locale, None)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -227,9 +230,9 @@ async fn magic_link_sign_in(
     Json(body): Json<MagicLinkSignIn>,
 ) -> Result<Response, ApiError> {
     let delivery = browser.login_delivery(body.cookie)?;
-    let outcome = state
+    let signed_in = state
         .mail
         .sign_in_with_link(&body.token, client.device(body.device_name))
         .await?;
-    Ok(login_answer(delivery, outcome))
+    Ok(login_answer(delivery, signed_in.outcome))
 }

@@ -436,3 +436,72 @@ async fn hosted_sign_up_mails_the_verification_and_sign_in_offers_a_magic_link()
     );
     assert!(magic.contains("/ui/magic?token="), "{magic}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_link_asked_for_an_app_signs_in_and_returns_to_that_app() {
+    // Arrange: a sign-in link asked for on the sign-in page an app sent the browser to.
+    let app = app().await;
+    signed_up(&app, "flo@example.test").await;
+    let target = "https://app.example/app/inbox";
+    let mut asking = Browser::new(&app);
+    asking.get(&format!("/ui/login?redirect_to={target}")).await;
+    let csrf = csrf_of(&asking);
+    let asked = asking
+        .post_form(
+            "/ui/magic-link",
+            &[
+                ("csrf_token", &csrf),
+                ("redirect_to", target),
+                ("email", "flo@example.test"),
+            ],
+        )
+        .await;
+    let mail = wait_for_mails(&app, 1).await.remove(0);
+    let code = link_code(&mail, "magic");
+
+    // Act: the mail opened in another browser.
+    let mut reading = Browser::new(&app);
+    reading.get(&format!("/ui/magic?token={code}")).await;
+    let csrf = csrf_of(&reading);
+    let signed = reading
+        .post_form("/ui/magic", &[("csrf_token", &csrf), ("token", &code)])
+        .await;
+
+    // Assert
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    assert!(
+        !mail.contains("app/inbox"),
+        "the target is kept with the code, not in the link"
+    );
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed), target);
+    assert!(reading.cookie("tessera_at").is_some(), "signed in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_link_asked_for_without_an_app_lands_on_the_account_page() {
+    // Arrange
+    let app = app().await;
+    signed_up(&app, "gus@example.test").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/login").await;
+    let csrf = csrf_of(&browser);
+    browser
+        .post_form(
+            "/ui/magic-link",
+            &[("csrf_token", &csrf), ("email", "gus@example.test")],
+        )
+        .await;
+    let code = link_code(&wait_for_mails(&app, 1).await.remove(0), "magic");
+
+    // Act
+    browser.get(&format!("/ui/magic?token={code}")).await;
+    let csrf = csrf_of(&browser);
+    let signed = browser
+        .post_form("/ui/magic", &[("csrf_token", &csrf), ("token", &code)])
+        .await;
+
+    // Assert
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed), "/ui/account?lang=en");
+}

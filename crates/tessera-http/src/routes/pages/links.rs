@@ -11,7 +11,7 @@ use tessera_core::mail::MailError;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::sign_in::mfa_form;
-use super::{PagePost, PageQuery, PageRequest, message, refused_form, render, signed_in};
+use super::{PagePost, PageQuery, PageRequest, message, refused_form, render, signed_in, target};
 use crate::browser::BrowserRequest;
 use crate::extract::Query;
 use crate::state::AppState;
@@ -221,16 +221,24 @@ async fn magic(State(state): State<AppState>, post: PagePost) -> Response {
         request,
         form,
     } = post;
-    match state
+    let signed = match state
         .mail
         .sign_in_with_link(&form.token, client.device(None))
         .await
     {
-        Ok(LoginOutcome::Granted(grant)) => signed_in(&state, &browser, &request, &grant, None),
-        Ok(LoginOutcome::SecondFactor(challenge)) => {
-            mfa_form(&state, &request, &challenge.token, "", None)
+        Ok(signed) => signed,
+        Err(error) => return link_failed(&state, &request, &MAGIC, error),
+    };
+    // The app the link was asked for, if the allow-list still has it; else the account page.
+    let back_to = signed
+        .return_to
+        .and_then(|asked| target(&state, &asked).ok().flatten());
+    match signed.outcome {
+        LoginOutcome::Granted(grant) => signed_in(&state, &browser, &request, &grant, back_to),
+        LoginOutcome::SecondFactor(challenge) => {
+            let redirect_to = back_to.as_deref().unwrap_or_default();
+            mfa_form(&state, &request, &challenge.token, redirect_to, None)
         }
-        Err(error) => link_failed(&state, &request, &MAGIC, error),
     }
 }
 

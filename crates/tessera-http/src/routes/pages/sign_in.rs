@@ -330,13 +330,14 @@ async fn social(State(state): State<AppState>, post: PagePost) -> Response {
 /// Mails a sign-in link if the address has an account (the sign-in form's second button);
 /// the page says the same either way.
 async fn magic_link(State(state): State<AppState>, post: PagePost) -> Response {
-    if let Err(refused) = post.target(&state) {
-        return *refused;
-    }
+    let target = match post.target(&state) {
+        Ok(target) => target,
+        Err(refused) => return *refused,
+    };
     let PagePost { request, form, .. } = post;
     let queued = state
         .mail
-        .request_magic_link(&form.email, Some(request.locale))
+        .request_magic_link(&form.email, Some(request.locale), target.as_deref())
         .await;
     let sent = ("magic_sent_title", "magic_sent_lead");
     mailed(&state, &request, queued, sent, &form.email, |text| {
