@@ -33,6 +33,7 @@ use tessera_ui::{Ui, UiSettings};
 use tessera_upstream::build_providers;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use tokio::task::JoinSet;
 use url::Url;
 use zeroize::Zeroizing;
 
@@ -419,33 +420,29 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let keys = Arc::clone(&self.keys);
-        let reload = tokio::spawn(every(KEY_RELOAD_INTERVAL, move || {
-            let keys = Arc::clone(&keys);
-            async move {
-                if let Err(error) = keys.reload().await {
-                    tracing::warn!(%error, "reloading the signing keys failed; keeping the current ones");
-                }
-            }
-        }));
+        // Ended together when serving stops (a `JoinSet` aborts its tasks when dropped).
+        let mut background = JoinSet::new();
+        background.spawn(every_logged(
+            KEY_RELOAD_INTERVAL,
+            Arc::clone(&self.keys),
+            |keys| async move { keys.reload().await },
+            "reloading the signing keys failed; keeping the current ones",
+        ));
         // The recorder keeps every latency sample until it is drained: without this, a server
         // nobody scrapes would grow by megabytes a minute under load.
         let metrics = self.metrics;
-        let upkeep = tokio::spawn(every(METRICS_UPKEEP_INTERVAL, move || {
+        background.spawn(every(METRICS_UPKEEP_INTERVAL, move || {
             metrics.run_upkeep();
             std::future::ready(())
         }));
-        let outbox = self.outbox;
-        let sender = tokio::spawn(every(MAIL_INTERVAL, move || {
-            let outbox = Arc::clone(&outbox);
-            async move {
-                if let Err(error) = outbox.run_once().await {
-                    tracing::warn!(%error, "reading the mail outbox failed; trying again");
-                }
-            }
-        }));
+        background.spawn(every_logged(
+            MAIL_INTERVAL,
+            self.outbox,
+            |outbox| async move { outbox.run_once().await },
+            "reading the mail outbox failed; trying again",
+        ));
         let sessions = self.sessions;
-        let pruner = tokio::spawn(every(self.prune_every, move || {
+        background.spawn(every(self.prune_every, move || {
             let sessions = Arc::clone(&sessions);
             async move {
                 match sessions.prune(PRUNE_BATCH).await {
@@ -461,15 +458,12 @@ impl Application {
                 }
             }
         }));
-        let database = self.database;
-        let keeper = tokio::spawn(every(DATABASE_UPKEEP_INTERVAL, move || {
-            let database = Arc::clone(&database);
-            async move {
-                if let Err(error) = database.upkeep().await {
-                    tracing::warn!(%error, "database upkeep failed; trying again");
-                }
-            }
-        }));
+        background.spawn(every_logged(
+            DATABASE_UPKEEP_INTERVAL,
+            self.database,
+            |database| async move { database.upkeep().await },
+            "database upkeep failed; trying again",
+        ));
         let follower = self.follower.spawn();
         let service = self
             .router
@@ -481,12 +475,8 @@ impl Application {
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await;
-        reload.abort();
-        upkeep.abort();
         follower.abort();
-        sender.abort();
-        pruner.abort();
-        keeper.abort();
+        background.abort_all();
         served.context("serving HTTP")
     }
 }
@@ -503,6 +493,30 @@ where
         interval.tick().await;
         task().await;
     }
+}
+
+/// Runs `task` on `target` every `period`, logging a failure as `failed`: the next run tries
+/// again.
+async fn every_logged<T, F, Fut, R, E>(
+    period: Duration,
+    target: Arc<T>,
+    task: F,
+    failed: &'static str,
+) where
+    T: ?Sized,
+    F: Fn(Arc<T>) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    E: std::fmt::Display,
+{
+    every(period, || {
+        let run = task(Arc::clone(&target));
+        async move {
+            if let Err(error) = run.await {
+                tracing::warn!(%error, "{failed}");
+            }
+        }
+    })
+    .await;
 }
 
 async fn shutdown_signal() {
