@@ -1,9 +1,8 @@
 //! Signature and claim checks of an access token.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-
-use std::borrow::Cow;
 
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 
@@ -59,8 +58,8 @@ pub enum Rejection {
 /// Verifies access tokens against a [`KeySet`].
 ///
 /// A verifier remembers the last few thousand tokens it found well signed, keyed by their
-/// signatures (a hit matches the whole token), so a client presenting its token again skips the signature check; the
-/// time checks run on every call. Clones share that memory.
+/// signatures (a hit matches the whole token), so a client presenting its token again skips
+/// the signature check; the time checks run on every call. Clones share that memory.
 #[derive(Clone)]
 pub struct Verifier {
     expect: Expectations,

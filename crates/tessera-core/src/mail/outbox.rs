@@ -149,14 +149,14 @@ impl OutboxWorker {
                 let Some(user) = found.map(|f| f.user).filter(|u| !u.disabled) else {
                     return Ok(false);
                 };
-                let (link, purpose, ttl, page, detail) = if entry.kind == kind::MAGIC_LINK {
-                    let return_to = to.return_to.as_deref();
-                    (Link::Magic, purpose::MAGIC, MAGIC_TTL, "magic", return_to)
+                let (link, purpose, ttl, page) = if entry.kind == kind::MAGIC_LINK {
+                    (Link::Magic, purpose::MAGIC, MAGIC_TTL, "magic")
                 } else {
-                    (Link::Reset, purpose::RESET, RESET_TTL, "reset", None)
+                    (Link::Reset, purpose::RESET, RESET_TTL, "reset")
                 };
+                // Only a sign-in link is asked for with somewhere to return to.
                 let code = self
-                    .code(user.id, purpose, detail, ttl)
+                    .code(user.id, purpose, to.return_to.as_deref(), ttl)
                     .await
                     .map_err(reason)?;
                 self.render(link, locale, user.email.as_str(), page, &code)

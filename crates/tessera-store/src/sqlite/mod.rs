@@ -122,14 +122,15 @@ impl Health for SqliteStore {
     /// milliseconds), lets the next write start the log over, and gives the file's space
     /// back. It holds the one writer connection meanwhile, so writes wait rather than fail.
     async fn upkeep(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer.acquire().await?;
         let (_busy, frames, _copied): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&mut *self.writer.acquire().await?)
+                .fetch_one(&mut *writer)
                 .await
                 .map_err(store_error)?;
         if frames > WAL_FRAME_LIMIT {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut *self.writer.acquire().await?)
+                .execute(&mut *writer)
                 .await
                 .map_err(store_error)?;
         }
@@ -199,9 +200,6 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<(), MigrateError> {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Connection as _;
-    use sqlx::sqlite::SqliteConnection;
-
     use super::*;
 
     fn wal_len(database: &Path) -> u64 {

@@ -437,6 +437,41 @@ async fn hosted_sign_up_mails_the_verification_and_sign_in_offers_a_magic_link()
     assert!(magic.contains("/ui/magic?token="), "{magic}");
 }
 
+/// Asks for a sign-in link for `email` as `browser`, on the sign-in page opened with
+/// `redirect_to` (none when empty): the answer, and the mail that brings the link.
+async fn ask_for_sign_in_link(
+    app: &TestApp,
+    browser: &mut Browser<'_>,
+    email: &str,
+    redirect_to: &str,
+) -> (reqwest::Response, String) {
+    browser
+        .get(&format!("/ui/login?redirect_to={redirect_to}"))
+        .await;
+    let csrf = csrf_of(browser);
+    let asked = browser
+        .post_form(
+            "/ui/magic-link",
+            &[
+                ("csrf_token", &csrf),
+                ("redirect_to", redirect_to),
+                ("email", email),
+            ],
+        )
+        .await;
+    (asked, wait_for_mails(app, 1).await.remove(0))
+}
+
+/// Opens the sign-in link of `mail` as `browser` and signs in with it.
+async fn follow_sign_in_link(browser: &mut Browser<'_>, mail: &str) -> reqwest::Response {
+    let code = link_code(mail, "magic");
+    browser.get(&format!("/ui/magic?token={code}")).await;
+    let csrf = csrf_of(browser);
+    browser
+        .post_form("/ui/magic", &[("csrf_token", &csrf), ("token", &code)])
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_link_asked_for_an_app_signs_in_and_returns_to_that_app() {
     // Arrange: a sign-in link asked for on the sign-in page an app sent the browser to.
@@ -444,28 +479,11 @@ async fn a_sign_in_link_asked_for_an_app_signs_in_and_returns_to_that_app() {
     signed_up(&app, "flo@example.test").await;
     let target = "https://app.example/app/inbox";
     let mut asking = Browser::new(&app);
-    asking.get(&format!("/ui/login?redirect_to={target}")).await;
-    let csrf = csrf_of(&asking);
-    let asked = asking
-        .post_form(
-            "/ui/magic-link",
-            &[
-                ("csrf_token", &csrf),
-                ("redirect_to", target),
-                ("email", "flo@example.test"),
-            ],
-        )
-        .await;
-    let mail = wait_for_mails(&app, 1).await.remove(0);
-    let code = link_code(&mail, "magic");
+    let (asked, mail) = ask_for_sign_in_link(&app, &mut asking, "flo@example.test", target).await;
 
     // Act: the mail opened in another browser.
     let mut reading = Browser::new(&app);
-    reading.get(&format!("/ui/magic?token={code}")).await;
-    let csrf = csrf_of(&reading);
-    let signed = reading
-        .post_form("/ui/magic", &[("csrf_token", &csrf), ("token", &code)])
-        .await;
+    let signed = follow_sign_in_link(&mut reading, &mail).await;
 
     // Assert
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
@@ -484,22 +502,10 @@ async fn a_sign_in_link_asked_for_without_an_app_lands_on_the_account_page() {
     let app = app().await;
     signed_up(&app, "gus@example.test").await;
     let mut browser = Browser::new(&app);
-    browser.get("/ui/login").await;
-    let csrf = csrf_of(&browser);
-    browser
-        .post_form(
-            "/ui/magic-link",
-            &[("csrf_token", &csrf), ("email", "gus@example.test")],
-        )
-        .await;
-    let code = link_code(&wait_for_mails(&app, 1).await.remove(0), "magic");
+    let (_, mail) = ask_for_sign_in_link(&app, &mut browser, "gus@example.test", "").await;
 
     // Act
-    browser.get(&format!("/ui/magic?token={code}")).await;
-    let csrf = csrf_of(&browser);
-    let signed = browser
-        .post_form("/ui/magic", &[("csrf_token", &csrf), ("token", &code)])
-        .await;
+    let signed = follow_sign_in_link(&mut browser, &mail).await;
 
     // Assert
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
