@@ -53,15 +53,24 @@
   action.hidden = false;
 
   if (root.dataset.passkeys === "login") {
+    // The server keeps a ceremony 5 minutes, but an autofill request waits as long as the
+    // page stays open: a fresh one replaces it before its ceremony runs out.
+    const renewAfter = 270000;
     let pending = null;
+    let renewal = 0;
     const signIn = async (email, mediation) => {
       if (pending) pending.abort();
-      pending = new AbortController();
+      clearTimeout(renewal);
+      const controller = (pending = new AbortController());
       const options = await post("/auth/passkey/options", email ? { email } : {});
-      const credential = await navigator.credentials.get({ publicKey: request(options.publicKey), mediation, signal: pending.signal });
+      if (mediation === "conditional") renewal = setTimeout(autofill, renewAfter);
+      const credential = await navigator.credentials.get({ publicKey: request(options.publicKey), mediation, signal: controller.signal });
+      clearTimeout(renewal);
       await post("/auth/passkey/login", { ceremony_id: options.ceremony_id, credential: json(credential), cookie: true });
       location.assign(root.dataset.next);
     };
+    // A failed autofill request stays quiet unless the server refused it.
+    const autofill = () => signIn("", "conditional").catch((error) => error.status && fail(error));
     action.addEventListener("click", () => {
       alert.hidden = true;
       const email = document.getElementById("email");
@@ -70,7 +79,7 @@
     // Autofill: the browser offers this site's passkeys in the email field's suggestions.
     if (PKC.isConditionalMediationAvailable) {
       PKC.isConditionalMediationAvailable().then((available) => {
-        if (available) signIn("", "conditional").catch((error) => error.status && fail(error));
+        if (available) autofill();
       });
     }
   } else if (root.dataset.passkeys === "account") {

@@ -89,11 +89,24 @@ export const pages: HostedPage[] = [
     },
   },
   {
-    // Signing in without `redirect_to` lands here.
+    // Signing in without `redirect_to` lands here; with a passkey added, so its row (and the
+    // rename form) is part of what is checked and shown.
     name: "account",
     path: "/ui/account",
-    shows: 'form[action^="/ui/account/"]',
     needsSession: true,
+    prepare: async ({ server, context, page }) => {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("WebAuthn.enable");
+      await cdp.send("WebAuthn.addVirtualAuthenticator", {
+        options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await page.goto(`${server.url}/ui/account`);
+      const add = page.locator("[data-passkey-action]");
+      await add.waitFor({ state: "visible" });
+      await Promise.all([page.waitForURL(/done=passkey_added/), add.click()]);
+      return `${server.url}/ui/account`;
+    },
+    shows: 'form[action="/ui/account/passkeys/rename"]',
   },
   {
     // The second step: what /ui/login answers the password of an account with two-factor on.

@@ -126,6 +126,65 @@ test("a passkey refused by the authenticator's user verification shows an error 
   });
 });
 
+test("a passkey is renamed from its row on the account page", async () => {
+  const { page } = await withAuthenticator();
+  await screenshotOnFailure("passkey rename", () => [page], async () => {
+    await signUp(page, uniqueEmail("passkey-rename"), password, base);
+    await addPasskey(page);
+    const row = page.locator('section[data-passkeys="account"] .rows li').first();
+    const field = row.getByLabel("New name");
+    await expect(field.isVisible(), "the form waits behind its Rename summary").resolves.toBe(false);
+
+    await row.locator("summary").click();
+    await field.fill("Work laptop");
+    await Promise.all([page.waitForURL(/done=passkey_renamed/), row.getByRole("button", { name: "Save" }).click()]);
+
+    await expect(page.locator("[role=status]").innerText()).resolves.toContain("Passkey renamed.");
+    await expect(row.locator("strong").innerText()).resolves.toBe("Work laptop");
+    await expect(row.getByRole("button", { name: "Remove Work laptop" }).count()).resolves.toBe(1);
+  });
+});
+
+test("autofill: a request left waiting is renewed before its ceremony runs out, and still signs in", async () => {
+  const { page, cdp, authenticatorId } = await withAuthenticator();
+  await screenshotOnFailure("passkey autofill renewal", () => [page], async () => {
+    const email = uniqueEmail("passkey-renewal");
+    await signUp(page, email, password, base);
+    await addPasskey(page);
+    await signOut(page, base);
+
+    // Nobody picks the passkey for now: the autofill request waits, on the page's own clock.
+    await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled: false });
+    await page.clock.install();
+    const ceremonies: string[] = [];
+    const used: string[] = [];
+    page.on("response", async (response) => {
+      const pathname = new URL(response.url()).pathname;
+      if (pathname === "/auth/passkey/options") ceremonies.push(((await response.json()) as { ceremony_id: string }).ceremony_id);
+    });
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/auth/passkey/login") used.push((request.postDataJSON() as { ceremony_id: string }).ceremony_id);
+    });
+    await page.goto(`${base}/ui/login`);
+    await expect.poll(() => ceremonies.length).toBe(1);
+
+    // Four and a half minutes on: a new ceremony replaces the one about to run out.
+    await page.clock.fastForward("04:31");
+    await expect.poll(() => ceremonies.length).toBe(2);
+    expect(ceremonies[1]).not.toBe(ceremonies[0]);
+
+    // With someone there to pick the passkey, the next renewal's request signs in: its ceremony
+    // is the one the server is shown. (A virtual authenticator answers only requests made
+    // after presence is turned on, so the person "arrives" before the third.)
+    await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled: true });
+    await page.clock.fastForward("04:31");
+    await page.waitForURL(`${base}/ui/account?lang=en`);
+    expect(ceremonies).toHaveLength(3);
+    expect(used).toEqual([ceremonies[2]]);
+    await expect(page.locator("main .lead").first().innerText()).resolves.toContain(email);
+  });
+});
+
 test("with JavaScript off the sign-in page shows no passkey button but keeps the autofill hint", async () => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   contexts.push(context);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 
-import { cookieNames, freePort, launchBrowser, OidcProvider, screenshotOnFailure, Tessera } from "./harness";
+import { cookieNames, freePort, launchBrowser, linkIn, OidcProvider, screenshotOnFailure, Tessera } from "./harness";
 
 /** The provider's name in Tessera's configuration, in its URLs and on its button. */
 const name = "op";
@@ -135,6 +135,34 @@ describe.sequential(`social login through a real OpenID provider ("${name}")`, (
     expect(signedIn.body.email).toBe("ada@example.test");
     expect(accountId, "the first test's account").toBeTruthy();
     expect(signedIn.body.id).toBe(accountId);
+  });
+
+  flow("an account the provider made has no password: a mailed link sets one, and it signs in", async (p) => {
+    await p.goto(`${server.url}/ui/login`);
+    await continueWithProvider(p);
+    await signInAtProvider(p, "grace");
+    await finishOnLanding(p);
+    expect(pathOf(p), await main(p)).toBe("/ui/account");
+
+    // No form asks for a password the account does not have; one button mails the link.
+    const section = p.locator('section[aria-labelledby="password-heading"]');
+    expect(await section.innerText()).toContain("Your account has no password");
+    expect(await p.locator("input[name=current_password]").count()).toBe(0);
+    await Promise.all([p.waitForURL(/done=password_link/), section.getByRole("button", { name: "Email me a link to set a password" }).click()]);
+    expect(await p.locator("[role=status]").innerText()).toContain("A link to choose your password is on its way");
+
+    const mail = await server.mailTo("grace@example.test", "password");
+    await p.goto(linkIn(mail, "/ui/reset"));
+    await p.fill("input[name=new_password]", "grace's very own password");
+    await Promise.all([p.waitForNavigation({ waitUntil: "load" }), p.locator("main form button[type=submit]").click()]);
+    expect(await p.locator("h1").innerText()).toBe("Password changed");
+
+    // The new password signs in to the same account, and the page now offers to change it.
+    await p.goto(`${server.url}/ui/login`);
+    await p.fill("input[name=email]", "grace@example.test");
+    await p.fill("input[name=password]", "grace's very own password");
+    await Promise.all([p.waitForURL(`${server.url}/ui/account?lang=en`), p.locator('form[action="/ui/login"] button[type=submit]').first().click()]);
+    expect(await p.locator("input[name=current_password]").count()).toBe(1);
   });
 
   flow("declined at the provider: back on the sign-in page with the reason, not signed in", async (p) => {

@@ -315,6 +315,15 @@ impl Accounts {
         }
     }
 
+    /// Whether the live account `id` has a password (an account made through a provider or
+    /// a sign-in link may have none, and sets one through a reset link).
+    pub async fn has_password(&self, id: UserId) -> Result<bool, AccountError> {
+        match self.users.find_by_id(id).await? {
+            Some(found) if !found.user.disabled => Ok(found.password_hash.is_some()),
+            _ => Err(AccountError::AccountGone),
+        }
+    }
+
     /// The live account `id` as its owner sees it: possibly read up to [`PROFILE_TTL`] ago
     /// (see [`Profiles`]). Never use it for a decision; [`Accounts::user`] reads afresh.
     ///

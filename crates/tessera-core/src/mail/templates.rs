@@ -137,13 +137,13 @@ fn words(link: Link, locale: Locale) -> (&'static str, &'static str, &'static st
         ),
         (Link::Reset, Locale::En) => (
             "Reset your {product} password",
-            "Someone asked to reset the password of your {product} account.",
+            "Someone asked to choose a new password for your {product} account.",
             "Choose a new password",
             "The link works once, for 30 minutes, and signs out every device. If you did not ask for this, ignore this mail: your password stays as it is.",
         ),
         (Link::Reset, Locale::Ko) => (
             "{product} 비밀번호 재설정",
-            "{product} 계정의 비밀번호 재설정을 요청하셨습니다.",
+            "{product} 계정의 새 비밀번호 설정을 요청하셨습니다.",
             "새 비밀번호 정하기",
             "이 링크는 30분 동안 한 번만 쓸 수 있으며, 모든 기기에서 로그아웃됩니다. 요청하지 않으셨다면 이 메일을 무시하세요. 비밀번호는 바뀌지 않습니다.",
         ),

@@ -7,14 +7,19 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
-use serde_json::json;
+use serde_json::{Value, json};
+use tessera_testkit::authenticator::SoftAuthenticator;
 use tessera_testkit::totp::totp;
+use tessera_testkit::{FakeGithub, FakeGithubUser};
+use tessera_upstream::ProviderSettings;
 
 use crate::browser::{APP, Browser};
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::mail::{link_code, wait_for_mails};
 use crate::mfa::now;
-use crate::pages::{PASSWORD, app, csrf_of, signed_up};
+use crate::pages::{PASSWORD, app, csrf_of, pages_settings, signed_up};
+use crate::passkeys::register_with;
+use crate::social::{call_back, param, start};
 
 /// A browser signed in through the sign-in page as `email` (signed up first).
 async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
@@ -510,4 +515,163 @@ async fn a_sign_in_link_asked_for_without_an_app_lands_on_the_account_page() {
     // Assert
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&signed), "/ui/account?lang=en");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_is_renamed_on_the_account_page_and_a_bad_name_changes_nothing() {
+    // Arrange: a signed-in browser whose account has a passkey, and another account's passkey.
+    let app = app().await;
+    let mut browser = signed_in(&app, "pia@example.test").await;
+    let token = browser.cookie("tessera_at").unwrap().to_owned();
+    let mut authenticator = SoftAuthenticator::new(APP);
+    let mine = register_with(&app, &token, &mut authenticator, "Chrome on Linux").await;
+    let mine = mine["id"].as_str().unwrap();
+    let other = app.signup_test_user().await;
+    let theirs = register_with(&app, &other.access_token, &mut authenticator, "Theirs").await;
+    let theirs = theirs["id"].as_str().unwrap();
+    let rename = "/ui/account/passkeys/rename";
+
+    // Act
+    let page = browser.get("/ui/account").await.text().await.unwrap();
+    let blank = post(
+        &mut browser,
+        rename,
+        &[("passkey_id", mine), ("name", "  ")],
+    )
+    .await;
+    let blank_status = blank.status();
+    let blank_html = blank.text().await.unwrap();
+    let foreign = post(
+        &mut browser,
+        rename,
+        &[("passkey_id", theirs), ("name", "Mine")],
+    )
+    .await;
+    let renamed = post(
+        &mut browser,
+        rename,
+        &[("passkey_id", mine), ("name", " Work laptop ")],
+    )
+    .await;
+    let back = browser.get(&location(&renamed)).await.text().await.unwrap();
+    let passkeys = |token: String| {
+        let app = &app;
+        async move {
+            let listed = app
+                .client
+                .get(app.url("/users/me/passkeys"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            listed.json::<Value>().await.unwrap()
+        }
+    };
+    let (listed, their_list) = (passkeys(token).await, passkeys(other.access_token).await);
+
+    // Assert: the form is there, with the name to edit.
+    assert!(
+        page.contains(r#"action="/ui/account/passkeys/rename""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="Chrome on Linux""#), "{page}");
+    assert_eq!(blank_status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        blank_html.contains("name is 1 to 64 characters"),
+        "{blank_html}"
+    );
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
+    assert!(location(&renamed).contains("done=passkey_renamed"));
+    assert!(back.contains("Passkey renamed."), "{back}");
+    assert!(back.contains("<strong>Work laptop</strong>"), "{back}");
+    assert_eq!(listed[0]["name"], "Work laptop", "trimmed, renamed once");
+    assert_eq!(
+        their_list[0]["name"], "Theirs",
+        "another account's passkey is untouched"
+    );
+}
+
+/// A browser signed in on the sign-in page's provider button, through a GitHub-shaped provider
+/// that authorizes at once: an account with no password.
+async fn signed_in_through_github<'a>(app: &'a TestApp) -> Browser<'a> {
+    let landing = format!("{APP}/ui/social?lang=en");
+    let query = format!("redirect_to={}", urlencoding(&landing));
+    let started = start(app, "gh", &query, None).await;
+    let at_provider = app.client.get(&started.authorize_url).send().await.unwrap();
+    let callback = url::Url::parse(at_provider.headers()[LOCATION].to_str().unwrap()).unwrap();
+    let back = call_back(app, &callback, Some(&started.binding)).await;
+    let back = url::Url::parse(back.headers()[LOCATION].to_str().unwrap()).unwrap();
+    let code = param(&back, "login_code").unwrap_or_else(|| panic!("a login code: {back}"));
+    let mut browser = Browser::new(app);
+    browser.get(&back[url::Position::BeforePath..]).await;
+    let signed = post(&mut browser, "/ui/social", &[("login_code", &code)]).await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed), "/ui/account?lang=en");
+    browser
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_a_password_gets_one_through_a_mailed_link() {
+    // Arrange: an account made by a provider login, signed in on the pages.
+    let github = FakeGithub::start().await;
+    github.set_user(FakeGithubUser::new(77, "hal"));
+    let base = github.base_url().to_owned();
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        pages_settings(settings);
+        let provider = ProviderSettings {
+            preset: "github".into(),
+            authorize_url: format!("{base}/login/oauth/authorize"),
+            token_url: format!("{base}/login/oauth/access_token"),
+            userinfo_url: format!("{base}/user"),
+            emails_url: format!("{base}/user/emails"),
+            client_id: github.client_id(),
+            client_secret: github.client_secret().into(),
+            ..ProviderSettings::default()
+        };
+        settings.oauth.providers.insert("gh".into(), provider);
+    })
+    .await;
+    let mut browser = signed_in_through_github(&app).await;
+
+    // Act: ask for the link on the account page, follow it, choose a password.
+    let before = browser.get("/ui/account").await.text().await.unwrap();
+    let asked = post(&mut browser, "/ui/account/password/link", &[]).await;
+    let notice = browser.get(&location(&asked)).await.text().await.unwrap();
+    let mail = wait_for_mails(&app, 1).await.remove(0);
+    let code = link_code(&mail, "reset");
+    let mut reading = Browser::new(&app);
+    reading.get(&format!("/ui/reset?token={code}")).await;
+    let chosen = post(
+        &mut reading,
+        "/ui/reset",
+        &[
+            ("token", &code),
+            ("new_password", "a password of hal's own"),
+        ],
+    )
+    .await;
+    let login = app
+        .post_login(&json!({"email": "hal@example.test", "password": "a password of hal's own"}))
+        .await;
+
+    // Assert: no form asks for a password the account does not have; the link sets one.
+    assert!(!before.contains(r#"name="current_password""#), "{before}");
+    assert!(
+        !before.contains(r#"action="/ui/account/email""#),
+        "{before}"
+    );
+    assert!(
+        before.contains(r#"action="/ui/account/password/link""#),
+        "{before}"
+    );
+    assert!(before.contains("set one first"), "{before}");
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    assert!(
+        notice.contains("A link to choose your password is on its way"),
+        "{notice}"
+    );
+    assert!(mail.contains("To: hal@example.test"), "{mail}");
+    assert_eq!(chosen.status(), StatusCode::OK);
+    assert_eq!(login.status(), StatusCode::OK);
 }

@@ -6,6 +6,7 @@
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use serde_json::json;
+use tessera::config::Settings;
 
 use crate::browser::{APP, Browser};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
@@ -13,14 +14,16 @@ use crate::helpers::{Backend, TestApp, spawn_app_with};
 pub const PASSWORD: &str = "correct horse battery";
 
 pub async fn app() -> TestApp {
-    spawn_app_with(Backend::Sqlite, |settings| {
-        settings.cookies.dev_insecure = true;
-        settings.public_url = APP.into();
-        settings.oauth.redirect_allowlist = vec!["https://app.example/app".into()];
-        settings.ui.product_name = "Acme".into();
-        settings.ui.accent_color = "#0a7d4f".into();
-    })
-    .await
+    spawn_app_with(Backend::Sqlite, pages_settings).await
+}
+
+/// The settings of [`app`]: plain-http cookies, the pages at [`APP`], a theme.
+pub fn pages_settings(settings: &mut Settings) {
+    settings.cookies.dev_insecure = true;
+    settings.public_url = APP.into();
+    settings.oauth.redirect_allowlist = vec!["https://app.example/app".into()];
+    settings.ui.product_name = "Acme".into();
+    settings.ui.accent_color = "#0a7d4f".into();
 }
 
 /// The CSRF token the pages gave `browser` (its cookie, which the forms carry).

@@ -44,7 +44,7 @@ async fn register(
 }
 
 /// Registers a passkey for the holder of `token`; the passkey's view.
-async fn register_with(
+pub async fn register_with(
     app: &TestApp,
     token: &str,
     authenticator: &mut SoftAuthenticator,

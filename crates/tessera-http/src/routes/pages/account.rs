@@ -1,6 +1,7 @@
-//! The account page: profile, email, password, two-step verification (set up with a QR code
-//! drawn on the server, recovery codes shown once), devices with a sign-out button each, and
-//! linked providers. Every form posts to its own path and answers 303 back to the page with
+//! The account page: profile, email, password (or, for an account without one, a link by mail
+//! to set it), two-step verification (set up with a QR code drawn on the server, recovery codes
+//! shown once), passkeys (added by the page's script, renamed and removed by forms), devices
+//! with a sign-out button each, and linked providers. Every form posts to its own path and answers 303 back to the page with
 //! what it did (post/redirect/get), or the page again with the refusal next to its field.
 //!
 //! The page reads the access cookie. When it has expired, the page sends the browser through
@@ -33,6 +34,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .route("/ui/account/profile", post(profile))
         .route("/ui/account/email", post(email))
         .route("/ui/account/password", post(password))
+        .route("/ui/account/password/link", post(password_link))
         .route("/ui/account/verify", post(verification))
         .route("/ui/account/sessions/end", post(end_session))
         .route("/ui/account/totp/setup", post(totp_setup))
@@ -40,6 +42,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .route("/ui/account/totp/disable", post(totp_disable))
         .route("/ui/account/recovery", post(recovery_codes))
         .route("/ui/account/identities/unlink", post(unlink))
+        .route("/ui/account/passkeys/rename", post(rename_passkey))
         .route("/ui/account/passkeys/remove", post(remove_passkey))
         .route("/auth/resume", get(resume))
 }
@@ -163,16 +166,17 @@ async fn account_view(
 ) -> Response {
     let loaded = async {
         let user = state.accounts.profile(caller.user_id).await?;
+        let has_password = state.accounts.has_password(caller.user_id).await?;
         let sessions = state.sessions.list(caller.user_id).await?;
         let identities = state.social.identities(caller.user_id).await?;
         let passkeys = match &state.passkeys {
             Some(passkeys) => passkeys.list(caller.user_id).await?,
             None => Vec::new(),
         };
-        Ok::<_, ApiError>((user, sessions, identities, passkeys))
+        Ok::<_, ApiError>((user, has_password, sessions, identities, passkeys))
     }
     .await;
-    let (user, sessions, identities, passkeys) = match loaded {
+    let (user, has_password, sessions, identities, passkeys) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return super::refused_page(state, request, error),
     };
@@ -232,7 +236,7 @@ async fn account_view(
         "passkey_rows": passkey_rows,
         "passkey_name": passkey_name,
         "passkey_done": format!("{ACCOUNT_PAGE}?lang={}&done=passkey_added", request.locale.as_str()),
-        "user": user_view(&user),
+        "user": user_view(&user, has_password),
         "notice": shown.notice.unwrap_or_default(),
         "errors": shown.errors,
         "new_email": shown.new_email,
@@ -251,12 +255,13 @@ async fn account_view(
     )
 }
 
-fn user_view(user: &User) -> serde_json::Value {
+fn user_view(user: &User, has_password: bool) -> serde_json::Value {
     serde_json::json!({
         "email": user.email.as_str(),
         "name": user.name.clone().unwrap_or_default(),
         "email_verified": user.email_verified,
         "mfa_enabled": user.mfa_enabled,
+        "has_password": has_password,
     })
 }
 
@@ -372,9 +377,11 @@ async fn account_page(
             Some("email") => Some(request.text(&state, "notice_email_sent")),
             Some("verify") => Some(request.text(&state, "notice_verify_sent")),
             Some("password") => Some(request.text(&state, "notice_password")),
+            Some("password_link") => Some(request.text(&state, "notice_password_link")),
             Some("session") => Some(request.text(&state, "notice_session_ended")),
             Some("mfa_off") => Some(request.text(&state, "notice_mfa_off")),
             Some("passkey_added") => Some(request.text(&state, "notice_passkey_added")),
+            Some("passkey_renamed") => Some(request.text(&state, "notice_passkey_renamed")),
             Some("passkey_removed") => Some(request.text(&state, "notice_passkey_removed")),
             Some("unlinked") => provider(query.provider.as_deref()).map(|label| {
                 request
@@ -449,7 +456,18 @@ async fn refused(
     };
     let mut shown = Shown::error(field(code), request.text(state, id));
     shown.new_email = new_email.to_owned();
-    let mut response = account_view(state, request, caller, code.status(), shown).await;
+    refused_showing(state, request, caller, error, shown).await
+}
+
+/// The page again showing `shown`, under the API's status for `error`.
+async fn refused_showing(
+    state: &AppState,
+    request: &PageRequest,
+    caller: &Caller,
+    error: ApiError,
+    shown: Shown,
+) -> Response {
+    let mut response = account_view(state, request, caller, error.code().status(), shown).await;
     if let Some(cause) = error.into_cause() {
         response.extensions_mut().insert(cause);
     }
@@ -551,6 +569,29 @@ async fn password(State(state): State<AppState>, account: AccountPost) -> Respon
             };
             refused(&state, &request, &caller, error, field, "").await
         }
+    }
+}
+
+/// Mails a link to choose a password: how an account made through a provider or a sign-in link
+/// gets one. It is the forgotten-password mail (counted with it), so the password is set only
+/// by someone who can read the account's mail, not by whoever holds a session.
+async fn password_link(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, .. },
+        caller,
+    } = account;
+    let requested = match state.accounts.user(caller.user_id).await {
+        Ok(user) => {
+            state
+                .mail
+                .forgot_password(user.email.as_str(), Some(request.locale))
+                .await
+        }
+        Err(error) => Err(error.into()),
+    };
+    match requested {
+        Ok(()) => done(&request, "password_link", &[]),
+        Err(error) => refused_at(&state, &request, &caller, error, "password_link").await,
     }
 }
 
@@ -724,6 +765,28 @@ async fn unlink(State(state): State<AppState>, account: AccountPost) -> Response
             &[("provider", form.provider.as_str())],
         ),
         Err(error) => refused_at(&state, &request, &caller, error, "identities").await,
+    }
+}
+
+async fn rename_passkey(State(state): State<AppState>, account: AccountPost) -> Response {
+    let AccountPost {
+        post: PagePost { request, form, .. },
+        caller,
+    } = account;
+    let renamed = match (&state.passkeys, form.passkey_id.parse()) {
+        (Some(passkeys), Ok(id)) => passkeys
+            .rename(caller.user_id, id, &form.name)
+            .await
+            .map_err(ApiError::from),
+        _ => Err(ApiError::from(Code::NotFound)),
+    };
+    match renamed {
+        Ok(_) => done(&request, "passkey_renamed", &[]),
+        Err(error) if error.code() == Code::ValidationError => {
+            let shown = Shown::error("passkeys", request.text(&state, "error_passkey_name"));
+            refused_showing(&state, &request, &caller, error, shown).await
+        }
+        Err(error) => refused_at(&state, &request, &caller, error, "passkeys").await,
     }
 }
 
