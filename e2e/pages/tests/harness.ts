@@ -353,24 +353,31 @@ export function totp(secret: string, unixSeconds = Date.now() / 1000): string {
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
+/** How long a code may take from the test to the server's check (typing, submitting). */
+const codeTransit = 10;
+
 /**
- * An authenticator app holding `secret`: it shows the code of the current 30-s step. The
- * server accepts each step once, so a code of a step given out before waits for the next step.
+ * An authenticator app holding `secret`. The server accepts the codes of the 30-s step before
+ * and after the current one, and each step once: so a test need not wait half a minute between
+ * codes, the app gives the earliest step not given out yet that the server will still accept
+ * when the code arrives, and waits only when that step is more than one ahead.
  */
 export class Authenticator {
   private lastStep = -1;
 
   constructor(readonly secret: string) {}
 
-  /** The code of the current step, after waiting for a step not given out yet. */
+  /** The code of the earliest step not given out yet that the server accepts on arrival. */
   async code(): Promise<string> {
-    let now = Date.now() / 1000;
-    if (Math.floor(now / 30) <= this.lastStep) {
-      await sleep(((this.lastStep + 1) * 30 - now) * 1000 + 100);
-      now = Date.now() / 1000;
+    for (;;) {
+      const now = Date.now() / 1000;
+      const step = Math.max(this.lastStep + 1, Math.floor((now + codeTransit) / 30) - 1);
+      if (step <= Math.floor(now / 30) + 1) {
+        this.lastStep = step;
+        return totp(this.secret, step * 30);
+      }
+      await sleep(((step - 1) * 30 - now) * 1000 + 100);
     }
-    this.lastStep = Math.floor(now / 30);
-    return totp(this.secret, now);
   }
 
   /** The code last given out, as someone replaying it would type it. */

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use tessera_testkit::authenticator::SoftAuthenticator;
 use tessera_testkit::totp::totp;
 use tessera_testkit::{FakeGithub, FakeGithubUser};
-use tessera_upstream::ProviderSettings;
 
 use crate::browser::{APP, Browser};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
@@ -19,7 +18,7 @@ use crate::mail::{link_code, wait_for_mails};
 use crate::mfa::now;
 use crate::pages::{PASSWORD, app, csrf_of, pages_settings, signed_up};
 use crate::passkeys::register_with;
-use crate::social::{call_back, param, start};
+use crate::social::{call_back, github_settings, param, start};
 
 /// A browser signed in through the sign-in page as `email` (signed up first).
 async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
@@ -616,19 +615,9 @@ async fn an_account_without_a_password_gets_one_through_a_mailed_link() {
     // Arrange: an account made by a provider login, signed in on the pages.
     let github = FakeGithub::start().await;
     github.set_user(FakeGithubUser::new(77, "hal"));
-    let base = github.base_url().to_owned();
     let app = spawn_app_with(Backend::Sqlite, |settings| {
         pages_settings(settings);
-        let provider = ProviderSettings {
-            preset: "github".into(),
-            authorize_url: format!("{base}/login/oauth/authorize"),
-            token_url: format!("{base}/login/oauth/access_token"),
-            userinfo_url: format!("{base}/user"),
-            emails_url: format!("{base}/user/emails"),
-            client_id: github.client_id(),
-            client_secret: github.client_secret().into(),
-            ..ProviderSettings::default()
-        };
+        let provider = github_settings(&github);
         settings.oauth.providers.insert("gh".into(), provider);
     })
     .await;

@@ -76,6 +76,21 @@ pub fn oidc_settings(issuer: &str) -> ProviderSettings {
     }
 }
 
+/// The settings of a GitHub-shaped provider at `github`.
+pub fn github_settings(github: &FakeGithub) -> ProviderSettings {
+    let base = github.base_url();
+    ProviderSettings {
+        preset: "github".into(),
+        authorize_url: format!("{base}/login/oauth/authorize"),
+        token_url: format!("{base}/login/oauth/access_token"),
+        userinfo_url: format!("{base}/user"),
+        emails_url: format!("{base}/user/emails"),
+        client_id: github.client_id(),
+        client_secret: github.client_secret().into(),
+        ..ProviderSettings::default()
+    }
+}
+
 pub fn callback_uri(provider: &str) -> String {
     format!("{PUBLIC_URL}/auth/oauth/{provider}/callback")
 }
@@ -506,19 +521,9 @@ async fn a_github_login_takes_the_primary_verified_email_from_user_emails() {
         },
     ];
     github.set_user(user);
-    let base = github.base_url().to_owned();
     let app = spawn_app_with(Backend::Sqlite, |settings| {
         configure(settings);
-        let gh = ProviderSettings {
-            preset: "github".into(),
-            authorize_url: format!("{base}/login/oauth/authorize"),
-            token_url: format!("{base}/login/oauth/access_token"),
-            userinfo_url: format!("{base}/user"),
-            emails_url: format!("{base}/user/emails"),
-            client_id: github.client_id(),
-            client_secret: github.client_secret().into(),
-            ..ProviderSettings::default()
-        };
+        let gh = github_settings(&github);
         settings.oauth.providers.insert("gh".into(), gh);
     })
     .await;
