@@ -63,7 +63,8 @@
       clearTimeout(renewal);
       const controller = (pending = new AbortController());
       const options = await post("/auth/passkey/options", email ? { email } : {});
-      if (mediation === "conditional") renewal = setTimeout(autofill, renewAfter);
+      // Unless a click began another request meanwhile: the renewal must not abort that one.
+      if (mediation === "conditional" && pending === controller) renewal = setTimeout(autofill, renewAfter);
       const credential = await navigator.credentials.get({ publicKey: request(options.publicKey), mediation, signal: controller.signal });
       clearTimeout(renewal);
       await post("/auth/passkey/login", { ceremony_id: options.ceremony_id, credential: json(credential), cookie: true });
