@@ -15,10 +15,13 @@ mod timeout;
 mod trace;
 pub mod views;
 
+use std::sync::OnceLock;
+
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use observe::ObserveLayer;
 use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
@@ -33,10 +36,18 @@ pub use browser::Browser;
 pub use error::{ApiError, Code};
 pub use state::{AppState, ServiceKeys, Services, Site};
 
+/// Where the OpenAPI document is served.
+const OPENAPI_PATH: &str = "/openapi.json";
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi_document());
-    let api = api_router(state.hosted_pages).split_for_parts().0;
+    // The Swagger UI only gets the document's address: handing it the document would keep a
+    // second, complete copy of it in memory for the server's whole life (half its idle heap).
+    let docs = SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from(OPENAPI_PATH));
+    let api = api_router(state.hosted_pages)
+        .split_for_parts()
+        .0
+        .route(OPENAPI_PATH, get(openapi_json));
     let cors = state.browser.cors();
     let https = state.site.public_url.starts_with("https://");
     let routes = observed(api.merge(docs)).with_state(state);
@@ -89,6 +100,22 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = api_router(true).split_for_parts().1;
     openapi::add_common_problems(&mut document);
     document
+}
+
+/// `GET /openapi.json`: the document, built and serialised on the first request only.
+async fn openapi_json() -> Response {
+    static DOCUMENT: OnceLock<Option<Bytes>> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| match serde_json::to_vec(&openapi_document()) {
+        Ok(json) => Some(Bytes::from(json)),
+        Err(error) => {
+            tracing::error!(%error, "the OpenAPI document could not be serialised");
+            None
+        }
+    });
+    match document {
+        Some(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
+        None => ApiError::new(Code::Internal).into_response(),
+    }
 }
 
 /// Every route; the hosted pages when `pages`.

@@ -548,6 +548,11 @@ fn upstream_providers(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<BTreeMap<String, Arc<dyn Provider>>> {
+    // Without providers no HTTP client is made: its TLS set-up reads the system's trust store,
+    // memory that a server with no social login would carry for nothing.
+    if settings.oauth.providers.is_empty() {
+        return Ok(BTreeMap::new());
+    }
     let http = tessera_upstream::http_client().context("building the upstream HTTP client")?;
     build_providers(settings.oauth.providers.clone(), &http, clock).map_err(|errors| {
         let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
