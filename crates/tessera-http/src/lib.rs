@@ -105,12 +105,13 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// `GET /openapi.json`: the document, built and serialised on the first request only.
 async fn openapi_json() -> Response {
     static DOCUMENT: OnceLock<Option<Bytes>> = OnceLock::new();
-    let document = DOCUMENT.get_or_init(|| match serde_json::to_vec(&openapi_document()) {
-        Ok(json) => Some(Bytes::from(json)),
-        Err(error) => {
-            tracing::error!(%error, "the OpenAPI document could not be serialised");
-            None
-        }
+    let document = DOCUMENT.get_or_init(|| {
+        serde_json::to_vec(&openapi_document())
+            .inspect_err(
+                |error| tracing::error!(%error, "the OpenAPI document could not be serialised"),
+            )
+            .ok()
+            .map(Bytes::from)
     });
     match document {
         Some(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
