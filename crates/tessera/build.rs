@@ -14,6 +14,11 @@
 //! Release builds only, linked by LLD (Rust's default linker on x86-64 Linux since 1.90): the
 //! list means nothing to a debug build's symbols.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a build script's input is the environment cargo gives it"
+)]
+
 use std::env;
 use std::path::Path;
 
