@@ -2,7 +2,7 @@
 //!
 //! The kernel maps an executable's code 64 KiB at a time around each page it faults in, so the
 //! resident code is the number of 64 KiB windows that start-up and request handling touch, not
-//! the size of the functions they run. Left in the compiler's order, the ~3,700 functions a
+//! the size of the functions they run. Left in the compiler's order, the ~3,600 functions a
 //! server runs are spread over nearly every window of its 17 MB of code. `link-order.txt`
 //! (written by `bench/link-order.sh`, from callgrind runs of the release server) lists them,
 //! those of start-up first, and the linker places them in that order ahead of the rest.
@@ -24,16 +24,12 @@ use std::path::Path;
 
 fn main() {
     println!("cargo::rerun-if-changed=link-order.txt");
-    println!("cargo::rerun-if-changed=build.rs");
     let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     let release = env::var("PROFILE").is_ok_and(|profile| profile == "release");
     if !(linux && release) {
         return;
     }
-    let Ok(manifest_dir) = env::var("CARGO_MANIFEST_DIR") else {
-        return;
-    };
-    let order = Path::new(&manifest_dir).join("link-order.txt");
+    let order = Path::new(env!("CARGO_MANIFEST_DIR")).join("link-order.txt");
     if order.is_file() {
         println!(
             "cargo::rustc-link-arg-bin=tessera=-Wl,--symbol-ordering-file={}",
