@@ -20,8 +20,8 @@ const SWEEP_ABOVE: usize = 16_384;
 pub struct MemoryRateCounter {
     clock: Arc<dyn Clock>,
     arrivals: Mutex<Arrivals>,
-    /// Hashes keys with a key of this process's own: distinct keys share an arrival time
-    /// with a chance of one in 2^64, and no client can pick keys that do.
+    /// Hashes keys with a key of this process's own: two distinct keys share an arrival time
+    /// with a chance of one in 2^64 (a pair), and no client can pick keys that do.
     hasher: std::hash::RandomState,
 }
 

@@ -53,8 +53,8 @@ const SPAN_FIELDS_CAPACITY: usize = 256;
 /// Writes each new span's fields, in the line layer's own format, into a buffer that already
 /// has room for the fields recorded later, just before the line layer would (it keeps fields
 /// that are already there). The line layer starts from an empty string and grows it as fields
-/// are written and recorded, a `realloc` each time; glibc's `realloc` always takes its arena's
-/// lock, which made most of a cached token check's futex calls. Plain text only: JSON fields
+/// are written and recorded, a `realloc` whenever it outgrows its room; glibc's `realloc`
+/// always takes its arena's lock, which made most of a cached token check's futex calls. Plain text only: JSON fields
 /// are parsed and written anew on every record whatever their buffer.
 #[derive(Debug, Default)]
 struct SpanFieldsBuffer<N> {
@@ -138,8 +138,8 @@ mod tests {
     }
 
     /// The lines written under a request-like span whose ids are recorded after it opens, with
-    /// or without the span fields' buffer.
-    fn lines(buffered: bool) -> String {
+    /// or without the span fields' buffer, and the room its fields' text had at the end.
+    fn lines(buffered: bool) -> (String, usize) {
         let written = Arc::new(Mutex::new(Vec::new()));
         let writer = {
             let written = Arc::clone(&written);
@@ -152,7 +152,7 @@ mod tests {
             .with_writer(writer);
         let buffer = buffered.then(SpanFieldsBuffer::<DefaultFields>::default);
         let subscriber = tracing_subscriber::registry().with(Layer::and_then(buffer, lines));
-        tracing::subscriber::with_default(subscriber, || {
+        let room = tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(
                 "request",
                 method = %"GET",
@@ -165,9 +165,18 @@ mod tests {
             span.record("user_id", "0b8e2f3c-1d2e-4f5a-9b8c-7d6e5f4a3b2c");
             span.record("status", 401_u16);
             tracing::warn!(reason = "expired", "after the ids");
+            span.with_subscriber(|(id, dispatch)| {
+                let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+                let span = registry.span(id)?;
+                let extensions = span.extensions();
+                let fields = extensions.get::<FormattedFields<DefaultFields>>()?;
+                Some(fields.fields.capacity())
+            })
+            .flatten()
+            .expect("the span's fields are kept")
         });
         let written = written.lock().expect("not poisoned").clone();
-        String::from_utf8(written).expect("text")
+        (String::from_utf8(written).expect("text"), room)
     }
 
     struct SharedWriter(Arc<Mutex<Vec<u8>>>);
@@ -188,8 +197,12 @@ mod tests {
 
     #[test]
     fn buffered_span_fields_write_the_same_lines() {
-        let buffered = lines(true);
-        assert_eq!(buffered, lines(false));
+        let (buffered, room) = lines(true);
+        let (unbuffered, grown) = lines(false);
+        assert_eq!(buffered, unbuffered);
+        // The buffer was the one written into, and the line layer's own grew to less.
+        assert_eq!(room, SPAN_FIELDS_CAPACITY);
+        assert!(grown < SPAN_FIELDS_CAPACITY, "{grown}");
         assert!(
             buffered.contains("method=GET route=\"/users/me\"")
                 && buffered.contains("user_id=\"0b8e2f3c-1d2e-4f5a-9b8c-7d6e5f4a3b2c\" status=401"),
