@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use tessera_core::limits::{Outcome, Quota, gcra};
@@ -20,14 +20,13 @@ const SWEEP_ABOVE: usize = 16_384;
 pub struct MemoryRateCounter {
     clock: Arc<dyn Clock>,
     arrivals: Mutex<Arrivals>,
-    /// Hashes keys with a key of this process's own: two distinct keys share an arrival time
-    /// with a chance of one in 2^64 (a pair), and no client can pick keys that do.
-    hasher: std::hash::RandomState,
 }
 
-/// Theoretical arrival times, in Unix milliseconds, by the hash of their key. Hashes rather
-/// than the keys: 16 bytes an entry instead of a string each, which made most of an idle
-/// server's growth after a burst of logins from many addresses.
+/// Theoretical arrival times, in Unix milliseconds, by the hash of their key under the map's
+/// own hasher, keyed at random per process: two distinct keys share an arrival time with a
+/// chance of one in 2^64 (a pair), and no client can pick keys that do. Hashes rather than the
+/// keys: 16 bytes an entry instead of a string each, which made most of an idle server's
+/// growth after a burst of logins from many addresses.
 struct Arrivals {
     by_key: HashMap<u64, u64>,
     sweep_above: usize,
@@ -42,7 +41,6 @@ impl MemoryRateCounter {
                 by_key: HashMap::new(),
                 sweep_above: SWEEP_ABOVE,
             }),
-            hasher: std::hash::RandomState::new(),
         }
     }
 
@@ -50,7 +48,7 @@ impl MemoryRateCounter {
         u64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
     }
 
-    fn arrivals(&self) -> std::sync::MutexGuard<'_, Arrivals> {
+    fn arrivals(&self) -> MutexGuard<'_, Arrivals> {
         self.arrivals
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -61,8 +59,8 @@ impl MemoryRateCounter {
 impl RateCounter for MemoryRateCounter {
     async fn spend(&self, key: &str, quota: Quota) -> Result<Outcome, StateError> {
         let now = self.now_ms();
-        let key = self.hasher.hash_one(key);
         let mut arrivals = self.arrivals();
+        let key = arrivals.by_key.hasher().hash_one(key);
         if arrivals.by_key.len() > arrivals.sweep_above {
             // A key whose arrival time has passed is a fresh key: forgetting it changes nothing.
             arrivals.by_key.retain(|_, tat| *tat > now);
@@ -77,8 +75,9 @@ impl RateCounter for MemoryRateCounter {
     }
 
     async fn clear(&self, key: &str) -> Result<(), StateError> {
-        let key = self.hasher.hash_one(key);
-        self.arrivals().by_key.remove(&key);
+        let mut arrivals = self.arrivals();
+        let key = arrivals.by_key.hasher().hash_one(key);
+        arrivals.by_key.remove(&key);
         Ok(())
     }
 }

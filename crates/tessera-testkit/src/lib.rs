@@ -28,7 +28,7 @@ use std::time::Duration;
 
 pub use command::{CliOutput, Running, run_cli, tessera_command};
 pub use fake_github::{FakeGithub, FakeGithubUser, GithubEmail};
-pub use logs::init_logs;
+pub use logs::{CapturedLogs, init_logs};
 pub use oidc_provider::{OidcProvider, OidcProviderBuilder, ProviderStats};
 pub use polling::eventually;
 pub use ports::free_port;

@@ -54,8 +54,9 @@ const SPAN_FIELDS_CAPACITY: usize = 256;
 /// has room for the fields recorded later, just before the line layer would (it keeps fields
 /// that are already there). The line layer starts from an empty string and grows it as fields
 /// are written and recorded, a `realloc` whenever it outgrows its room; glibc's `realloc`
-/// always takes its arena's lock, which made most of a cached token check's futex calls. Plain text only: JSON fields
-/// are parsed and written anew on every record whatever their buffer.
+/// always takes its arena's lock, which made most of a cached token check's futex calls.
+/// Plain text only: JSON fields are parsed and written anew on every record whatever their
+/// buffer.
 #[derive(Debug, Default)]
 struct SpanFieldsBuffer<N> {
     format: N,
@@ -101,8 +102,7 @@ fn filter(directives: Option<String>, default_level: &str) -> Filter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
+    use tessera_testkit::CapturedLogs;
     use tracing::field::Empty;
 
     use super::*;
@@ -140,16 +140,12 @@ mod tests {
     /// The lines written under a request-like span whose ids are recorded after it opens, with
     /// or without the span fields' buffer, and the room its fields' text had at the end.
     fn lines(buffered: bool) -> (String, usize) {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let writer = {
-            let written = Arc::clone(&written);
-            move || SharedWriter(Arc::clone(&written))
-        };
+        let written = CapturedLogs::default();
         let lines = fmt::layer()
             .compact()
             .without_time()
             .with_ansi(false)
-            .with_writer(writer);
+            .with_writer(written.clone());
         let buffer = buffered.then(SpanFieldsBuffer::<DefaultFields>::default);
         let subscriber = tracing_subscriber::registry().with(Layer::and_then(buffer, lines));
         let room = tracing::subscriber::with_default(subscriber, || {
@@ -175,24 +171,7 @@ mod tests {
             .flatten()
             .expect("the span's fields are kept")
         });
-        let written = written.lock().expect("not poisoned").clone();
-        (String::from_utf8(written).expect("text"), room)
-    }
-
-    struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for SharedWriter {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .expect("not poisoned")
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        (written.text(), room)
     }
 
     #[test]

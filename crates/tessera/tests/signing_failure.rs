@@ -3,8 +3,8 @@
 //! reads holds this server's lines only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use tessera_core::grant::{AccessToken, IssueError};
 use tessera_core::ports::TokenIssuer;
 use tessera_core::session::Session;
 use tessera_core::{Clock, SystemClock};
-use tracing_subscriber::fmt::MakeWriter;
+use tessera_testkit::CapturedLogs;
 
 const SIGNING_FAILURE: &str = "signing an access token failed";
 const PASSWORD: &str = "correct horse battery staple";
@@ -23,7 +23,7 @@ const PASSWORD: &str = "correct horse battery staple";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signing_failure_on_every_grant_path_is_a_500_logged_once_and_leaves_no_session() {
     // Arrange
-    let logs = CapturedLogs::install();
+    let logs = install_captured_logs();
     let server = Server::start().await;
     let signed_up = server.signup("first@example.com").await;
     assert_eq!(signed_up.status(), StatusCode::CREATED);
@@ -156,40 +156,12 @@ async fn body(response: Response) -> Value {
 }
 
 /// Every log line of this process, from the moment it is installed.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    fn install() -> Self {
-        let logs = Self::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        logs
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for CapturedLogs {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self {
-        self.clone()
-    }
+fn install_captured_logs() -> CapturedLogs {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    logs
 }
